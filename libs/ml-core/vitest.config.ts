@@ -1,5 +1,3 @@
-import { defineConfig } from "vitest/config";
+import { packageTestConfig } from "../../vitest.shared.js";
 
-export default defineConfig({
-  test: { testTimeout: 120_000, hookTimeout: 120_000, pool: "forks" },
-});
+export default packageTestConfig(import.meta.dirname);

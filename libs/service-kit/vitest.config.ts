@@ -1,5 +1,3 @@
-import { defineConfig } from "vitest/config";
+import { packageTestConfig } from "../../vitest.shared.js";
 
-export default defineConfig({
-  test: { testTimeout: 30_000, hookTimeout: 30_000, pool: "forks" },
-});
+export default packageTestConfig(import.meta.dirname, { testTimeout: 30_000 });

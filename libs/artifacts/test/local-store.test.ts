@@ -1,0 +1,46 @@
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ArtifactIntegrityError, LocalArtifactStore } from "../src/index.js";
+
+describe("LocalArtifactStore specifics", () => {
+  let root: string;
+  let store: LocalArtifactStore;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), "gap-artifacts-local-specifics-"));
+    store = new LocalArtifactStore({ rootDir: root, bucket: "gap-lab" });
+  });
+  afterAll(() => rm(root, { recursive: true, force: true }));
+
+  it("lays a key out as a sidecar and one data file under <root>/<bucket>/<folders>", async () => {
+    const ref = await store.put("runs/r1/weights.bin", new Uint8Array([1, 2]));
+    const files = (await readdir(join(root, "gap-lab", "runs", "r1"))).sort();
+    expect(files).toHaveLength(2);
+    expect(files[0]).toMatch(/^weights\.bin~[0-9a-f-]{36}\.data$/);
+    expect(files[1]).toBe("weights.bin~meta.json");
+    expect((await store.stat("runs/r1/weights.bin"))?.sha256).toBe(ref.sha256);
+  });
+
+  it("ignores a data file whose put never committed its sidecar", async () => {
+    await store.put("crash/other.bin", new Uint8Array([1]));
+    await writeFile(join(root, "gap-lab", "crash", "lost.bin~00000000-0000-0000-0000-000000000000.data"), "half");
+    expect(await store.list("crash/")).toEqual(["crash/other.bin"]);
+    expect(await store.exists("crash/lost.bin")).toBe(false);
+  });
+
+  it("reports a malformed sidecar or a missing data file as an integrity failure", async () => {
+    await store.put("bad/sidecar.bin", new Uint8Array([1]));
+    await writeFile(join(root, "gap-lab", "bad", "sidecar.bin~meta.json"), "{ not json");
+    await expect(store.get("bad/sidecar.bin")).rejects.toBeInstanceOf(ArtifactIntegrityError);
+    await expect(store.stat("bad/sidecar.bin")).rejects.toBeInstanceOf(ArtifactIntegrityError);
+    await store.put("bad/sidecar.bin", new Uint8Array([2]));
+    expect(Array.from(await store.get("bad/sidecar.bin"))).toEqual([2]);
+
+    await store.put("bad/data.bin", new Uint8Array([1]));
+    const dataFile = (await readdir(join(root, "gap-lab", "bad"))).find((name) => name.startsWith("data.bin~") && name.endsWith(".data"))!;
+    await rm(join(root, "gap-lab", "bad", dataFile));
+    await expect(store.get("bad/data.bin")).rejects.toThrow("data file that does not exist");
+  });
+});

@@ -1,0 +1,51 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { iterateBatches } from "../data/batches.js";
+import type { Dataset } from "../data/types.js";
+import type { Masks, Model } from "../nn/model.js";
+import { crossEntropyPerExample } from "./loss.js";
+import { throwIfAborted, yieldToEventLoop } from "./yield.js";
+
+export interface EvaluationOptions {
+  batchSize: number;
+  masks?: Masks;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface EvaluationCounts {
+  correct: number;
+  total: number;
+  accuracy: number;
+  /** Mean cross-entropy: the sum over all examples divided once by their number. */
+  loss: number;
+  /** Predicted class of every example, in data set order. */
+  predictions: Int32Array;
+}
+
+/** Top-1 accuracy and loss in eval mode, with exact counts (no per-batch averaging). */
+export async function evaluate(model: Model, data: Dataset, options: EvaluationOptions): Promise<EvaluationCounts> {
+  const predictions = new Int32Array(data.count);
+  let correct = 0;
+  let lossSum = 0;
+  let done = 0;
+  for (const batch of iterateBatches(data, { batchSize: options.batchSize })) {
+    throwIfAborted(options.signal);
+    const [batchPredictions, batchLoss] = tf.tidy(() => {
+      const x = tf.tensor4d(batch.images, [batch.count, batch.height, batch.width, batch.channels]);
+      const labels = tf.tensor1d(batch.labels, "int32");
+      const logits = model.forward(x, { training: false, masks: options.masks });
+      return [tf.argMax(logits, 1), tf.sum(crossEntropyPerExample(logits, labels))];
+    });
+    const predicted = (await batchPredictions.data()) as Int32Array;
+    lossSum += (await batchLoss.data())[0]!;
+    tf.dispose([batchPredictions, batchLoss]);
+    for (let i = 0; i < batch.count; i++) {
+      predictions[batch.indices[i]!] = predicted[i]!;
+      if (predicted[i] === batch.labels[i]) correct++;
+    }
+    done += batch.count;
+    options.onProgress?.(done, data.count);
+    await yieldToEventLoop();
+  }
+  return { correct, total: data.count, accuracy: data.count ? correct / data.count : 0, loss: data.count ? lossSum / data.count : 0, predictions };
+}

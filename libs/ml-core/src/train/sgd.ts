@@ -1,0 +1,48 @@
+import * as tf from "@tensorflow/tfjs-core";
+
+export interface SgdOptions {
+  momentum: number;
+  nesterov: boolean;
+  weightDecay: number;
+}
+
+/**
+ * SGD as torch.optim.SGD (dampening 0):
+ *   g = grad + weightDecay * w
+ *   buf = momentum * buf + g          (buf = g on the first step)
+ *   step = nesterov ? g + momentum * buf : buf
+ *   w = w - lr * step
+ */
+export class Sgd {
+  private readonly buffers = new Map<string, tf.Variable>();
+
+  constructor(private readonly options: SgdOptions) {
+    if (options.nesterov && options.momentum <= 0) throw new Error("Nesterov momentum requires momentum > 0");
+  }
+
+  /** Applies one update; `params` and `grads` share keys; `grads` are disposed by the caller. */
+  step(params: ReadonlyMap<string, tf.Variable>, grads: Record<string, tf.Tensor>, lr: number): void {
+    const { momentum, nesterov, weightDecay } = this.options;
+    tf.tidy(() => {
+      for (const [name, grad] of Object.entries(grads)) {
+        const w = params.get(name);
+        if (!w) throw new Error(`Sgd: gradient for unknown parameter ${name}`);
+        const g = weightDecay > 0 ? tf.add(grad, tf.mul(w, weightDecay)) : grad;
+        let update = g;
+        if (momentum > 0) {
+          const buffer = this.buffers.get(name);
+          if (buffer) buffer.assign(tf.add(tf.mul(buffer, momentum), g));
+          else this.buffers.set(name, tf.variable(g, false, `sgd/${name}`));
+          const buf = this.buffers.get(name)!;
+          update = nesterov ? tf.add(g, tf.mul(buf, momentum)) : buf;
+        }
+        w.assign(tf.sub(w, tf.mul(update, lr)));
+      }
+    });
+  }
+
+  dispose(): void {
+    for (const buffer of this.buffers.values()) buffer.dispose();
+    this.buffers.clear();
+  }
+}

@@ -1,0 +1,4 @@
+export * from "./adversarial-set.js";
+export * from "./attack.js";
+export * from "./fgsm.js";
+export * from "./pgd.js";

@@ -1,0 +1,2 @@
+export * from "./attacks/index.js";
+export * from "./pruning/index.js";

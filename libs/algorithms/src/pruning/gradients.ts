@@ -1,0 +1,65 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { crossEntropyPerExample, iterateBatches, throwIfAborted, yieldToEventLoop, type Dataset, type Model, type ParamEntry } from "@gap/ml-core";
+
+export interface GradientSumOptions {
+  /** Sum |∇L(x_i)| example by example (eq. 3) instead of the signed sum ∇Σ L(x_i) (eq. 4). */
+  absolutePerExample: boolean;
+  /** BatchNorm in training mode (the reference code) or eval mode (the paper's trained model). */
+  training: boolean;
+  /** Loss per batch: the sum over its examples (exact data sums) or the mean (the reference code). */
+  reduction: "sum" | "mean";
+  batchSize: number;
+  /** Stop after this many batches (the reference code scores one batch). */
+  maxBatches?: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Σ over the data of ∇_θ L(θ, x, y) for the given parameters, or of its
+ * absolute value per example. The signed sum is linear, so it is computed
+ * batch by batch from the summed loss; the absolute one needs one backward
+ * pass per example.
+ */
+export async function sumGradients(
+  model: Model,
+  params: readonly ParamEntry[],
+  data: Dataset,
+  options: GradientSumOptions,
+): Promise<Map<string, Float32Array>> {
+  const variables = params.map((p) => p.variable);
+  const sums = params.map((p) => tf.zeros(p.variable.shape));
+  const batchSize = options.absolutePerExample ? 1 : options.batchSize;
+  const total = Math.min(data.count, (options.maxBatches ?? Infinity) * batchSize);
+  let done = 0;
+  let batches = 0;
+  try {
+    for (const batch of iterateBatches(data, { batchSize })) {
+      if (batches++ === options.maxBatches) break;
+      throwIfAborted(options.signal);
+      tf.tidy(() => {
+        const x = tf.tensor4d(batch.images, [batch.count, batch.height, batch.width, batch.channels]);
+        const labels = tf.tensor1d(batch.labels, "int32");
+        const { grads } = tf.variableGrads(() => {
+          const perExample = crossEntropyPerExample(model.forward(x, { training: options.training }), labels);
+          return (options.reduction === "sum" ? tf.sum(perExample) : tf.mean(perExample)) as tf.Scalar;
+        }, variables);
+        variables.forEach((variable, i) => {
+          const g = grads[variable.name]!;
+          const previous = sums[i]!;
+          sums[i] = tf.keep(tf.add(previous, options.absolutePerExample ? tf.abs(g) : g));
+          previous.dispose();
+        });
+      });
+      model.discardBatchStats();
+      done += batch.count;
+      options.onProgress?.(done, total);
+      await yieldToEventLoop();
+    }
+    const result = new Map<string, Float32Array>();
+    for (let i = 0; i < params.length; i++) result.set(params[i]!.name, (await sums[i]!.data()) as Float32Array);
+    return result;
+  } finally {
+    tf.dispose(sums);
+  }
+}

@@ -1,0 +1,5 @@
+export * from "./compression.js";
+export * from "./gradients.js";
+export * from "./masks.js";
+export * from "./prune.js";
+export * from "./strategies.js";

@@ -1,0 +1,95 @@
+import * as tf from "@tensorflow/tfjs-core";
+import type { Dataset, Masks, Model } from "@gap/ml-core";
+import { apportion, keptPrunableCount } from "./compression.js";
+import { globalMasks, layerwiseMasks, type MaskArrays } from "./masks.js";
+import { STRATEGIES, type Scope, type StrategyName, type Variant } from "./strategies.js";
+
+export interface PruneOptions {
+  strategy: StrategyName;
+  scope: Scope;
+  /** Compression ratio p (all parameters before / after). */
+  compression: number;
+  variant: Variant;
+  /** Scoring data: clean data for gradient, the adversarial set for GAP. */
+  data?: Dataset;
+  batchSize: number;
+  seed: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface LayerReport {
+  name: string;
+  kept: number;
+  total: number;
+  fraction: number;
+}
+
+export interface PruneReport {
+  layers: LayerReport[];
+  totalParameters: number;
+  prunableParameters: number;
+  /** Non-prunable parameters plus kept prunable ones. */
+  nonzeroParameters: number;
+  /** Dense fp32 bytes of the nonzero parameters. */
+  sizeBytes: number;
+  realizedCompression: number;
+}
+
+/** Single-shot pruning of the prunable parameters: score (eqs. 2-4), then threshold (eq. 1). */
+export async function prune(model: Model, options: PruneOptions): Promise<{ masks: MaskArrays; report: PruneReport }> {
+  const strategy = STRATEGIES[options.strategy];
+  if (!strategy) throw new Error(`unknown pruning strategy ${options.strategy}`);
+  if (!(strategy.scopes as readonly Scope[]).includes(options.scope)) {
+    throw new Error(`${options.strategy} pruning has no ${options.scope} scope (only ${strategy.scopes.join(", ")})`);
+  }
+  const params = model.params.filter((p) => p.prunable);
+  const totalParameters = model.params.reduce((sum, p) => sum + p.variable.size, 0);
+  const prunableParameters = params.reduce((sum, p) => sum + p.variable.size, 0);
+  const keep = keptPrunableCount(totalParameters, prunableParameters, options.compression);
+
+  const scores = await strategy.score({ model, params, ...options });
+  let masks: MaskArrays;
+  if (options.strategy === "random" && options.variant === "reference_code") {
+    // The authors' random pruning keeps each weight with probability keep/prunable: counts are approximate.
+    const fraction = keep / prunableParameters;
+    masks = new Map([...scores].map(([name, s]) => [name, Uint8Array.from(s, (u) => (u < fraction ? 1 : 0))]));
+  } else if (options.scope === "global") {
+    masks = globalMasks(scores, keep);
+  } else {
+    masks = layerwiseMasks(scores, keep, apportion);
+  }
+  return { masks, report: pruneReport(model, masks) };
+}
+
+/** Per-layer kept counts and the totals for a set of masks. */
+export function pruneReport(model: Model, masks: ReadonlyMap<string, Uint8Array>): PruneReport {
+  const totalParameters = model.params.reduce((sum, p) => sum + p.variable.size, 0);
+  const layers: LayerReport[] = [];
+  let prunableParameters = 0;
+  let keptPrunable = 0;
+  for (const p of model.params) {
+    const mask = masks.get(p.name);
+    if (!mask) continue;
+    const kept = mask.reduce((sum, m) => sum + m, 0);
+    layers.push({ name: p.name, kept, total: mask.length, fraction: kept / mask.length });
+    prunableParameters += mask.length;
+    keptPrunable += kept;
+  }
+  const nonzeroParameters = totalParameters - prunableParameters + keptPrunable;
+  return {
+    layers,
+    totalParameters,
+    prunableParameters,
+    nonzeroParameters,
+    sizeBytes: nonzeroParameters * 4,
+    realizedCompression: totalParameters / nonzeroParameters,
+  };
+}
+
+/** 0/1 float tensors shaped like the parameters, for training and evaluation. */
+export function maskTensors(model: Model, masks: ReadonlyMap<string, Uint8Array>): Masks {
+  const shapes = new Map(model.params.map((p) => [p.name, p.variable.shape]));
+  return new Map([...masks].map(([name, mask]) => [name, tf.tensor(Float32Array.from(mask), shapes.get(name))]));
+}
+

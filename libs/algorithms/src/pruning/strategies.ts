@@ -1,0 +1,112 @@
+import { Rng, type Dataset, type Model, type ParamEntry } from "@gap/ml-core";
+import { sumGradients } from "./gradients.js";
+import type { Scores } from "./masks.js";
+
+export type Scope = "global" | "layer";
+/** "paper": the paper's equations; "reference_code": the authors' code (reference-implementation.md). */
+export type Variant = "paper" | "reference_code";
+
+export interface ScoringInput {
+  model: Model;
+  /** The prunable parameters, in model order. */
+  params: readonly ParamEntry[];
+  scope: Scope;
+  variant: Variant;
+  /** Clean scoring data (gradient) or the adversarial set (GAP). */
+  data?: Dataset;
+  batchSize: number;
+  seed: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** A pruning strategy is one scoring function s(θ); eq. (1) then keeps the highest scores. */
+export interface PruningStrategy {
+  readonly name: "random" | "magnitude" | "gradient" | "gap";
+  readonly scopes: readonly Scope[];
+  score(input: ScoringInput): Promise<Scores>;
+}
+
+async function weights(params: readonly ParamEntry[]) {
+  return Promise.all(params.map(async (p) => [p.name, (await p.variable.data()) as Float32Array] as const));
+}
+
+function requireData(input: ScoringInput, strategy: string): Dataset {
+  if (!input.data || input.data.count === 0) throw new Error(`${strategy} pruning needs scoring data`);
+  return input.data;
+}
+
+/** Uniform random scores: a seeded random subset of exactly the kept size. */
+export class RandomPruning implements PruningStrategy {
+  readonly name = "random";
+  readonly scopes = ["global"] as const;
+  async score({ params, seed }: ScoringInput): Promise<Scores> {
+    const rng = new Rng(seed);
+    return new Map(params.map((p) => [p.name, Float32Array.from({ length: p.variable.size }, () => rng.nextFloat())]));
+  }
+}
+
+/** Eq. (2): s = |θ|. */
+export class MagnitudePruning implements PruningStrategy {
+  readonly name = "magnitude";
+  readonly scopes = ["global", "layer"] as const;
+  async score({ params }: ScoringInput): Promise<Scores> {
+    return new Map((await weights(params)).map(([name, w]) => [name, w.map(Math.abs)]));
+  }
+}
+
+/**
+ * Eq. (3): s = Σ_(x,y)∈D |∇_θ L(θ, x, y)|, example by example, BatchNorm in eval mode.
+ * reference_code: s = |θ · ∇_θ L| on ONE batch (mean loss), BatchNorm in training mode.
+ */
+export class GradientPruning implements PruningStrategy {
+  readonly name = "gradient";
+  readonly scopes = ["global", "layer"] as const;
+  async score(input: ScoringInput): Promise<Scores> {
+    const data = requireData(input, "gradient");
+    if (input.variant === "paper") {
+      return sumGradients(input.model, input.params, data, { ...input, absolutePerExample: true, training: false, reduction: "sum" });
+    }
+    const grads = await sumGradients(input.model, input.params, data, {
+      ...input,
+      absolutePerExample: false,
+      training: true,
+      reduction: "mean",
+      maxBatches: 1,
+    });
+    const w = new Map(await weights(input.params));
+    return new Map([...grads].map(([name, g]) => [name, g.map((gi, i) => Math.abs(gi * w.get(name)![i]!))]));
+  }
+}
+
+/**
+ * Eq. (4), Greedy Adversarial Pruning: s = Σ_(x,y)∈D −∇_θ L(θ, x_adv, y) over
+ * the adversarial set, signed, so the highest positive adversarial gradients
+ * have the lowest scores and are pruned.
+ * reference_code: BatchNorm in training mode, mean loss per batch; layerwise
+ * scope scores by |Σ ∇L| instead of the signed sum.
+ */
+export class GreedyAdversarialPruning implements PruningStrategy {
+  readonly name = "gap";
+  readonly scopes = ["global", "layer"] as const;
+  async score(input: ScoringInput): Promise<Scores> {
+    const data = requireData(input, "GAP");
+    const reference = input.variant === "reference_code";
+    const grads = await sumGradients(input.model, input.params, data, {
+      ...input,
+      absolutePerExample: false,
+      training: reference,
+      reduction: reference ? "mean" : "sum",
+    });
+    const absolute = reference && input.scope === "layer";
+    return new Map([...grads].map(([name, g]) => [name, g.map((gi) => (absolute ? Math.abs(gi) : -gi))]));
+  }
+}
+
+export const STRATEGIES = {
+  random: new RandomPruning(),
+  magnitude: new MagnitudePruning(),
+  gradient: new GradientPruning(),
+  gap: new GreedyAdversarialPruning(),
+} as const;
+export type StrategyName = keyof typeof STRATEGIES;

@@ -1,2 +1,3 @@
 export * from "./attacks/index.js";
+export * from "./metrics/index.js";
 export * from "./pruning/index.js";

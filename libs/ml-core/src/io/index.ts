@@ -1,0 +1,3 @@
+export * from "./safetensors.js";
+export * from "./layout.js";
+export * from "./weights.js";

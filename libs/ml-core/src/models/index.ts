@@ -1,0 +1,55 @@
+import { type ArchitectureName, ARCHITECTURES, type Model, type ModelConfig } from "../nn/model.js";
+import type { Network } from "../nn/network.js";
+import { createGoogLeNet } from "./googlenet.js";
+import { createMobileNetV2 } from "./mobilenetv2.js";
+import { createCifarResNet, RESNET_BLOCKS } from "./resnet.js";
+import { createVggBnDrop } from "./vgg.js";
+
+export { RESNET_BLOCKS } from "./resnet.js";
+
+export function isArchitecture(name: string): name is ArchitectureName {
+  return (ARCHITECTURES as readonly string[]).includes(name);
+}
+
+/**
+ * Builds an architecture with seeded, deterministic initial weights. Every architecture
+ * accepts 32x32x3 and 28x28x1 inputs (1-channel inputs change only the stem conv).
+ */
+export function createModel(config: ModelConfig, seed: number): Network {
+  const { height, width, channels } = config.inputShape;
+  if (channels !== 1 && channels !== 3) throw new Error(`inputs must have 1 or 3 channels, not ${channels}`);
+  if (height < 28 || width < 28) throw new Error(`inputs smaller than 28x28 are not supported (got ${height}x${width})`);
+  if (!Number.isInteger(config.numClasses) || config.numClasses < 1) throw new Error(`bad numClasses ${config.numClasses}`);
+  const arch = config.architecture;
+  switch (arch) {
+    case "vgg_bn_drop":
+      return createVggBnDrop(config, seed);
+    case "googlenet":
+      return createGoogLeNet(config, seed);
+    case "mobilenet_v2":
+      return createMobileNetV2(config, seed);
+    default:
+      if (arch in RESNET_BLOCKS) return createCifarResNet(arch, config, seed);
+      throw new Error(`unknown architecture ${String(arch)}`);
+  }
+}
+
+/** Number of trainable parameters (BatchNorm buffers excluded), as PyTorch counts them. */
+export function countParameters(model: Model): number {
+  return model.params.reduce((sum, p) => sum + p.variable.size, 0);
+}
+
+/** Names of the prunable parameters, in state_dict order. */
+export function prunableParameterNames(model: Model): string[] {
+  return model.params.filter((p) => p.prunable).map((p) => p.name);
+}
+
+/** Parameter count of an architecture without keeping the model. */
+export function parameterCount(config: ModelConfig): number {
+  const model = createModel(config, 0);
+  try {
+    return countParameters(model);
+  } finally {
+    model.dispose();
+  }
+}

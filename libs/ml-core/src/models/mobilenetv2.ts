@@ -1,0 +1,89 @@
+/**
+ * torchvision's MobileNetV2 (width 1.0): inverted residual blocks with ReLU6, depthwise
+ * 3x3 convs, a 1280-channel 1x1 head, Dropout(0.2) and a linear classifier.
+ * Initialisation as torchvision: convs kaiming_normal_(fan_out), BatchNorm 1/0,
+ * linear N(0, 0.01) with zero bias.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { ModelBuilder } from "../nn/builder.js";
+import type { WeightInit } from "../nn/init.js";
+import { type ForwardContext, globalAvgPool, relu6 } from "../nn/layers.js";
+import type { ModelConfig } from "../nn/model.js";
+import type { Network } from "../nn/network.js";
+
+type Step = (x: tf.Tensor4D, ctx: ForwardContext) => tf.Tensor4D;
+
+/** t (expansion), c (output channels), n (repeats), s (first stride). */
+const SETTINGS = [
+  [1, 16, 1, 1],
+  [6, 24, 2, 2],
+  [6, 32, 3, 2],
+  [6, 64, 4, 2],
+  [6, 96, 3, 1],
+  [6, 160, 3, 2],
+  [6, 320, 1, 1],
+] as const;
+
+export function createMobileNetV2(config: ModelConfig, seed: number): Network {
+  const b = new ModelBuilder(seed);
+  const init: WeightInit = { kind: "kaiming_normal", mode: "fan_out" };
+
+  /** torchvision's Conv2dNormActivation: conv (no bias) at <name>.0, BatchNorm at <name>.1, optional ReLU6. */
+  const convBn = (name: string, inC: number, outC: number, kernelSize: number, stride: number, act: boolean, depthwise = false): Step => {
+    const conv = b.conv2d(`${name}.0`, {
+      inChannels: inC,
+      outChannels: outC,
+      kernelSize,
+      stride,
+      padding: (kernelSize - 1) / 2,
+      depthwise,
+      init,
+    });
+    const bn = b.batchNorm(`${name}.1`, outC);
+    return (x, ctx) => {
+      const y = bn.apply(conv.apply(x, ctx), ctx);
+      return act ? relu6(y) : y;
+    };
+  };
+
+  /** InvertedResidual at features.<index>; its Sequential "conv" numbers the layers. */
+  const invertedResidual = (index: number, inp: number, oup: number, stride: number, t: number): Step => {
+    const prefix = `features.${index}.conv`;
+    const hidden = Math.round(inp * t);
+    const layers: Step[] = [];
+    let k = 0;
+    if (t !== 1) layers.push(convBn(`${prefix}.${k++}`, inp, hidden, 1, 1, true));
+    layers.push(convBn(`${prefix}.${k++}`, hidden, hidden, 3, stride, true, true));
+    // pw-linear: a bare conv and BatchNorm as separate Sequential entries, no activation.
+    const project = b.conv2d(`${prefix}.${k++}`, { inChannels: hidden, outChannels: oup, kernelSize: 1, init });
+    const bn = b.batchNorm(`${prefix}.${k++}`, oup);
+    layers.push((x, ctx) => bn.apply(project.apply(x, ctx), ctx));
+    const residual = stride === 1 && inp === oup;
+    return (x, ctx) => {
+      let y = x;
+      for (const layer of layers) y = layer(y, ctx);
+      return residual ? tf.add(x, y) : y;
+    };
+  };
+
+  const steps: Step[] = [convBn("features.0", config.inputShape.channels, 32, 3, 2, true)];
+  let channels = 32;
+  for (const [t, c, n, s] of SETTINGS) {
+    for (let i = 0; i < n; i++) {
+      steps.push(invertedResidual(steps.length, channels, c, i === 0 ? s : 1, t));
+      channels = c;
+    }
+  }
+  steps.push(convBn(`features.${steps.length}`, channels, 1280, 1, 1, true));
+  const classifier = b.linear("classifier.1", 1280, config.numClasses, {
+    init: { kind: "normal", std: 0.01 },
+    biasInit: "zeros",
+    classifier: true,
+  });
+
+  return b.build(config, (z, ctx) => {
+    let x = z;
+    for (const step of steps) x = step(x, ctx);
+    return classifier.apply(ctx.dropout(globalAvgPool(x), 0.2), ctx);
+  });
+}

@@ -1,0 +1,67 @@
+/**
+ * The CIFAR ResNet of He et al. (2016) as in ShrinkBench's cifar_resnet.py: 3x3 stem
+ * with 16 channels, three stages of BasicBlocks (16, 32, 64 planes), option-A
+ * shortcuts, global average pooling and a linear classifier. Convs and the linear
+ * weight use kaiming_normal_ (fan_in); the linear bias keeps PyTorch's default.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { ModelBuilder } from "../nn/builder.js";
+import type { WeightInit } from "../nn/init.js";
+import { type BatchNorm, type Conv2d, globalAvgPool, padChannels, relu, subsample2 } from "../nn/layers.js";
+import type { ModelConfig } from "../nn/model.js";
+import type { Network } from "../nn/network.js";
+
+/** BasicBlocks per stage: depth = 6n + 2. */
+export const RESNET_BLOCKS = { resnet20: 3, resnet32: 5, resnet44: 7, resnet56: 9, resnet110: 18 } as const;
+export type CifarResNetName = keyof typeof RESNET_BLOCKS;
+
+interface BasicBlock {
+  conv1: Conv2d;
+  bn1: BatchNorm;
+  conv2: Conv2d;
+  bn2: BatchNorm;
+  /** Channels zero-padded on each side of the subsampled identity; null: plain identity. */
+  shortcutPad: number | null;
+}
+
+export function createCifarResNet(name: CifarResNetName, config: ModelConfig, seed: number): Network {
+  const b = new ModelBuilder(seed);
+  const init: WeightInit = { kind: "kaiming_normal", mode: "fan_in" };
+  const conv3x3 = (module: string, inChannels: number, outChannels: number, stride: number): Conv2d =>
+    b.conv2d(module, { inChannels, outChannels, kernelSize: 3, stride, padding: 1, init });
+
+  const conv1 = conv3x3("conv1", config.inputShape.channels, 16, 1);
+  const bn1 = b.batchNorm("bn1", 16);
+  const blocks: BasicBlock[] = [];
+  let inPlanes = 16;
+  for (const [stage, planes, stageStride] of [
+    [1, 16, 1],
+    [2, 32, 2],
+    [3, 64, 2],
+  ] as const) {
+    for (let i = 0; i < RESNET_BLOCKS[name]; i++) {
+      const stride = i === 0 ? stageStride : 1;
+      const prefix = `layer${stage}.${i}`;
+      blocks.push({
+        conv1: conv3x3(`${prefix}.conv1`, inPlanes, planes, stride),
+        bn1: b.batchNorm(`${prefix}.bn1`, planes),
+        conv2: conv3x3(`${prefix}.conv2`, planes, planes, 1),
+        bn2: b.batchNorm(`${prefix}.bn2`, planes),
+        shortcutPad: stride !== 1 || inPlanes !== planes ? Math.floor(planes / 4) : null,
+      });
+      inPlanes = planes;
+    }
+  }
+  const linear = b.linear("linear", 64, config.numClasses, { init, classifier: true });
+
+  return b.build(config, (z, ctx) => {
+    let x = relu(bn1.apply(conv1.apply(z, ctx), ctx));
+    for (const blk of blocks) {
+      const out = blk.bn2.apply(blk.conv2.apply(relu(blk.bn1.apply(blk.conv1.apply(x, ctx), ctx)), ctx), ctx);
+      // Option A: x[:, :, ::2, ::2] zero-padded with planes/4 channels on each side.
+      const shortcut = blk.shortcutPad === null ? x : padChannels(subsample2(x), blk.shortcutPad, blk.shortcutPad);
+      x = relu(tf.add(out, shortcut));
+    }
+    return linear.apply(globalAvgPool(x), ctx);
+  });
+}

@@ -1,0 +1,191 @@
+/**
+ * Minimal layers over tfjs-core ops, with PyTorch semantics. Activations are NHWC;
+ * weights are stored in the TensorFlow.js layout (see model.ts).
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { BufferEntry, ForwardOptions, ParamEntry } from "./model.js";
+
+/** A BatchNorm's batch mean and unbiased variance from one training-mode forward. */
+export interface BatchStats {
+  readonly bn: BatchNorm;
+  readonly mean: tf.Tensor1D;
+  readonly variance: tf.Tensor1D;
+}
+
+/** Per-forward state: mode, masks, dropout seeds and where batch statistics go. */
+export class ForwardContext {
+  private dropoutCount = 0;
+
+  constructor(
+    readonly options: ForwardOptions,
+    private readonly onBatchStats: (stats: BatchStats) => void,
+  ) {}
+
+  get training(): boolean {
+    return this.options.training;
+  }
+
+  /** The effective parameter: weight * mask when a mask is given for it. */
+  effective(param: ParamEntry): tf.Tensor {
+    const mask = this.options.masks?.get(param.name);
+    return mask ? tf.mul(param.variable, mask) : param.variable;
+  }
+
+  /** Inverted dropout (like PyTorch) in training mode; identity otherwise. */
+  dropout<T extends tf.Tensor>(x: T, rate: number): T {
+    const index = this.dropoutCount++;
+    if (!this.training || rate === 0) return x;
+    const base = this.options.dropoutSeed;
+    // Each dropout layer gets its own stream derived from the forward's seed.
+    const seed = base === undefined ? undefined : (Math.imul(base >>> 0, 0x9e3779b1) + index * 0x85ebca6b) >>> 0;
+    return tf.dropout(x, rate, undefined, seed) as T;
+  }
+
+  recordBatchStats(stats: BatchStats): void {
+    this.onBatchStats(stats);
+  }
+}
+
+export class Conv2d {
+  constructor(
+    readonly weight: ParamEntry,
+    readonly bias: ParamEntry | null,
+    readonly stride: number,
+    /** Zero padding on every side, as PyTorch's integer padding. */
+    readonly padding: number,
+    readonly depthwise: boolean,
+  ) {}
+
+  apply(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+    const w = ctx.effective(this.weight) as tf.Tensor4D;
+    let y = this.depthwise
+      ? tf.depthwiseConv2d(x, w, this.stride, this.padding)
+      : tf.conv2d(x, w, this.stride, this.padding);
+    if (this.bias) y = tf.add(y, ctx.effective(this.bias));
+    return y;
+  }
+}
+
+export class Linear {
+  constructor(
+    readonly weight: ParamEntry,
+    readonly bias: ParamEntry | null,
+  ) {}
+
+  apply(x: tf.Tensor2D, ctx: ForwardContext): tf.Tensor2D {
+    const y = tf.matMul<tf.Tensor2D>(x, ctx.effective(this.weight));
+    return this.bias ? tf.add<tf.Tensor2D>(y, ctx.effective(this.bias)) : y;
+  }
+}
+
+/** BatchNorm2d (NHWC input) or BatchNorm1d ([N, C] input), PyTorch semantics. */
+export class BatchNorm {
+  constructor(
+    /** Module name, e.g. "layer1.0.bn1". */
+    readonly name: string,
+    readonly weight: ParamEntry,
+    readonly bias: ParamEntry,
+    readonly runningMean: BufferEntry,
+    readonly runningVar: BufferEntry,
+    readonly eps: number,
+  ) {}
+
+  apply<T extends tf.Tensor4D | tf.Tensor2D>(x: T, ctx: ForwardContext): T {
+    const gamma = this.weight.variable as tf.Tensor1D;
+    const beta = this.bias.variable as tf.Tensor1D;
+    if (!ctx.training) {
+      return tf.batchNorm(x, this.runningMean.variable as tf.Tensor1D, this.runningVar.variable as tf.Tensor1D, beta, gamma, this.eps) as T;
+    }
+    const axes = x.rank === 4 ? [0, 1, 2] : [0];
+    const channels = x.shape[x.rank - 1] as number;
+    const n = x.size / channels;
+    if (n < 2) throw new Error(`${this.name}: training-mode BatchNorm needs more than 1 value per channel, got input shape [${x.shape}]`);
+    // Normalise with the biased variance; record the unbiased one for the running update (as PyTorch).
+    const { mean, variance } = tf.moments(x, axes);
+    ctx.recordBatchStats({
+      bn: this,
+      mean: tf.keep(mean as tf.Tensor1D),
+      variance: tf.keep(tf.mul(variance, n / (n - 1)) as tf.Tensor1D),
+    });
+    const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, this.eps)));
+    const shift = tf.sub(beta, tf.mul(mean, scale));
+    return tf.add(tf.mul(x, scale), shift) as tf.Tensor as T;
+  }
+
+  /** running = (1 - momentum) * running + momentum * batch, for mean and unbiased variance. */
+  update(stats: BatchStats, momentum: number): void {
+    tf.tidy(() => {
+      for (const [buffer, value] of [
+        [this.runningMean, stats.mean],
+        [this.runningVar, stats.variance],
+      ] as const) {
+        buffer.variable.assign(tf.add(tf.mul(buffer.variable, 1 - momentum), tf.mul(value, momentum)));
+      }
+    });
+  }
+}
+
+export function relu<T extends tf.Tensor>(x: T): T {
+  return tf.relu(x);
+}
+
+export function relu6<T extends tf.Tensor>(x: T): T {
+  return tf.relu6(x);
+}
+
+/** PyTorch's output size for max pooling (dilation 1). */
+export function pooledSize(size: number, kernel: number, stride: number, padding: number, ceilMode: boolean): number {
+  const span = size + 2 * padding - kernel;
+  let out = (ceilMode ? Math.ceil(span / stride) : Math.floor(span / stride)) + 1;
+  // PyTorch drops a last window that would start in the right padding.
+  if (ceilMode && (out - 1) * stride >= size + padding) out -= 1;
+  return out;
+}
+
+/**
+ * MaxPool2d as PyTorch: implicit -inf padding, and ceil_mode adds windows that run past
+ * the bottom/right edge. Done as an explicit -inf pad followed by a 'valid' pool.
+ */
+export function maxPool2d(x: tf.Tensor4D, kernel: number, stride: number, padding = 0, ceilMode = false): tf.Tensor4D {
+  const [, h, w] = x.shape;
+  const outH = pooledSize(h, kernel, stride, padding, ceilMode);
+  const outW = pooledSize(w, kernel, stride, padding, ceilMode);
+  if (outH < 1 || outW < 1) throw new Error(`maxPool2d: input ${h}x${w} too small for kernel ${kernel}`);
+  // Extra rows/columns so that 'valid' pooling gives exactly outH x outW windows.
+  const padBottom = Math.max(0, (outH - 1) * stride + kernel - h - padding);
+  const padRight = Math.max(0, (outW - 1) * stride + kernel - w - padding);
+  const padded =
+    padding > 0 || padBottom > 0 || padRight > 0
+      ? tf.pad(x, [[0, 0], [padding, padBottom], [padding, padRight], [0, 0]], -Infinity)
+      : x;
+  return tf.maxPool(padded, kernel, stride, "valid");
+}
+
+/** AdaptiveAvgPool2d((1, 1)) followed by flatten: [N, H, W, C] -> [N, C]. */
+export function globalAvgPool(x: tf.Tensor4D): tf.Tensor2D {
+  return tf.mean(x, [1, 2]);
+}
+
+/** Concatenate along channels (NHWC), like torch.cat(dim=1) on NCHW. */
+export function concatChannels(xs: tf.Tensor4D[]): tf.Tensor4D {
+  return tf.concat(xs, 3);
+}
+
+/**
+ * x[:, :, ::2, ::2] in NCHW terms, with 4-D reshapes and a slice only (every backend
+ * has them with gradients): pairs of rows go to axis 1, pairs of columns into channels.
+ */
+export function subsample2(x: tf.Tensor4D): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const hp = h + (h % 2);
+  const wp = w + (w % 2);
+  const even = hp !== h || wp !== w ? tf.pad(x, [[0, 0], [0, hp - h], [0, wp - w], [0, 0]]) : x;
+  const pairs = tf.reshape(even, [(n * hp) / 2, 2, wp / 2, 2 * c]);
+  const picked = tf.slice(pairs, [0, 0, 0, 0], [(n * hp) / 2, 1, wp / 2, c]);
+  return tf.reshape(picked, [n, hp / 2, wp / 2, c]);
+}
+
+/** Zero-pad channels on both sides (the option-A shortcut of the CIFAR ResNet). */
+export function padChannels(x: tf.Tensor4D, before: number, after: number): tf.Tensor4D {
+  return tf.pad(x, [[0, 0], [0, 0], [0, 0], [before, after]]);
+}

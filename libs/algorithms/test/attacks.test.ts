@@ -1,9 +1,10 @@
 import "@tensorflow/tfjs-backend-cpu";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { evaluate, makeSyntheticDataset, train, Rng, type Dataset } from "@gap/ml-core";
+import { deriveSeed, encodeSafetensors, evaluate, makeSyntheticDataset, train, Rng, type Dataset } from "@gap/ml-core";
 import { linearModel } from "@gap/ml-core/testing";
 import { adversarialSetCounts, generateAdversarialSet, inputGradient, Pgd, type AttackParameters } from "../src/index.js";
+import { decodeAdversarialSet, encodeAdversarialSet } from "../src/index.js";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
@@ -104,7 +105,7 @@ describe("PGD", () => {
       const x = tf.tensor4d(testSet.images, [120, 8, 8, 3]);
       const predicted = tf.argMax(model.forward(x, { training: false }), 1) as tf.Tensor1D;
       const seed = set.parameters.seed;
-      return new Pgd().perturb({ model, images: x, labels: predicted, seed: deriveFirstBatchSeed(seed) }, set.parameters).dataSync();
+      return new Pgd().perturb({ model, images: x, labels: predicted, seed: deriveSeed(seed, 0) }, set.parameters).dataSync();
     });
     expect(Array.from(manual)).toEqual(Array.from(set.images));
     model.dispose();
@@ -160,5 +161,19 @@ describe("input gradient", () => {
   });
 });
 
-import { deriveSeed } from "@gap/ml-core";
-const deriveFirstBatchSeed = (seed: number) => deriveSeed(seed, 0);
+
+describe("adversarial set storage", () => {
+  it("round-trips through safetensors with its parameters", async () => {
+    const model = await trainedModel();
+    const set = await generateAdversarialSet(model, testSet, { ...pgd, steps: 2 });
+    const back = decodeAdversarialSet(encodeAdversarialSet(set));
+    expect(back.parameters).toEqual(set.parameters);
+    expect(Array.from(back.images)).toEqual(Array.from(set.images));
+    expect(Array.from(back.adversarialPredictions)).toEqual(Array.from(set.adversarialPredictions));
+    expect([back.count, back.height, back.width, back.channels, back.numClasses]).toEqual([120, 8, 8, 3, 4]);
+    expect(() => decodeAdversarialSet(encodeSafetensors({ x: { dtype: "F32", shape: [1], data: new Float32Array(1) } }))).toThrow(
+      /not an adversarial set/,
+    );
+    model.dispose();
+  });
+});

@@ -5,4 +5,5 @@ export * from "./grpc-definition.js";
 export * from "./job-queue.js";
 export * from "./log.js";
 export * from "./server.js";
+export * from "./stream-job.js";
 export * from "./validate.js";

@@ -93,8 +93,9 @@ export type ExperimentSpec = Message<"gap.v1.ExperimentSpec"> & {
   attack?: AttackConfig;
 
   /**
-   * Number of training inputs attacked for adversarial and transfer accuracy
-   * and GAP scoring.
+   * Number of training inputs attacked for adversarial and transfer accuracy,
+   * GAP scoring and gradient scoring (a stratified subset; 0 takes the whole
+   * training data).
    *
    * @generated from field: uint32 attack_limit = 11;
    */

@@ -1,0 +1,95 @@
+import { createHash } from "node:crypto";
+import { toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { ArtifactKind, type ArtifactRef } from "@gap/proto";
+import { failedPrecondition, invalidArgument, nonEmptyString } from "@gap/service-kit";
+import { keyProblem, type ArtifactStore } from "@gap/artifacts";
+import { createModel, loadMasks, loadWeights, type InputShape, type Masks, type Model, type ModelConfig } from "@gap/ml-core";
+import { decodeAdversarialSet, type AdversarialSet } from "@gap/algorithms";
+
+/** A plain proto ArtifactRef for what the store returned. */
+export function artifactRef(
+  stored: { bucket: string; key: string; sha256: string; sizeBytes: bigint },
+  kind: ArtifactKind,
+): Omit<ArtifactRef, "$typeName"> {
+  return { bucket: stored.bucket, key: stored.key, sha256: stored.sha256, sizeBytes: stored.sizeBytes, kind };
+}
+
+export const isSet = (ref: ArtifactRef | undefined): ref is ArtifactRef => ref !== undefined && ref.key !== "";
+
+/**
+ * Reads an artifact a request names. The store verifies the bytes against the
+ * sha256 it recorded, and against the ref's sha256 and size when the ref gives
+ * them; a missing object fails with NOT_FOUND.
+ */
+export async function readArtifact(store: ArtifactStore, ref: ArtifactRef | undefined, field: string): Promise<Uint8Array> {
+  if (!isSet(ref)) throw invalidArgument(`${field}.key`, "is required");
+  nonEmptyString(ref.key, `${field}.key`);
+  if (ref.bucket !== "" && ref.bucket !== store.bucket) {
+    throw invalidArgument(`${field}.bucket`, `"${ref.bucket}" is not this deployment's bucket "${store.bucket}"`);
+  }
+  if (ref.sha256 !== "" && !/^[0-9a-f]{64}$/.test(ref.sha256)) throw invalidArgument(`${field}.sha256`, "must be 64 lowercase hex digits");
+  return ref.sha256 === "" ? store.get(ref.key) : store.get({ bucket: store.bucket, key: ref.key, sha256: ref.sha256, sizeBytes: ref.sizeBytes });
+}
+
+/**
+ * Where a step's output goes when the request names no key: a key derived
+ * from the hash of the whole request, so the same request maps to the same
+ * object (and a finished step can be found again).
+ */
+export function derivedKey<D extends DescMessage>(prefix: string, schema: D, request: MessageShape<D>, extension = "safetensors"): string {
+  const digest = createHash("sha256").update(toBinary(schema, request)).digest("hex");
+  return `${prefix}/${digest.slice(0, 40)}.${extension}`;
+}
+
+/** The request's output_key when given (validated), else the derived one. */
+export function outputKey(requested: string, derive: () => string): string {
+  if (requested === "") return derive();
+  const problem = keyProblem(requested);
+  if (problem) throw invalidArgument("output_key", problem);
+  return requested;
+}
+
+/** Builds the model and loads weights into it; weights that do not fit are FAILED_PRECONDITION. */
+export async function loadModel(store: ArtifactStore, config: ModelConfig, weights: ArtifactRef | undefined, field: string, seed = 0): Promise<Model> {
+  const model = createModel(config, seed);
+  if (!isSet(weights)) return model;
+  const bytes = await readArtifact(store, weights, field).catch((error) => {
+    model.dispose();
+    throw error;
+  });
+  try {
+    loadWeights(model, bytes);
+  } catch (error) {
+    model.dispose();
+    throw failedPrecondition(`${field}: ${(error as Error).message}`);
+  }
+  return model;
+}
+
+/** Reads a mask that must fit the model, or undefined when the ref is empty. */
+export async function loadMaskArtifact(store: ArtifactStore, model: Model, ref: ArtifactRef | undefined, field: string): Promise<Masks | undefined> {
+  if (!isSet(ref)) return undefined;
+  const bytes = await readArtifact(store, ref, field);
+  try {
+    return loadMasks(model, bytes);
+  } catch (error) {
+    throw failedPrecondition(`${field}: ${(error as Error).message}`);
+  }
+}
+
+/** Reads an adversarial set whose images must fit the model's input. */
+export async function loadAdversarialSet(store: ArtifactStore, ref: ArtifactRef | undefined, field: string, shape: InputShape): Promise<AdversarialSet> {
+  const bytes = await readArtifact(store, ref, field);
+  let set: AdversarialSet;
+  try {
+    set = decodeAdversarialSet(bytes);
+  } catch (error) {
+    throw failedPrecondition(`${field}: ${(error as Error).message}`);
+  }
+  if (set.height !== shape.height || set.width !== shape.width || set.channels !== shape.channels) {
+    throw failedPrecondition(
+      `${field}: images are ${set.height}x${set.width}x${set.channels}, the model takes ${shape.height}x${shape.width}x${shape.channels}`,
+    );
+  }
+  return set;
+}

@@ -1,0 +1,4 @@
+export * from "./artifacts.js";
+export * from "./convert.js";
+export * from "./datasets.js";
+export * from "./service-main.js";

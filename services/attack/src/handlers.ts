@@ -1,0 +1,42 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { ArtifactKind, AttackService, GenerateAdversarialSetRequestSchema } from "@gap/proto";
+import { implement, streamJob } from "@gap/service-kit";
+import { adversarialSetCounts, encodeAdversarialSet, generateAdversarialSet } from "@gap/algorithms";
+import { artifactRef, attackParameters, derivedKey, loadDataset, loadMaskArtifact, loadModel, modelConfig, outputKey, type ComputeDeps } from "@gap/compute";
+
+/** Attacks a split through a model and stores the adversarial set. */
+export function attackService({ store, sources, queue }: ComputeDeps) {
+  return implement(AttackService, {
+    async *generateAdversarialSet(request, context) {
+      const config = modelConfig(request.model, "model");
+      const parameters = attackParameters(request.config, "config");
+      const key = outputKey(request.outputKey, () => derivedKey("adversarial", GenerateAdversarialSetRequestSchema, request));
+      const source = await loadDataset(request.source, "source", sources, config.inputShape);
+      yield* streamJob(queue, context, async (report) => {
+        const model = await loadModel(store, config, request.weights, "weights");
+        const masks = await loadMaskArtifact(store, model, request.mask, "mask").catch((error) => {
+          model.dispose();
+          throw error;
+        });
+        try {
+          const set = await generateAdversarialSet(model, source, parameters, {
+            masks,
+            signal: context.signal,
+            onProgress: (done, total) => report({ step: done, total, phase: "attack" }),
+          });
+          const stored = await store.put(key, encodeAdversarialSet(set));
+          const counts = adversarialSetCounts(set);
+          return {
+            adversarialSet: artifactRef(stored, ArtifactKind.ADVERSARIAL_SET),
+            count: counts.count,
+            cleanCorrect: counts.cleanCorrect,
+            adversarialCorrect: counts.adversarialCorrect,
+          };
+        } finally {
+          tf.dispose([...(masks?.values() ?? [])]);
+          model.dispose();
+        }
+      });
+    },
+  });
+}

@@ -1,0 +1,4 @@
+import { runServiceProcess } from "@gap/compute";
+import { attackService } from "./handlers.js";
+
+await runServiceProcess("attack", attackService);

@@ -1,0 +1,74 @@
+// nx run coordinator:experiment [preset|spec.yaml]: the whole experiment on this machine.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { GapClient, RunState } from "@gap/client";
+import { RunState as State, type ExperimentEvent } from "@gap/proto";
+import { loadSpec } from "./spec.js";
+import { startLocalCluster } from "./local-cluster.js";
+import { formatTable } from "./table.js";
+
+const REPO_ROOT = resolve(import.meta.dirname, "../../..");
+const WORK_DIR = process.env.GAP_WORK_DIR ?? join(REPO_ROOT, ".gap");
+
+const specArg = process.argv[2] ?? process.env.GAP_SPEC ?? "quick";
+const spec = loadSpec(specArg);
+const env: Record<string, string> = {};
+if (!process.env.MINIO_ENDPOINT) env.GAP_STORE_DIR = process.env.GAP_STORE_DIR ?? join(WORK_DIR, "store");
+const logDir = join(WORK_DIR, "logs");
+const started = Date.now();
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)}s`;
+const tty = process.stdout.isTTY === true;
+
+console.log(`GAP Lab: experiment "${spec.name}" (${specArg}); store: ${process.env.MINIO_ENDPOINT ?? env.GAP_STORE_DIR}; logs: ${logDir}`);
+const cluster = await startLocalCluster({ env, logDir });
+console.log(`services up in ${elapsed()} (coordinator ${cluster.coordinatorAddress})`);
+const client = new GapClient(cluster.coordinatorAddress);
+let stopping = false;
+const shutdown = async (code: number) => {
+  if (stopping) return;
+  stopping = true;
+  client.close();
+  await cluster.stop();
+  process.exit(code);
+};
+process.once("SIGINT", () => {
+  console.log("\ninterrupted: finished steps are stored; the same command resumes");
+  void shutdown(130);
+});
+
+try {
+  const { experimentId, totalSteps } = await client.start(spec);
+  console.log(`experiment ${experimentId}: ${totalSteps} steps`);
+  const running = new Map<string, string>();
+  let done = 0;
+  const render = (event: ExperimentEvent) => {
+    done = event.stepsDone;
+    if (event.state === State.RUNNING && event.stepId) {
+      const p = event.progress;
+      running.set(event.stepId, p && p.total > 0n ? `${p.phase} ${((Number(p.step) / Number(p.total)) * 100).toFixed(0)}%` : "started");
+    } else running.delete(event.stepId);
+    if (tty) {
+      const width = 30;
+      const filled = Math.round((done / totalSteps) * width);
+      const bar = `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${totalSteps}`;
+      const now = [...running].map(([id, state]) => `${id} ${state}`).join(" | ");
+      process.stdout.write(`\r\x1b[2K${bar} ${elapsed()} ${now}`.slice(0, (process.stdout.columns ?? 120) - 1));
+    } else if (event.state !== State.RUNNING || !event.progress) {
+      console.log(`${elapsed()} ${done}/${totalSteps} ${event.stepId || "experiment"} ${State[event.state].toLowerCase()}${event.message ? `: ${event.message}` : ""}`);
+    }
+  };
+  const state = await client.wait(experimentId, render);
+  if (tty) process.stdout.write("\n");
+  const results = await client.results(experimentId);
+  const outDir = join(WORK_DIR, "results", experimentId);
+  mkdirSync(outDir, { recursive: true });
+  const table = formatTable(results.rows);
+  writeFileSync(join(outDir, "table.txt"), table + "\n");
+  console.log(`\n${table}\n`);
+  console.log(`experiment ${State[state].toLowerCase()} in ${elapsed()}`);
+  console.log(`full results: ${join(outDir, "table.txt")} and ${results.results ? `${results.results.bucket}/${results.results.key} in the store` : "(none stored)"}`);
+  await shutdown(state === RunState.SUCCEEDED ? 0 : 1);
+} catch (error) {
+  console.error(`experiment failed: ${(error as Error).message}\nservice logs: ${logDir}`);
+  await shutdown(1);
+}

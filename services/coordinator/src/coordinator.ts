@@ -1,0 +1,183 @@
+import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
+import {
+  ArtifactKind,
+  CoordinatorService,
+  ExperimentSpecSchema,
+  GetResultsResponseSchema,
+  ResultRowSchema,
+  RunState,
+  type ExperimentEvent,
+  type ExperimentSpec,
+} from "@gap/proto";
+import { implement, nonEmptyString, notFound, type Logger } from "@gap/service-kit";
+import type { ArtifactStore } from "@gap/artifacts";
+import { artifactRef } from "@gap/compute";
+import { buildGraph } from "./graph.js";
+import { DEFAULT_RETRY, Experiment, type RetryPolicy } from "./experiment.js";
+import type { StepCaller } from "./clients.js";
+import { resultRows } from "./results.js";
+import { experimentId, validateSpec } from "./spec.js";
+
+export interface CoordinatorDeps {
+  store: ArtifactStore;
+  call: StepCaller;
+  log: Logger;
+  concurrency: number;
+  retry?: RetryPolicy;
+}
+
+interface Status {
+  name: string;
+  state: RunState;
+  stepsDone: number;
+  stepsTotal: number;
+  error: string;
+}
+
+const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 2));
+const decode = <T>(bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes)) as T;
+const prefix = (id: string) => `experiments/${id}`;
+
+/**
+ * Keeps experiments: their spec, state and results live in the store, so a
+ * restarted coordinator lists them and resumes those that were running.
+ */
+export class Coordinator {
+  private readonly experiments = new Map<string, Experiment>();
+
+  constructor(private readonly deps: CoordinatorDeps) {}
+
+  async start(spec: ExperimentSpec): Promise<Experiment> {
+    const id = experimentId(spec);
+    const current = this.experiments.get(id);
+    if (current && !current.finished) return current;
+    const experiment = new Experiment(id, spec, buildGraph(spec), {
+      store: this.deps.store,
+      call: this.deps.call,
+      concurrency: this.deps.concurrency,
+      retry: this.deps.retry ?? DEFAULT_RETRY,
+      log: this.deps.log.child({ experiment: id }),
+      onStepDone: (e) => this.persist(e),
+    });
+    this.experiments.set(id, experiment);
+    await this.deps.store.put(`${prefix(id)}/spec.json`, encode(toJson(ExperimentSpecSchema, spec)), { contentType: "application/json" });
+    await this.persist(experiment);
+    void experiment.start();
+    this.deps.log.info("experiment started", { experiment: id, steps: experiment.steps.length });
+    return experiment;
+  }
+
+  /** Resumes every stored experiment that was running when the last coordinator stopped. */
+  async resumeRunning(): Promise<string[]> {
+    const resumed: string[] = [];
+    for (const id of await this.storedIds()) {
+      const status = await this.status(id);
+      if (status?.state !== RunState.RUNNING && status?.state !== RunState.PENDING) continue;
+      const spec = fromJson(ExperimentSpecSchema, decode<JsonValue>(await this.deps.store.get(`${prefix(id)}/spec.json`)));
+      await this.start(spec);
+      resumed.push(id);
+    }
+    return resumed;
+  }
+
+  get(id: string): Experiment {
+    nonEmptyString(id, "experiment_id", 200);
+    const experiment = this.experiments.get(id);
+    if (!experiment) throw notFound(`no experiment "${id}" is running in this coordinator`);
+    return experiment;
+  }
+
+  async results(id: string) {
+    nonEmptyString(id, "experiment_id", 200);
+    const experiment = this.experiments.get(id);
+    const key = `${prefix(id)}/results.json`;
+    if (experiment) {
+      return { state: experiment.state, rows: resultRows(experiment.spec, experiment.steps, experiment.outputs), stored: await this.deps.store.stat(key) };
+    }
+    const status = await this.status(id);
+    if (!status) throw notFound(`no experiment "${id}"`);
+    const rows = decode<JsonValue[]>(await this.deps.store.get(key)).map((row) => fromJson(ResultRowSchema, row));
+    return { state: status.state, rows, stored: await this.deps.store.stat(key) };
+  }
+
+  async list() {
+    const ids = new Set([...(await this.storedIds()), ...this.experiments.keys()]);
+    const summaries = [];
+    for (const id of ids) {
+      const live = this.experiments.get(id);
+      const status = live ? this.statusOf(live) : await this.status(id);
+      if (status) summaries.push({ experimentId: id, name: status.name, state: status.state, stepsDone: status.stepsDone, stepsTotal: status.stepsTotal });
+    }
+    return summaries;
+  }
+
+  private statusOf(e: Experiment): Status {
+    return { name: e.spec.name, state: e.state, stepsDone: e.stepsDone, stepsTotal: e.steps.length, error: e.error };
+  }
+
+  private async storedIds(): Promise<string[]> {
+    const keys = await this.deps.store.list("experiments/");
+    return [...new Set(keys.filter((k) => k.endsWith("/status.json")).map((k) => k.split("/")[1]!))];
+  }
+
+  private async status(id: string): Promise<Status | undefined> {
+    const key = `${prefix(id)}/status.json`;
+    if (!(await this.deps.store.exists(key))) return undefined;
+    return decode<Status>(await this.deps.store.get(key));
+  }
+
+  private async persist(experiment: Experiment): Promise<void> {
+    const rows = resultRows(experiment.spec, experiment.steps, experiment.outputs).map((row) => toJson(ResultRowSchema, row));
+    await this.deps.store.put(`${prefix(experiment.id)}/results.json`, encode(rows), { contentType: "application/json" });
+    await this.deps.store.put(`${prefix(experiment.id)}/status.json`, encode(this.statusOf(experiment)), { contentType: "application/json" });
+  }
+}
+
+export function coordinatorService(coordinator: Coordinator) {
+  return implement(CoordinatorService, {
+    async startExperiment(request) {
+      const experiment = await coordinator.start(validateSpec(request.spec));
+      return { experimentId: experiment.id, totalSteps: experiment.steps.length };
+    },
+    async *watchExperiment(request, { signal }) {
+      const experiment = coordinator.get(request.experimentId);
+      const queue: ExperimentEvent[] = [];
+      let wake: (() => void) | undefined;
+      const unsubscribe = experiment.subscribe((event) => {
+        queue.push(event);
+        wake?.();
+      });
+      const onAbort = () => wake?.();
+      signal.addEventListener("abort", onAbort);
+      try {
+        while (!signal.aborted) {
+          if (queue.length === 0) {
+            if (experiment.finished) return;
+            await new Promise<void>((resolve) => (wake = resolve));
+            wake = undefined;
+          }
+          while (queue.length > 0) yield queue.shift()!;
+        }
+      } finally {
+        unsubscribe();
+        signal.removeEventListener("abort", onAbort);
+      }
+    },
+    async getResults(request) {
+      const { state, rows, stored } = await coordinator.results(request.experimentId);
+      return create(GetResultsResponseSchema, {
+        state,
+        rows,
+        results: stored ? artifactRef(stored, ArtifactKind.REPORT) : undefined,
+      });
+    },
+    async listExperiments() {
+      return { experiments: await coordinator.list() };
+    },
+    async cancelExperiment(request) {
+      const experiment = coordinator.get(request.experimentId);
+      experiment.cancel();
+      return { state: experiment.finished ? experiment.state : RunState.CANCELLED };
+    },
+  });
+}

@@ -1,0 +1,180 @@
+import { createHash } from "node:crypto";
+import { create, fromJson, toBinary, toJson, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { ExperimentEventSchema, RunState, type ExperimentEvent, type ExperimentSpec, type Progress } from "@gap/proto";
+import { isTransient, type Logger } from "@gap/service-kit";
+import type { ArtifactStore } from "@gap/artifacts";
+import { STEP_KINDS, type Step, type StepOutput } from "./graph.js";
+import { toOutput, type StepCaller } from "./clients.js";
+
+export interface RetryPolicy {
+  attempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+}
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, initialDelayMs: 500, maxDelayMs: 10_000 };
+
+export interface ExperimentDeps {
+  store: ArtifactStore;
+  call: StepCaller;
+  concurrency: number;
+  retry: RetryPolicy;
+  log: Logger;
+  /** Called after every finished step (persists state and results). */
+  onStepDone?: (experiment: Experiment) => Promise<void>;
+}
+
+const FINISHED = new Set([RunState.SUCCEEDED, RunState.CACHED]);
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+/**
+ * One experiment's run over its step graph. Each step's output is stored
+ * under a key derived from the hash of its request (which holds the hashes
+ * of its inputs), so a restarted run finds finished steps and skips them.
+ */
+export class Experiment {
+  readonly outputs = new Map<string, StepOutput>();
+  readonly states = new Map<string, RunState>();
+  readonly events: ExperimentEvent[] = [];
+  private readonly listeners = new Set<(event: ExperimentEvent) => void>();
+  private readonly controller = new AbortController();
+  state: RunState = RunState.PENDING;
+  error = "";
+  private done?: Promise<void>;
+
+  constructor(
+    readonly id: string,
+    readonly spec: ExperimentSpec,
+    readonly steps: readonly Step[],
+    private readonly deps: ExperimentDeps,
+  ) {
+    for (const step of steps) this.states.set(step.id, RunState.PENDING);
+  }
+
+  get stepsDone(): number {
+    return [...this.states.values()].filter((s) => FINISHED.has(s)).length;
+  }
+
+  get finished(): boolean {
+    return [RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED].includes(this.state);
+  }
+
+  /** Calls `listener` with every event so far, then with each new one. Returns the unsubscribe function. */
+  subscribe(listener: (event: ExperimentEvent) => void): () => void {
+    for (const event of this.events) listener(event);
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  start(): Promise<void> {
+    return (this.done ??= this.run());
+  }
+
+  cancel(): void {
+    if (this.finished) return;
+    this.controller.abort(new Error("experiment cancelled"));
+  }
+
+  private emit(stepId: string, state: RunState, extra: { progress?: Progress; message?: string } = {}) {
+    const event = create(ExperimentEventSchema, {
+      experimentId: this.id,
+      time: timestampNow(),
+      stepId,
+      state,
+      progress: extra.progress,
+      message: extra.message ?? "",
+      stepsDone: this.stepsDone,
+      stepsTotal: this.steps.length,
+    });
+    // Progress is only streamed live; state changes are kept for replay.
+    if (state !== RunState.RUNNING || !extra.progress) this.events.push(event);
+    for (const listener of this.listeners) listener(event);
+  }
+
+  private async run(): Promise<void> {
+    this.state = RunState.RUNNING;
+    this.emit("", RunState.RUNNING, { message: `${this.steps.length} steps` });
+    const running = new Map<string, Promise<void>>();
+    const pending = [...this.steps];
+    const failed = new Set<string>();
+    while (pending.length > 0 || running.size > 0) {
+      if (!this.controller.signal.aborted) {
+        for (let i = 0; i < pending.length && running.size < this.deps.concurrency; ) {
+          const step = pending[i]!;
+          if (step.deps.some((d) => failed.has(d))) {
+            failed.add(step.id);
+            pending.splice(i, 1);
+            continue;
+          }
+          if (step.deps.every((d) => FINISHED.has(this.states.get(d)!))) {
+            pending.splice(i, 1);
+            running.set(
+              step.id,
+              this.runStep(step)
+                .catch((error: Error) => {
+                  failed.add(step.id);
+                  const cancelled = this.controller.signal.aborted;
+                  this.states.set(step.id, cancelled ? RunState.CANCELLED : RunState.FAILED);
+                  if (!cancelled && !this.error) this.error = `${step.id}: ${error.message}`;
+                  this.emit(step.id, cancelled ? RunState.CANCELLED : RunState.FAILED, { message: error.message });
+                })
+                .finally(() => running.delete(step.id)),
+            );
+          } else i++;
+        }
+      }
+      if (running.size === 0) break;
+      await Promise.race(running.values());
+      await this.deps.onStepDone?.(this).catch((error) => this.deps.log.error("cannot persist experiment state", { error }));
+    }
+    this.state = this.controller.signal.aborted ? RunState.CANCELLED : this.error ? RunState.FAILED : RunState.SUCCEEDED;
+    this.emit("", this.state, { message: this.error || (this.state === RunState.CANCELLED ? "cancelled" : "done") });
+    await this.deps.onStepDone?.(this).catch((error) => this.deps.log.error("cannot persist experiment state", { error }));
+    this.listeners.clear();
+  }
+
+  private async runStep(step: Step): Promise<void> {
+    const kind = STEP_KINDS[step.kind];
+    const request = create(kind.request as DescMessage, step.request(this.outputs) as never);
+    const hash = sha256(toBinary(kind.request as DescMessage, request));
+    const cacheKey = `steps/${step.kind}/${hash}.json`;
+    const cached = await this.deps.store.stat(cacheKey);
+    if (cached) {
+      const json = JSON.parse(new TextDecoder().decode(await this.deps.store.get(cacheKey))) as JsonValue;
+      this.outputs.set(step.id, toOutput(step.kind, fromJson(kind.result as DescMessage, json)));
+      this.states.set(step.id, RunState.CACHED);
+      this.emit(step.id, RunState.CACHED);
+      return;
+    }
+    (request as { outputKey?: string }).outputKey = `artifacts/${step.kind}/${hash}.${kind.extension}`;
+    this.states.set(step.id, RunState.RUNNING);
+    this.emit(step.id, RunState.RUNNING);
+    const { output, result } = await this.withRetries(step, () =>
+      this.deps.call(step.kind, request as never, {
+        signal: this.controller.signal,
+        onProgress: (progress) => this.emit(step.id, RunState.RUNNING, { progress }),
+      }),
+    );
+    const json = JSON.stringify(toJson(kind.result as DescMessage, result as never));
+    await this.deps.store.put(cacheKey, new TextEncoder().encode(json), { contentType: "application/json" });
+    this.outputs.set(step.id, output);
+    this.states.set(step.id, RunState.SUCCEEDED);
+    this.emit(step.id, RunState.SUCCEEDED);
+  }
+
+  /** Transient failures (UNAVAILABLE, or a busy replica) are retried with exponential backoff. */
+  private async withRetries<T>(step: Step, call: () => Promise<T>): Promise<T> {
+    const { attempts, initialDelayMs, maxDelayMs } = this.deps.retry;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call();
+      } catch (error) {
+        const busy = (error as { code?: number }).code === 8; // RESOURCE_EXHAUSTED
+        if (attempt >= attempts || this.controller.signal.aborted || !(isTransient(error) || busy)) throw error;
+        const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1));
+        this.deps.log.warn("retrying step", { step: step.id, attempt, delayMs: delay, error: (error as Error).message });
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+}

@@ -1,0 +1,238 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import {
+  Architecture,
+  PruningStrategy,
+  PruningScope,
+  Split,
+  type ArtifactRef,
+  type ExperimentSpec,
+  type StrategyScope,
+  type DatasetRef,
+  AdversarialSetResultSchema,
+  EvaluateRequestSchema,
+  EvaluationResultSchema,
+  GenerateAdversarialSetRequestSchema,
+  PruneRequestSchema,
+  PruneResultSchema,
+  QuantizeRequestSchema,
+  QuantizeResultSchema,
+  TrainRequestSchema,
+  TrainResultSchema,
+} from "@gap/proto";
+import { deriveSeed } from "@gap/ml-core";
+import { ARCHITECTURE_NAMES, SCOPE_NAMES, STRATEGY_NAMES } from "@gap/compute";
+
+/** Each kind of step is one RPC of one service. */
+export const STEP_KINDS = {
+  train: { service: "training", request: TrainRequestSchema, result: TrainResultSchema, extension: "safetensors" },
+  attack: { service: "attack", request: GenerateAdversarialSetRequestSchema, result: AdversarialSetResultSchema, extension: "safetensors" },
+  prune: { service: "pruning", request: PruneRequestSchema, result: PruneResultSchema, extension: "safetensors" },
+  quantize: { service: "quantization", request: QuantizeRequestSchema, result: QuantizeResultSchema, extension: "safetensors" },
+  evaluate: { service: "evaluation", request: EvaluateRequestSchema, result: EvaluationResultSchema, extension: "json" },
+} as const;
+export type StepKind = keyof typeof STEP_KINDS;
+export type StepRequest<K extends StepKind> = MessageInitShape<(typeof STEP_KINDS)[K]["request"]>;
+
+/** What a finished step hands to the steps after it and to the result table. */
+export interface StepOutput {
+  /** The artifact the step wrote (weights, set, mask, quantized model); none for evaluations. */
+  artifact?: ArtifactRef;
+  /** Counts for the result table. */
+  correct?: number;
+  total?: number;
+  bothCorrect?: number;
+  nonzeroParameters?: number;
+  sizeBytes?: number;
+}
+
+/** Which cell of the result table a step fills. */
+export interface RowKey {
+  architecture: Architecture;
+  strategy?: StrategyScope;
+  compressionRatio: number;
+  trial: number;
+  quantized: boolean;
+}
+export type Metric = "clean" | "adversarial" | "transfer" | "held_out_transfer" | "size";
+
+export interface Step<K extends StepKind = StepKind> {
+  /** Readable and unique, e.g. "resnet20/t0/gap-global/p4/finetune". */
+  id: string;
+  kind: K;
+  deps: string[];
+  /** The request, from the finished dependencies' outputs. */
+  request(outputs: ReadonlyMap<string, StepOutput>): StepRequest<K>;
+  /** Result-table cells this step's output fills. */
+  fills: Array<{ row: RowKey; metric: Metric }>;
+}
+
+const artifactOf = (outputs: ReadonlyMap<string, StepOutput>, id: string): ArtifactRef => {
+  const artifact = outputs.get(id)?.artifact;
+  if (!artifact) throw new Error(`step ${id} has no output artifact`);
+  return artifact;
+};
+
+export function strategyLabel(s: StrategyScope): string {
+  return `${STRATEGY_NAMES[s.strategy]}-${SCOPE_NAMES[s.scope]}`;
+}
+
+/**
+ * The experiment as a dependency graph. Per architecture and trial: train,
+ * attack the training subset and the held-out test subset, evaluate and
+ * quantize the base model; per strategy and ratio: prune, fine-tune, evaluate
+ * clean / transfer / held-out transfer, attack the pruned model, quantize and
+ * evaluate the quantized model on the same inputs (attacked through its float
+ * counterpart, as in the paper).
+ */
+export function buildGraph(spec: ExperimentSpec): Step[] {
+  const steps: Step[] = [];
+  const add = <K extends StepKind>(step: Step<K>) => {
+    steps.push(step as unknown as Step);
+    return step.id;
+  };
+  const attackLimitRef = (seed: number): DatasetRef =>
+    ({ ...spec.trainData!, split: Split.TRAIN, subsetSize: spec.attackLimit, seed: BigInt(seed) }) as DatasetRef;
+
+  for (const architecture of spec.architectures) {
+    const arch = ARCHITECTURE_NAMES[architecture]!;
+    const model = { architecture, numClasses: spec.numClasses, inputShape: spec.inputShape };
+    for (let trial = 0; trial < spec.trials; trial++) {
+      const seed = deriveSeed(Number(spec.seed), architecture, trial);
+      const prefix = `${arch}/t${trial}`;
+      const baseRow = (quantized: boolean): RowKey => ({ architecture, compressionRatio: 1, trial, quantized });
+
+      const train = add({
+        id: `${prefix}/train`,
+        kind: "train",
+        deps: [],
+        request: () => ({ model, trainData: spec.trainData, config: { ...spec.training!, seed: BigInt(seed) } }),
+        fills: [],
+      });
+      const attackOn = (id: string, weights: string, mask: string | undefined, source: DatasetRef, fills: Step["fills"]) =>
+        add({
+          id,
+          kind: "attack",
+          deps: mask ? [weights, mask] : [weights],
+          request: (o) => ({
+            model,
+            weights: artifactOf(o, weights),
+            mask: mask ? artifactOf(o, mask) : undefined,
+            source,
+            config: { ...spec.attack!, seed: BigInt(deriveSeed(seed, 1)) },
+          }),
+          fills,
+        });
+      const evaluate = (
+        id: string,
+        weights: string,
+        mask: string | undefined,
+        quantized: boolean,
+        on: { dataset: DatasetRef } | { set: string },
+        fills: Step["fills"],
+      ) =>
+        add({
+          id,
+          kind: "evaluate",
+          deps: [weights, ...(mask ? [mask] : []), ...("set" in on ? [on.set] : [])],
+          request: (o) => ({
+            model,
+            weights: artifactOf(o, weights),
+            mask: mask ? artifactOf(o, mask) : undefined,
+            quantized,
+            dataset: "dataset" in on ? on.dataset : undefined,
+            adversarialSet: "set" in on ? artifactOf(o, on.set) : undefined,
+            batchSize: spec.evalBatchSize,
+          }),
+          fills,
+        });
+      const quantize = (id: string, weights: string, mask: string | undefined, fills: Step["fills"]) =>
+        add({
+          id,
+          kind: "quantize",
+          deps: mask ? [weights, mask] : [weights],
+          request: (o) => ({
+            model,
+            weights: artifactOf(o, weights),
+            mask: mask ? artifactOf(o, mask) : undefined,
+            config: spec.quantization,
+            calibrationData: { ...spec.trainData!, split: Split.TRAIN, subsetSize: spec.quantization!.calibrationSize, seed: BigInt(deriveSeed(seed, 2)) },
+          }),
+          fills,
+        });
+
+      const testData = { ...spec.testData!, seed: BigInt(seed) } as DatasetRef;
+      const transferSet = attackOn(`${prefix}/attack`, train, undefined, attackLimitRef(seed), [
+        { row: baseRow(false), metric: "adversarial" },
+        { row: baseRow(false), metric: "transfer" },
+      ]);
+      const heldOutSet =
+        spec.heldOutLimit > 0
+          ? attackOn(`${prefix}/attack-held-out`, train, undefined, { ...spec.testData!, split: Split.TEST, subsetSize: spec.heldOutLimit, seed: BigInt(seed) } as DatasetRef, [
+              { row: baseRow(false), metric: "held_out_transfer" },
+            ])
+          : undefined;
+      evaluate(`${prefix}/evaluate`, train, undefined, false, { dataset: testData }, [{ row: baseRow(false), metric: "clean" }]);
+
+      /** Adversarial, transfer and held-out transfer accuracy of one model. */
+      const evaluateOnSets = (at: string, weights: string, mask: string | undefined, quantized: boolean, row: RowKey, ownSet: string) => {
+        evaluate(`${at}/evaluate-adversarial`, weights, mask, quantized, { set: ownSet }, [{ row, metric: "adversarial" }]);
+        evaluate(`${at}/evaluate-transfer`, weights, mask, quantized, { set: transferSet }, [{ row, metric: "transfer" }]);
+        if (heldOutSet) evaluate(`${at}/evaluate-held-out`, weights, mask, quantized, { set: heldOutSet }, [{ row, metric: "held_out_transfer" }]);
+      };
+      /** The int8 model; its adversarial inputs are those made on its float counterpart. */
+      const quantizedVariant = (at: string, weights: string, mask: string | undefined, row: (q: boolean) => RowKey, ownSet: string) => {
+        const quantized = quantize(`${at}/quantize`, weights, mask, [{ row: row(true), metric: "size" }]);
+        evaluate(`${at}/quantized/evaluate`, quantized, undefined, true, { dataset: testData }, [{ row: row(true), metric: "clean" }]);
+        evaluateOnSets(`${at}/quantized`, quantized, undefined, true, row(true), ownSet);
+      };
+      // The base model's own set is the transfer set, so the attack's counts fill both.
+      quantizedVariant(prefix, train, undefined, baseRow, transferSet);
+
+      for (const pair of spec.strategies) {
+        for (const compressionRatio of spec.compressionRatios) {
+          const at = `${prefix}/${strategyLabel(pair)}/p${compressionRatio}`;
+          const row = (quantized: boolean): RowKey => ({ architecture, strategy: pair, compressionRatio, trial, quantized });
+          const needsSet = pair.strategy === PruningStrategy.GAP;
+          const prune = add({
+            id: `${at}/prune`,
+            kind: "prune",
+            deps: needsSet ? [train, transferSet] : [train],
+            request: (o) => ({
+              model,
+              weights: artifactOf(o, train),
+              strategy: pair,
+              compressionRatio,
+              scoringData: pair.strategy === PruningStrategy.GRADIENT ? attackLimitRef(seed) : undefined,
+              adversarialSet: needsSet ? artifactOf(o, transferSet) : undefined,
+              variant: spec.variant,
+              seed: BigInt(deriveSeed(seed, 3)),
+              batchSize: spec.evalBatchSize,
+            }),
+            fills: [{ row: row(false), metric: "size" }],
+          });
+          const finetune = add({
+            id: `${at}/finetune`,
+            kind: "train",
+            deps: [train, prune],
+            request: (o) => ({
+              model,
+              trainData: spec.trainData,
+              config: { ...spec.fineTuning!, seed: BigInt(deriveSeed(seed, 4)) },
+              initialWeights: artifactOf(o, train),
+              mask: artifactOf(o, prune),
+            }),
+            fills: [],
+          });
+          evaluate(`${at}/evaluate`, finetune, prune, false, { dataset: testData }, [{ row: row(false), metric: "clean" }]);
+          const ownSet = attackOn(`${at}/attack`, finetune, prune, attackLimitRef(seed), []);
+          evaluateOnSets(at, finetune, prune, false, row(false), ownSet);
+          quantizedVariant(at, finetune, prune, row, ownSet);
+        }
+      }
+    }
+  }
+  return steps;
+}
+
+export const isBaseStrategy = (s: StrategyScope | undefined) =>
+  s === undefined || (s.strategy === PruningStrategy.UNSPECIFIED && s.scope === PruningScope.UNSPECIFIED);

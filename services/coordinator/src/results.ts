@@ -1,0 +1,79 @@
+import { create } from "@bufbuild/protobuf";
+import { ResultRowSchema, type ExperimentSpec, type ResultRow, type StrategyScope } from "@gap/proto";
+import { parameterCount, type ArchitectureName } from "@gap/ml-core";
+import { ARCHITECTURE_NAMES } from "@gap/compute";
+import { type RowKey, type Step, type StepOutput } from "./graph.js";
+
+const parameterTotals = new Map<string, number>();
+/** Parameters of the unpruned model (built once per architecture and shape). */
+function totalParameters(architecture: ArchitectureName, spec: ExperimentSpec): number {
+  const shape = spec.inputShape!;
+  const key = `${architecture}/${spec.numClasses}/${shape.height}x${shape.width}x${shape.channels}`;
+  if (!parameterTotals.has(key)) parameterTotals.set(key, parameterCount({ architecture, numClasses: spec.numClasses, inputShape: shape }));
+  return parameterTotals.get(key)!;
+}
+
+const rowId = (key: RowKey) =>
+  [key.architecture, key.strategy?.strategy ?? 0, key.strategy?.scope ?? 0, key.compressionRatio, key.trial, key.quantized].join("/");
+
+const accuracy = (output: StepOutput) => ({
+  correct: BigInt(output.correct ?? 0),
+  total: BigInt(output.total ?? 0),
+  accuracy: output.total ? output.correct! / output.total : 0,
+});
+
+/**
+ * The result table: one row per architecture, strategy, ratio, trial and
+ * quantized flag, filled from the outputs of the steps finished so far.
+ * The unpruned model is the row with no strategy and ratio 1.
+ */
+export function resultRows(spec: ExperimentSpec, steps: readonly Step[], outputs: ReadonlyMap<string, StepOutput>): ResultRow[] {
+  const rows = new Map<string, ResultRow>();
+  const rowFor = (key: RowKey) => {
+    let row = rows.get(rowId(key));
+    if (!row) {
+      row = create(ResultRowSchema, { ...key, strategy: key.strategy as StrategyScope | undefined });
+      rows.set(rowId(key), row);
+    }
+    return row;
+  };
+  for (const step of steps) {
+    for (const { row: key } of step.fills) rowFor(key); // every row exists, even before its numbers
+    const output = outputs.get(step.id);
+    if (!output) continue;
+    for (const { row: key, metric } of step.fills) {
+      const row = rowFor(key);
+      switch (metric) {
+        case "clean":
+          row.clean = create(ResultRowSchema.field.clean.message!, accuracy(output)) as ResultRow["clean"];
+          break;
+        case "adversarial":
+          row.adversarial = create(ResultRowSchema.field.adversarial.message!, accuracy(output)) as ResultRow["adversarial"];
+          break;
+        case "transfer":
+          row.transfer = create(ResultRowSchema.field.transfer.message!, accuracy(output)) as ResultRow["transfer"];
+          row.transferBothCorrect = BigInt(output.bothCorrect ?? 0);
+          break;
+        case "held_out_transfer":
+          row.heldOutTransfer = create(ResultRowSchema.field.heldOutTransfer.message!, accuracy(output)) as ResultRow["heldOutTransfer"];
+          break;
+        case "size":
+          if (output.nonzeroParameters !== undefined) row.nonzeroParameters = BigInt(output.nonzeroParameters);
+          row.sizeBytes = BigInt(output.sizeBytes ?? 0);
+          break;
+      }
+    }
+  }
+  // Unpruned rows count every parameter; a quantized row keeps its float model's nonzero count.
+  const totals = new Map(spec.architectures.map((a) => [a, totalParameters(ARCHITECTURE_NAMES[a]!, spec)]));
+  for (const row of rows.values()) {
+    if (row.compressionRatio === 1) {
+      row.nonzeroParameters = BigInt(totals.get(row.architecture)!);
+      if (!row.quantized) row.sizeBytes = row.nonzeroParameters * 4n;
+    } else if (row.quantized) {
+      const float = rows.get(rowId({ ...row, strategy: row.strategy, quantized: false }));
+      if (float) row.nonzeroParameters = float.nonzeroParameters;
+    }
+  }
+  return [...rows.values()];
+}

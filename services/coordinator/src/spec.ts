@@ -1,0 +1,187 @@
+import { readFileSync } from "node:fs";
+import { create, fromJson, toBinary, type JsonValue, type MessageInitShape } from "@bufbuild/protobuf";
+import { parse as parseYaml } from "yaml";
+import {
+  Architecture,
+  AttackMethod,
+  DatasetName,
+  ExperimentSpecSchema,
+  InputSpace,
+  LabelMode,
+  Norm,
+  PruningScope,
+  PruningStrategy,
+  PruningVariant,
+  ScheduleKind,
+  Split,
+  type ExperimentSpec,
+} from "@gap/proto";
+import {
+  enumValue,
+  integerInRange,
+  invalidArgument,
+  nonEmptyList,
+  nonEmptyString,
+  numberInRange,
+  required,
+} from "@gap/service-kit";
+import { attackParameters, modelConfig, SCOPE_NAMES, seedOf, STRATEGY_NAMES, trainOptions, variantOf } from "@gap/compute";
+import { STRATEGIES, type Scope } from "@gap/algorithms";
+import { createHash } from "node:crypto";
+
+type SpecInit = MessageInitShape<typeof ExperimentSpecSchema>;
+
+const ALL_STRATEGIES: SpecInit["strategies"] = [
+  { strategy: PruningStrategy.RANDOM, scope: PruningScope.GLOBAL },
+  { strategy: PruningStrategy.MAGNITUDE, scope: PruningScope.GLOBAL },
+  { strategy: PruningStrategy.MAGNITUDE, scope: PruningScope.LAYER },
+  { strategy: PruningStrategy.GRADIENT, scope: PruningScope.GLOBAL },
+  { strategy: PruningStrategy.GRADIENT, scope: PruningScope.LAYER },
+  { strategy: PruningStrategy.GAP, scope: PruningScope.GLOBAL },
+  { strategy: PruningStrategy.GAP, scope: PruningScope.LAYER },
+];
+
+const PAPER_ATTACK = {
+  method: AttackMethod.PGD,
+  norm: Norm.LINF,
+  eps: 8 / 255,
+  stepSize: 2 / 255,
+  steps: 10,
+  randomStart: true,
+  labelMode: LabelMode.TRUE,
+  inputSpace: InputSpace.PIXEL,
+  batchSize: 128,
+  seed: 0n,
+};
+const AUGMENT = { randomCrop: true, cropPadding: 4, horizontalFlip: true };
+const PAPER_TRAINING = {
+  epochs: 300,
+  batchSize: 256,
+  lrSchedule: { kind: ScheduleKind.PAPER_STEP, initialLr: 0.1 },
+  momentum: 0.9,
+  nesterov: true,
+  weightDecay: 1e-4,
+  augmentation: AUGMENT,
+};
+const PAPER_FINE_TUNING = { ...PAPER_TRAINING, epochs: 40, lrSchedule: { kind: ScheduleKind.CONSTANT, initialLr: 1e-3 } };
+
+/**
+ * The paper's grid and hyperparameters (Section III): 4 architectures x 7
+ * strategy/scope pairs x 5 ratios x 3 trials; 300 epochs of SGD, lr 0.1 / 10
+ * at 1/4 and 1/2, batch 256; fine-tuning 40 epochs at lr 1e-3; PGD eps 8/255,
+ * step 2/255, 10 steps, random start; adversarial sets from the training data.
+ */
+export const PAPER_PRESET: SpecInit = {
+  name: "paper",
+  architectures: [Architecture.RESNET20, Architecture.VGG_BN_DROP, Architecture.GOOGLENET, Architecture.MOBILENET_V2],
+  strategies: ALL_STRATEGIES,
+  compressionRatios: [2, 4, 8, 16, 32],
+  trials: 3,
+  trainData: { name: DatasetName.CIFAR10, split: Split.TRAIN },
+  testData: { name: DatasetName.CIFAR10, split: Split.TEST },
+  training: PAPER_TRAINING,
+  fineTuning: PAPER_FINE_TUNING,
+  attack: PAPER_ATTACK,
+  attackLimit: 0,
+  heldOutLimit: 1000,
+  quantization: { bits: 8, perChannel: true, calibrationSize: 1024 },
+  variant: PruningVariant.PAPER,
+  seed: 0n,
+  numClasses: 10,
+  inputShape: { height: 32, width: 32, channels: 3 },
+  evalBatchSize: 256,
+};
+
+/**
+ * Small enough for a 2-core laptop in about ten minutes: ResNet20 on the
+ * committed CIFAR-10 sample, all seven strategy/scope pairs at one ratio,
+ * short training, the paper's attack on a few hundred inputs.
+ */
+export const QUICK_PRESET: SpecInit = {
+  ...PAPER_PRESET,
+  name: "quick",
+  architectures: [Architecture.RESNET20],
+  compressionRatios: [4],
+  trials: 1,
+  trainData: { name: DatasetName.CIFAR10_SAMPLE, split: Split.TRAIN, subsetSize: 2000 },
+  testData: { name: DatasetName.CIFAR10_SAMPLE, split: Split.TEST, subsetSize: 1000 },
+  training: { ...PAPER_TRAINING, epochs: 4, batchSize: 128 },
+  fineTuning: { ...PAPER_FINE_TUNING, epochs: 1, batchSize: 128, lrSchedule: { kind: ScheduleKind.CONSTANT, initialLr: 1e-2 } },
+  attackLimit: 200,
+  heldOutLimit: 200,
+  quantization: { bits: 8, perChannel: true, calibrationSize: 256 },
+};
+
+export const PRESETS: Record<string, SpecInit> = { quick: QUICK_PRESET, paper: PAPER_PRESET };
+
+/** A spec from a preset name or a YAML/JSON file in the proto JSON mapping (camelCase or snake_case). */
+export function loadSpec(presetOrPath: string): ExperimentSpec {
+  const preset = PRESETS[presetOrPath];
+  if (preset) return create(ExperimentSpecSchema, preset);
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(readFileSync(presetOrPath, "utf8"));
+  } catch (error) {
+    throw new Error(`cannot read spec "${presetOrPath}" (not a preset: ${Object.keys(PRESETS).join(", ")}): ${(error as Error).message}`);
+  }
+  const { preset: base, ...overrides } = (parsed ?? {}) as { preset?: string } & Record<string, JsonValue>;
+  const start = base ? PRESETS[base] : undefined;
+  if (base && !start) throw new Error(`${presetOrPath}: unknown preset "${base}"`);
+  try {
+    const spec = fromJson(ExperimentSpecSchema, overrides as JsonValue);
+    return start ? mergeSpec(create(ExperimentSpecSchema, start), spec, overrides) : spec;
+  } catch (error) {
+    throw new Error(`${presetOrPath}: ${(error as Error).message}`);
+  }
+}
+
+/** Fields given in the file replace the preset's (whole messages, not field by field). */
+function mergeSpec(base: ExperimentSpec, spec: ExperimentSpec, given: Record<string, unknown>): ExperimentSpec {
+  const merged = { ...base } as Record<string, unknown>;
+  const camel = (key: string) => key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  for (const key of Object.keys(given)) merged[camel(key)] = (spec as unknown as Record<string, unknown>)[camel(key)];
+  return merged as unknown as ExperimentSpec;
+}
+
+/** Validates every field; errors name the field (INVALID_ARGUMENT). */
+export function validateSpec(spec: ExperimentSpec | undefined): ExperimentSpec {
+  const s = required(spec, "spec");
+  nonEmptyString(s.name, "spec.name", 200);
+  nonEmptyList(s.architectures, "spec.architectures");
+  s.architectures.forEach((a, i) =>
+    modelConfig({ $typeName: "gap.v1.ModelSpec", architecture: a, numClasses: s.numClasses, inputShape: s.inputShape }, `spec.architectures[${i}]`),
+  );
+  nonEmptyList(s.strategies, "spec.strategies");
+  s.strategies.forEach((pair, i) => {
+    const field = `spec.strategies[${i}]`;
+    const strategy = STRATEGY_NAMES[enumValue(pair.strategy, `${field}.strategy`, PruningStrategy)]!;
+    const scope = SCOPE_NAMES[enumValue(pair.scope, `${field}.scope`, PruningScope)]!;
+    if (!(STRATEGIES[strategy].scopes as readonly Scope[]).includes(scope)) throw invalidArgument(`${field}.scope`, `${strategy} pruning has no ${scope} scope`);
+  });
+  nonEmptyList(s.compressionRatios, "spec.compression_ratios");
+  s.compressionRatios.forEach((p, i) => numberInRange(p, `spec.compression_ratios[${i}]`, 1, 1e6, { minExclusive: true }));
+  integerInRange(s.trials, "spec.trials", 1, 100);
+  for (const field of ["train_data", "test_data"] as const) {
+    const ref = required(field === "train_data" ? s.trainData : s.testData, `spec.${field}`);
+    enumValue(ref.name, `spec.${field}.name`, DatasetName);
+    enumValue(ref.split, `spec.${field}.split`, Split);
+  }
+  trainOptions(s.training, "spec.training");
+  trainOptions(s.fineTuning, "spec.fine_tuning");
+  attackParameters(s.attack, "spec.attack");
+  integerInRange(s.attackLimit, "spec.attack_limit", 0, 10_000_000);
+  integerInRange(s.heldOutLimit, "spec.held_out_limit", 0, 10_000_000);
+  const q = required(s.quantization, "spec.quantization");
+  if (q.bits !== 8) throw invalidArgument("spec.quantization.bits", `only 8 is supported, got ${q.bits}`);
+  integerInRange(q.calibrationSize, "spec.quantization.calibration_size", 1, 1_000_000);
+  variantOf(s.variant, "spec.variant");
+  seedOf(s.seed, "spec.seed");
+  integerInRange(s.evalBatchSize, "spec.eval_batch_size", 1, 4096);
+  return s;
+}
+
+/** The experiment's id: the hash of its spec, so the same spec resumes the same experiment. */
+export function experimentId(spec: ExperimentSpec): string {
+  const digest = createHash("sha256").update(toBinary(ExperimentSpecSchema, spec)).digest("hex");
+  return `${spec.name.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 40)}-${digest.slice(0, 12)}`;
+}

@@ -1,0 +1,4 @@
+import { runServiceProcess } from "@gap/compute";
+import { evaluationService } from "./handlers.js";
+
+await runServiceProcess("evaluation", evaluationService);

@@ -1,0 +1,77 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { ArtifactKind, PruneRequestSchema, PruningService } from "@gap/proto";
+import { implement, invalidArgument, numberInRange, streamJob } from "@gap/service-kit";
+import { maskTensors, prune, STRATEGIES, type Scope } from "@gap/algorithms";
+import { saveMasks, type Dataset } from "@gap/ml-core";
+import {
+  artifactRef,
+  batchSizeOf,
+  derivedKey,
+  isSet,
+  loadAdversarialSet,
+  loadDataset,
+  loadModel,
+  modelConfig,
+  outputKey,
+  seedOf,
+  strategyOf,
+  variantOf,
+  type ComputeDeps,
+} from "@gap/compute";
+
+/** Scores the prunable weights of a trained model and stores the masks (eqs. 1-4). */
+export function pruningService({ store, sources, queue }: ComputeDeps) {
+  return implement(PruningService, {
+    async *prune(request, context) {
+      const config = modelConfig(request.model, "model");
+      const { strategy, scope } = strategyOf(request.strategy, "strategy");
+      if (!(STRATEGIES[strategy].scopes as readonly Scope[]).includes(scope)) {
+        throw invalidArgument("strategy.scope", `${strategy} pruning has no ${scope} scope`);
+      }
+      const compression = numberInRange(request.compressionRatio, "compression_ratio", 1, 1e6, { minExclusive: true });
+      const variant = variantOf(request.variant, "variant");
+      const seed = seedOf(request.seed, "seed");
+      const batchSize = batchSizeOf(request.batchSize, "batch_size", 128);
+      if (!isSet(request.weights)) throw invalidArgument("weights.key", "is required");
+      const key = outputKey(request.outputKey, () => derivedKey("masks", PruneRequestSchema, request));
+      let data: Dataset | undefined;
+      if (strategy === "gradient") data = await loadDataset(request.scoringData, "scoring_data", sources, config.inputShape);
+      if (strategy === "gap" && !isSet(request.adversarialSet)) throw invalidArgument("adversarial_set.key", "GAP needs an adversarial set");
+
+      yield* streamJob(queue, context, async (report) => {
+        if (strategy === "gap") data = await loadAdversarialSet(store, request.adversarialSet, "adversarial_set", config.inputShape);
+        const model = await loadModel(store, config, request.weights, "weights");
+        try {
+          const { masks, report: pruned } = await prune(model, {
+            strategy,
+            scope,
+            compression,
+            variant,
+            data,
+            batchSize,
+            seed,
+            signal: context.signal,
+            onProgress: (done, total) => report({ step: done, total, phase: "score" }),
+          }).catch((error) => {
+            if (error instanceof RangeError) throw invalidArgument("compression_ratio", error.message);
+            throw error;
+          });
+          const tensors = maskTensors(model, masks);
+          const bytes = saveMasks(model, tensors, { strategy, scope, compression: String(compression), variant });
+          tf.dispose([...tensors.values()]);
+          const stored = await store.put(key, bytes);
+          return {
+            mask: artifactRef(stored, ArtifactKind.MASK),
+            layers: pruned.layers.map((l) => ({ name: l.name, kept: BigInt(l.kept), total: BigInt(l.total), fraction: l.fraction })),
+            totalParameters: BigInt(pruned.totalParameters),
+            nonzeroParameters: BigInt(pruned.nonzeroParameters),
+            sizeBytes: BigInt(pruned.sizeBytes),
+            realizedCompression: pruned.realizedCompression,
+          };
+        } finally {
+          model.dispose();
+        }
+      });
+    },
+  });
+}

@@ -1,0 +1,43 @@
+import { ArtifactKind, TrainingService, TrainRequestSchema } from "@gap/proto";
+import { implement, streamJob } from "@gap/service-kit";
+import { saveWeights, train } from "@gap/ml-core";
+import { artifactRef, derivedKey, loadDataset, loadMaskArtifact, loadModel, modelConfig, outputKey, trainOptions, type ComputeDeps } from "@gap/compute";
+import * as tf from "@tensorflow/tfjs-core";
+
+/** Trains from scratch, or fine-tunes under a mask, and stores the weights. */
+export function trainingService({ store, sources, queue }: ComputeDeps) {
+  return implement(TrainingService, {
+    async *train(request, context) {
+      const config = modelConfig(request.model, "model");
+      const options = trainOptions(request.config, "config");
+      const key = outputKey(request.outputKey, () => derivedKey("weights", TrainRequestSchema, request));
+      const data = await loadDataset(request.trainData, "train_data", sources, config.inputShape);
+      yield* streamJob(queue, context, async (report) => {
+        const model = await loadModel(store, config, request.initialWeights, "initial_weights", options.seed);
+        const masks = await loadMaskArtifact(store, model, request.mask, "mask").catch((error) => {
+          model.dispose();
+          throw error;
+        });
+        try {
+          const summary = await train(model, data, {
+            ...options,
+            masks,
+            signal: context.signal,
+            onProgress: (p) =>
+              report({ step: p.step, total: p.totalSteps, phase: "train", metrics: { epoch: p.epoch + 1, loss: p.loss, accuracy: p.accuracy, lr: p.learningRate } }),
+          });
+          const stored = await store.put(key, saveWeights(model, { architecture: config.architecture, epochs: String(summary.epochsCompleted) }));
+          return {
+            weights: artifactRef(stored, ArtifactKind.WEIGHTS),
+            epochsCompleted: summary.epochsCompleted,
+            finalTrainLoss: summary.finalLoss,
+            finalTrainAccuracy: summary.finalAccuracy,
+          };
+        } finally {
+          tf.dispose([...(masks?.values() ?? [])]);
+          model.dispose();
+        }
+      });
+    },
+  });
+}

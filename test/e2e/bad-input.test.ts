@@ -1,0 +1,154 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { credentials, makeGenericClientConstructor, status, type Client } from "@grpc/grpc-js";
+import { service as healthService } from "grpc-health-check";
+import {
+  Architecture,
+  AttackService,
+  CoordinatorService,
+  DatasetName,
+  EvaluationService,
+  PruningScope,
+  PruningService,
+  PruningStrategy,
+  PruningVariant,
+  QuantizationService,
+  Split,
+  TrainingService,
+} from "@gap/proto";
+import { createClient, SERVICES, type CallOptions } from "@gap/service-kit";
+import { createArtifactStore } from "@gap/artifacts";
+import { encodeSafetensors } from "@gap/ml-core";
+import { startLocalCluster, type LocalCluster } from "@gap/coordinator";
+import { startS3rver } from "../support/s3rver.js";
+import { tinySpec } from "../support/tiny-spec.js";
+
+let s3: Awaited<ReturnType<typeof startS3rver>>;
+let cluster: LocalCluster;
+
+beforeAll(async () => {
+  s3 = await startS3rver();
+  cluster = await startLocalCluster({ env: s3.env, logDir: mkdtempSync(join(tmpdir(), "gap-bad-input-logs-")) });
+});
+afterAll(async () => {
+  await cluster?.stop();
+  await s3?.stop();
+});
+
+const model = { architecture: Architecture.RESNET20, numClasses: 10, inputShape: { height: 32, width: 32, channels: 3 } };
+const data = { name: DatasetName.SYNTHETIC, split: Split.TRAIN, subsetSize: 8 };
+const spec = tinySpec("bad-input");
+const missing = { key: "nowhere/nothing.safetensors" };
+
+/** Drains a unary or streaming call and returns its gRPC error. */
+async function failure(call: Promise<unknown> | AsyncIterable<unknown>): Promise<{ code: number; details: string }> {
+  try {
+    if (Symbol.asyncIterator in call) for await (const _ of call);
+    else await call;
+  } catch (error) {
+    return error as { code: number; details: string };
+  }
+  throw new Error("expected the call to fail");
+}
+
+describe("malformed requests get clear statuses and the services keep serving", () => {
+  const deadline: CallOptions = { deadline: 60_000 };
+
+  it("training", async () => {
+    const client = createClient(TrainingService, cluster.addresses.training!);
+    expect(await failure(client.train({}, deadline))).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^model: /) });
+    const badBatch = await failure(client.train({ model, trainData: data, config: { ...spec.training, batchSize: 0 } }, deadline));
+    expect(badBatch).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("config.batch_size") });
+    const badArch = await failure(client.train({ model: { ...model, architecture: 99 as Architecture }, trainData: data, config: spec.training }, deadline));
+    expect(badArch).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("model.architecture") });
+    expect(await failure(client.train({ model, trainData: data, config: spec.training, initialWeights: missing }, deadline))).toMatchObject({
+      code: status.NOT_FOUND,
+    });
+    const store = createArtifactStore({ ...process.env, ...s3.env });
+    const wrongMask = await store.put("test/wrong-mask.safetensors", encodeSafetensors({ "conv1.weight": { dtype: "U8", shape: [3], data: new Uint8Array(3) } }));
+    const misfit = await failure(client.train({ model, trainData: data, config: spec.training, mask: { key: wrongMask.key } }, deadline));
+    expect(misfit).toMatchObject({ code: status.FAILED_PRECONDITION, details: expect.stringContaining("mask") });
+    const badKey = await failure(client.train({ model, trainData: data, config: spec.training, outputKey: "../escape" }, deadline));
+    expect(badKey).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("output_key") });
+    const tooMany = await failure(client.train({ model, trainData: { ...data, subsetSize: 10_000 }, config: spec.training }, deadline));
+    expect(tooMany).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("train_data.subset_size") });
+    client.close();
+  });
+
+  it("attack", async () => {
+    const client = createClient(AttackService, cluster.addresses.attack!);
+    expect((await failure(client.generateAdversarialSet({}, deadline))).code).toBe(status.INVALID_ARGUMENT);
+    const badEps = await failure(client.generateAdversarialSet({ model, weights: missing, source: data, config: { ...spec.attack, eps: 0 } }, deadline));
+    expect(badEps).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("config.eps") });
+    expect((await failure(client.generateAdversarialSet({ model, weights: missing, source: data, config: spec.attack }, deadline))).code).toBe(
+      status.NOT_FOUND,
+    );
+    client.close();
+  });
+
+  it("pruning", async () => {
+    const client = createClient(PruningService, cluster.addresses.pruning!);
+    const base = { model, weights: missing, compressionRatio: 2, variant: PruningVariant.PAPER };
+    expect((await failure(client.prune({}, deadline))).code).toBe(status.INVALID_ARGUMENT);
+    const randomLayer = await failure(client.prune({ ...base, strategy: { strategy: PruningStrategy.RANDOM, scope: PruningScope.LAYER } }, deadline));
+    expect(randomLayer).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("strategy.scope") });
+    const magnitude = { strategy: PruningStrategy.MAGNITUDE, scope: PruningScope.GLOBAL };
+    const ratio = await failure(client.prune({ ...base, strategy: magnitude, compressionRatio: 0.5 }, deadline));
+    expect(ratio).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("compression_ratio") });
+    const gapWithoutSet = await failure(client.prune({ ...base, strategy: { strategy: PruningStrategy.GAP, scope: PruningScope.GLOBAL } }, deadline));
+    expect(gapWithoutSet).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("adversarial_set") });
+    expect((await failure(client.prune({ ...base, strategy: magnitude }, deadline))).code).toBe(status.NOT_FOUND);
+    client.close();
+  });
+
+  it("quantization", async () => {
+    const client = createClient(QuantizationService, cluster.addresses.quantization!);
+    expect((await failure(client.quantize({}, deadline))).code).toBe(status.INVALID_ARGUMENT);
+    const bits = await failure(client.quantize({ model, weights: missing, config: { bits: 4, perChannel: true, calibrationSize: 8 }, calibrationData: data }, deadline));
+    expect(bits).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("config.bits") });
+    client.close();
+  });
+
+  it("evaluation", async () => {
+    const client = createClient(EvaluationService, cluster.addresses.evaluation!);
+    expect((await failure(client.evaluate({}, deadline))).code).toBe(status.INVALID_ARGUMENT);
+    const split = await failure(client.evaluate({ model, weights: missing, dataset: { ...data, split: Split.UNSPECIFIED } }, deadline));
+    expect(split).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("dataset.split") });
+    expect((await failure(client.evaluate({ model, weights: missing, dataset: data }, deadline))).code).toBe(status.NOT_FOUND);
+    expect((await failure(client.evaluate({ model, weights: missing, adversarialSet: missing }, deadline))).code).toBe(status.NOT_FOUND);
+    client.close();
+  });
+
+  it("coordinator", async () => {
+    const client = createClient(CoordinatorService, cluster.coordinatorAddress);
+    expect(await failure(client.startExperiment({}, deadline))).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^spec: /) });
+    const noRatios = await failure(client.startExperiment({ spec: { ...spec, compressionRatios: [] } }, deadline));
+    expect(noRatios).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("spec.compression_ratios") });
+    const badScope = await failure(
+      client.startExperiment({ spec: { ...spec, strategies: [{ strategy: PruningStrategy.RANDOM, scope: PruningScope.LAYER }] } as typeof spec }, deadline),
+    );
+    expect(badScope.details).toContain("spec.strategies[0].scope");
+    expect((await failure(client.watchExperiment({ experimentId: "nope" }, deadline))).code).toBe(status.NOT_FOUND);
+    expect((await failure(client.getResults({ experimentId: "nope" }, deadline))).code).toBe(status.NOT_FOUND);
+    expect((await failure(client.cancelExperiment({ experimentId: "" }, deadline))).code).toBe(status.INVALID_ARGUMENT);
+    client.close();
+  });
+
+  it("every service still answers its health check", async () => {
+    const Health = makeGenericClientConstructor(healthService, "grpc.health.v1.Health");
+    const targets: Array<[string, string]> = [
+      ...Object.entries(cluster.addresses).map(([name, [address]]) => [SERVICES[name as keyof typeof SERVICES].grpcService, address!] as [string, string]),
+      [SERVICES.coordinator.grpcService, cluster.coordinatorAddress],
+    ];
+    for (const [name, address] of targets) {
+      const health = new Health(address, credentials.createInsecure()) as Client & Record<string, Function>;
+      const reply = await new Promise<{ status: string }>((resolve, reject) =>
+        health.Check({ service: name }, (error: Error | null, r: { status: string }) => (error ? reject(error) : resolve(r))),
+      );
+      expect(reply.status).toBe("SERVING");
+      health.close();
+    }
+  });
+});

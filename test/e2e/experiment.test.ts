@@ -1,0 +1,59 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GapClient } from "@gap/client";
+import { RunState, type ExperimentEvent } from "@gap/proto";
+import { startLocalCluster, type LocalCluster } from "@gap/coordinator";
+import { startS3rver } from "../support/s3rver.js";
+import { tinySpec } from "../support/tiny-spec.js";
+
+let s3: Awaited<ReturnType<typeof startS3rver>>;
+let cluster: LocalCluster;
+
+beforeAll(async () => {
+  s3 = await startS3rver();
+  cluster = await startLocalCluster({ env: { ...s3.env, GAP_CONCURRENCY: "2" }, logDir: mkdtempSync(join(tmpdir(), "gap-e2e-logs-")) });
+});
+afterAll(async () => {
+  await cluster?.stop();
+  await s3?.stop();
+});
+
+const states = (events: ExperimentEvent[], state: RunState) => new Set(events.filter((e) => e.stepId && e.state === state).map((e) => e.stepId));
+
+describe("a whole experiment over gRPC, real processes and a real S3 server", () => {
+  it("runs every step and fills the result table", async () => {
+    const client = new GapClient(cluster.coordinatorAddress);
+    const { experimentId, totalSteps } = await client.start(tinySpec("e2e"));
+    const events: ExperimentEvent[] = [];
+    const state = await client.wait(experimentId, (e) => events.push(e));
+    const failures = events.filter((e) => e.state === RunState.FAILED).map((e) => `${e.stepId}: ${e.message}`);
+    expect(failures).toEqual([]);
+    expect(state).toBe(RunState.SUCCEEDED);
+    expect(states(events, RunState.SUCCEEDED).size).toBe(totalSteps);
+
+    const { rows, results } = await client.results(experimentId);
+    // Unpruned + 3 strategies, each float and int8.
+    expect(rows).toHaveLength(8);
+    for (const row of rows) {
+      expect(row.clean?.total).toBe(48n);
+      expect(row.adversarial?.total).toBe(32n);
+      expect(row.transfer?.total).toBe(32n);
+      expect(row.heldOutTransfer?.total).toBe(16n);
+      expect(row.clean!.accuracy).toBe(Number(row.clean!.correct) / 48);
+      expect(row.sizeBytes).toBeGreaterThan(0n);
+    }
+    const pruned = rows.filter((r) => r.compressionRatio === 2 && !r.quantized);
+    const base = rows.find((r) => r.compressionRatio === 1 && !r.quantized)!;
+    for (const row of pruned) expect(Number(base.nonzeroParameters) / Number(row.nonzeroParameters)).toBeCloseTo(2, 3);
+    expect(results?.key).toBe(`experiments/${experimentId}/results.json`);
+    // Starting the same spec again finds every step stored.
+    const again = await client.start(tinySpec("e2e"));
+    expect(again.experimentId).toBe(experimentId);
+    const second: ExperimentEvent[] = [];
+    expect(await client.wait(experimentId, (e) => second.push(e))).toBe(RunState.SUCCEEDED);
+    expect(states(second, RunState.CACHED).size).toBe(totalSteps);
+    client.close();
+  });
+});

@@ -216,7 +216,9 @@ export function buildGraph(spec: ExperimentSpec): Step[] {
             deps: [train, prune],
             request: (o) => ({
               model,
-              trainData: spec.trainData,
+              trainData: spec.fineTuningSubsetSize
+                ? ({ ...spec.trainData!, subsetSize: spec.fineTuningSubsetSize, seed: BigInt(deriveSeed(seed, 5)) } as DatasetRef)
+                : spec.trainData,
               config: { ...spec.fineTuning!, seed: BigInt(deriveSeed(seed, 4)) },
               initialWeights: artifactOf(o, train),
               mask: artifactOf(o, prune),

@@ -103,13 +103,14 @@ export const QUICK_PRESET: SpecInit = {
   architectures: [Architecture.RESNET20],
   compressionRatios: [4],
   trials: 1,
-  trainData: { name: DatasetName.CIFAR10_SAMPLE, split: Split.TRAIN, subsetSize: 2000 },
-  testData: { name: DatasetName.CIFAR10_SAMPLE, split: Split.TEST, subsetSize: 1000 },
-  training: { ...PAPER_TRAINING, epochs: 4, batchSize: 128 },
+  trainData: { name: DatasetName.CIFAR10_SAMPLE, split: Split.TRAIN, subsetSize: 1000 },
+  testData: { name: DatasetName.CIFAR10_SAMPLE, split: Split.TEST, subsetSize: 500 },
+  training: { ...PAPER_TRAINING, epochs: 3, batchSize: 128 },
   fineTuning: { ...PAPER_FINE_TUNING, epochs: 1, batchSize: 128, lrSchedule: { kind: ScheduleKind.CONSTANT, initialLr: 1e-2 } },
-  attackLimit: 200,
-  heldOutLimit: 200,
-  quantization: { bits: 8, perChannel: true, calibrationSize: 256 },
+  fineTuningSubsetSize: 500,
+  attackLimit: 100,
+  heldOutLimit: 100,
+  quantization: { bits: 8, perChannel: true, calibrationSize: 128 },
 };
 
 export const PRESETS: Record<string, SpecInit> = { quick: QUICK_PRESET, paper: PAPER_PRESET };
@@ -177,6 +178,7 @@ export function validateSpec(spec: ExperimentSpec | undefined): ExperimentSpec {
   variantOf(s.variant, "spec.variant");
   seedOf(s.seed, "spec.seed");
   integerInRange(s.evalBatchSize, "spec.eval_batch_size", 1, 4096);
+  integerInRange(s.fineTuningSubsetSize, "spec.fine_tuning_subset_size", 0, 10_000_000);
   return s;
 }
 

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import * as tf from "@tensorflow/tfjs-core";
 import { toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { ArtifactKind, type ArtifactRef } from "@gap/proto";
 import { failedPrecondition, invalidArgument, nonEmptyString } from "@gap/service-kit";
@@ -92,4 +93,25 @@ export async function loadAdversarialSet(store: ArtifactStore, ref: ArtifactRef 
     );
   }
   return set;
+}
+
+/**
+ * Runs `use` with the model (weights loaded) and its masks (when the ref is
+ * set), and frees both afterwards whatever happens.
+ */
+export async function withModel<T>(
+  store: ArtifactStore,
+  config: ModelConfig,
+  refs: { weights: ArtifactRef | undefined; mask: ArtifactRef | undefined; seed?: number },
+  use: (model: Model, masks: Masks | undefined) => Promise<T>,
+): Promise<T> {
+  const model = await loadModel(store, config, refs.weights, "weights", refs.seed);
+  let masks: Masks | undefined;
+  try {
+    masks = await loadMaskArtifact(store, model, refs.mask, "mask");
+    return await use(model, masks);
+  } finally {
+    tf.dispose([...(masks?.values() ?? [])]);
+    model.dispose();
+  }
 }

@@ -1,8 +1,7 @@
-import * as tf from "@tensorflow/tfjs-core";
 import { ArtifactKind, AttackService, GenerateAdversarialSetRequestSchema } from "@gap/proto";
 import { implement, streamJob } from "@gap/service-kit";
 import { adversarialSetCounts, encodeAdversarialSet, generateAdversarialSet } from "@gap/algorithms";
-import { artifactRef, attackParameters, derivedKey, loadDataset, loadMaskArtifact, loadModel, modelConfig, outputKey, type ComputeDeps } from "@gap/compute";
+import { artifactRef, attackParameters, derivedKey, loadDataset, modelConfig, outputKey, withModel, type ComputeDeps } from "@gap/compute";
 
 /** Attacks a split through a model and stores the adversarial set. */
 export function attackService({ store, sources, queue }: ComputeDeps) {
@@ -13,12 +12,7 @@ export function attackService({ store, sources, queue }: ComputeDeps) {
       const key = outputKey(request.outputKey, () => derivedKey("adversarial", GenerateAdversarialSetRequestSchema, request));
       const source = await loadDataset(request.source, "source", sources, config.inputShape);
       yield* streamJob(queue, context, async (report) => {
-        const model = await loadModel(store, config, request.weights, "weights");
-        const masks = await loadMaskArtifact(store, model, request.mask, "mask").catch((error) => {
-          model.dispose();
-          throw error;
-        });
-        try {
+        return withModel(store, config, { weights: request.weights, mask: request.mask }, async (model, masks) => {
           const set = await generateAdversarialSet(model, source, parameters, {
             masks,
             signal: context.signal,
@@ -32,10 +26,7 @@ export function attackService({ store, sources, queue }: ComputeDeps) {
             cleanCorrect: counts.cleanCorrect,
             adversarialCorrect: counts.adversarialCorrect,
           };
-        } finally {
-          tf.dispose([...(masks?.values() ?? [])]);
-          model.dispose();
-        }
+        });
       });
     },
   });

@@ -1,8 +1,7 @@
 import { ArtifactKind, TrainingService, TrainRequestSchema } from "@gap/proto";
 import { implement, streamJob } from "@gap/service-kit";
 import { saveWeights, train } from "@gap/ml-core";
-import { artifactRef, derivedKey, loadDataset, loadMaskArtifact, loadModel, modelConfig, outputKey, trainOptions, type ComputeDeps } from "@gap/compute";
-import * as tf from "@tensorflow/tfjs-core";
+import { artifactRef, derivedKey, loadDataset, modelConfig, outputKey, trainOptions, withModel, type ComputeDeps } from "@gap/compute";
 
 /** Trains from scratch, or fine-tunes under a mask, and stores the weights. */
 export function trainingService({ store, sources, queue }: ComputeDeps) {
@@ -13,12 +12,7 @@ export function trainingService({ store, sources, queue }: ComputeDeps) {
       const key = outputKey(request.outputKey, () => derivedKey("weights", TrainRequestSchema, request));
       const data = await loadDataset(request.trainData, "train_data", sources, config.inputShape);
       yield* streamJob(queue, context, async (report) => {
-        const model = await loadModel(store, config, request.initialWeights, "initial_weights", options.seed);
-        const masks = await loadMaskArtifact(store, model, request.mask, "mask").catch((error) => {
-          model.dispose();
-          throw error;
-        });
-        try {
+        return withModel(store, config, { weights: request.initialWeights, mask: request.mask, seed: options.seed }, async (model, masks) => {
           const summary = await train(model, data, {
             ...options,
             masks,
@@ -33,10 +27,7 @@ export function trainingService({ store, sources, queue }: ComputeDeps) {
             finalTrainLoss: summary.finalLoss,
             finalTrainAccuracy: summary.finalAccuracy,
           };
-        } finally {
-          tf.dispose([...(masks?.values() ?? [])]);
-          model.dispose();
-        }
+        });
       });
     },
   });

@@ -3,6 +3,12 @@
  * init_weights=True: conv/linear weights trunc_normal_(std 0.01, a=-2, b=2), BatchNorm
  * (eps 1e-3) at 1/0, the fc bias keeps PyTorch's default. Max pools use ceil_mode.
  * Like torchvision, the "5x5" inception branch uses a 3x3 kernel.
+ *
+ * Quantization points as torchvision.models.quantization.googlenet (see ForwardContext.quant):
+ * "input", each fused conv+bn+relu after the ReLU under its conv's name ("conv1.conv",
+ * "inception3a.branch2.1.conv"), each inception's concatenation ("inception3a.cat") and the
+ * logits ("fc"). Max pools keep values on their grid; the average pool keeps its input's
+ * qparams, so its output is requantized with the last concatenation's.
  */
 import type * as tf from "@tensorflow/tfjs-core";
 import { ModelBuilder } from "../nn/builder.js";
@@ -36,7 +42,7 @@ export function createGoogLeNet(config: ModelConfig, seed: number): Network {
   const basicConv = (name: string, inChannels: number, outChannels: number, kernelSize: number, stride = 1, padding = 0): Step => {
     const conv = b.conv2d(`${name}.conv`, { inChannels, outChannels, kernelSize, stride, padding, init });
     const bn = b.batchNorm(`${name}.bn`, outChannels, 1e-3);
-    return (x, ctx) => relu(bn.apply(conv.apply(x, ctx), ctx));
+    return (x, ctx) => ctx.quant(`${name}.conv`, relu(bn.apply(conv.apply(x, ctx), ctx)));
   };
 
   const inception = (name: string, inC: number, c1: number, c3r: number, c3: number, c5r: number, c5: number, proj: number): Step => {
@@ -47,12 +53,15 @@ export function createGoogLeNet(config: ModelConfig, seed: number): Network {
     const branch3b = basicConv(`${name}.branch3.1`, c5r, c5, 3, 1, 1);
     const branch4 = basicConv(`${name}.branch4.1`, inC, proj, 1);
     return (x, ctx) =>
-      concatChannels([
-        branch1(x, ctx),
-        branch2b(branch2a(x, ctx), ctx),
-        branch3b(branch3a(x, ctx), ctx),
-        branch4(maxPool2d(x, 3, 1, 1, true), ctx),
-      ]);
+      ctx.quant(
+        `${name}.cat`,
+        concatChannels([
+          branch1(x, ctx),
+          branch2b(branch2a(x, ctx), ctx),
+          branch3b(branch3a(x, ctx), ctx),
+          branch4(maxPool2d(x, 3, 1, 1, true), ctx),
+        ]),
+      );
   };
 
   const steps: Step[] = [
@@ -71,10 +80,12 @@ export function createGoogLeNet(config: ModelConfig, seed: number): Network {
     }
   }
   const fc = b.linear("fc", 1024, config.numClasses, { init, classifier: true });
+  const last = BODY[BODY.length - 1] as [string, ...number[]];
 
   return b.build(config, (z, ctx) => {
     let x = z;
     for (const step of steps) x = step(x, ctx);
-    return fc.apply(ctx.dropout(globalAvgPool(x), 0.2), ctx);
+    const pooled = ctx.quant(`${last[0]}.cat`, globalAvgPool(x));
+    return ctx.quant("fc", fc.apply(ctx.dropout(pooled, 0.2), ctx));
   });
 }

@@ -3,6 +3,13 @@
  * 3x3 convs, a 1280-channel 1x1 head, Dropout(0.2) and a linear classifier.
  * Initialisation as torchvision: convs kaiming_normal_(fan_out), BatchNorm 1/0,
  * linear N(0, 0.01) with zero bias.
+ *
+ * Quantization points as torchvision.models.quantization.mobilenet_v2 (see ForwardContext.quant):
+ * "input", each fused conv+bn(+ReLU6) under its conv's name ("features.0.0",
+ * "features.2.conv.0.0", the projection "features.2.conv.2"), each residual add
+ * ("features.3.add", no activation) and the logits ("classifier.1"). The ReLU6 is kept
+ * (torchvision's quantizable model swaps it for ReLU) and the point is after it. The average
+ * pool keeps its input's qparams, so its output is requantized with the head conv's.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { ModelBuilder } from "../nn/builder.js";
@@ -42,7 +49,7 @@ export function createMobileNetV2(config: ModelConfig, seed: number): Network {
     const bn = b.batchNorm(`${name}.1`, outC);
     return (x, ctx) => {
       const y = bn.apply(conv.apply(x, ctx), ctx);
-      return act ? relu6(y) : y;
+      return ctx.quant(`${name}.0`, act ? relu6(y) : y);
     };
   };
 
@@ -55,14 +62,15 @@ export function createMobileNetV2(config: ModelConfig, seed: number): Network {
     if (t !== 1) layers.push(convBn(`${prefix}.${k++}`, inp, hidden, 1, 1, true));
     layers.push(convBn(`${prefix}.${k++}`, hidden, hidden, 3, stride, true, true));
     // pw-linear: a bare conv and BatchNorm as separate Sequential entries, no activation.
-    const project = b.conv2d(`${prefix}.${k++}`, { inChannels: hidden, outChannels: oup, kernelSize: 1, init });
+    const projectName = `${prefix}.${k++}`;
+    const project = b.conv2d(projectName, { inChannels: hidden, outChannels: oup, kernelSize: 1, init });
     const bn = b.batchNorm(`${prefix}.${k++}`, oup);
-    layers.push((x, ctx) => bn.apply(project.apply(x, ctx), ctx));
+    layers.push((x, ctx) => ctx.quant(projectName, bn.apply(project.apply(x, ctx), ctx)));
     const residual = stride === 1 && inp === oup;
     return (x, ctx) => {
       let y = x;
       for (const layer of layers) y = layer(y, ctx);
-      return residual ? tf.add(x, y) : y;
+      return residual ? ctx.quant(`features.${index}.add`, tf.add(x, y)) : y;
     };
   };
 
@@ -74,7 +82,8 @@ export function createMobileNetV2(config: ModelConfig, seed: number): Network {
       channels = c;
     }
   }
-  steps.push(convBn(`features.${steps.length}`, channels, 1280, 1, 1, true));
+  const head = `features.${steps.length}`;
+  steps.push(convBn(head, channels, 1280, 1, 1, true));
   const classifier = b.linear("classifier.1", 1280, config.numClasses, {
     init: { kind: "normal", std: 0.01 },
     biasInit: "zeros",
@@ -84,6 +93,7 @@ export function createMobileNetV2(config: ModelConfig, seed: number): Network {
   return b.build(config, (z, ctx) => {
     let x = z;
     for (const step of steps) x = step(x, ctx);
-    return classifier.apply(ctx.dropout(globalAvgPool(x), 0.2), ctx);
+    const pooled = ctx.quant(`${head}.0`, globalAvgPool(x));
+    return ctx.quant("classifier.1", classifier.apply(ctx.dropout(pooled, 0.2), ctx));
   });
 }

@@ -3,6 +3,12 @@
  * with 16 channels, three stages of BasicBlocks (16, 32, 64 planes), option-A
  * shortcuts, global average pooling and a linear classifier. Convs and the linear
  * weight use kaiming_normal_ (fan_in); the linear bias keeps PyTorch's default.
+ *
+ * Quantization points (PyTorch eager int8, see ForwardContext.quant): "input", each fused
+ * conv+bn(+relu) under its conv's name ("conv1", "layer1.0.conv1", "layer1.0.conv2"), each
+ * residual add after its ReLU ("layer1.0.add", as torchvision's add_relu), "linear" (the
+ * logits). Average pooling keeps its input's qparams: its output is requantized with the
+ * last add's (the int8 mean is rounded onto the same grid).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { ModelBuilder } from "../nn/builder.js";
@@ -16,6 +22,8 @@ export const RESNET_BLOCKS = { resnet20: 3, resnet32: 5, resnet44: 7, resnet56: 
 export type CifarResNetName = keyof typeof RESNET_BLOCKS;
 
 interface BasicBlock {
+  /** Module name, e.g. "layer1.0". */
+  name: string;
   conv1: Conv2d;
   bn1: BatchNorm;
   conv2: Conv2d;
@@ -43,6 +51,7 @@ export function createCifarResNet(name: CifarResNetName, config: ModelConfig, se
       const stride = i === 0 ? stageStride : 1;
       const prefix = `layer${stage}.${i}`;
       blocks.push({
+        name: prefix,
         conv1: conv3x3(`${prefix}.conv1`, inPlanes, planes, stride),
         bn1: b.batchNorm(`${prefix}.bn1`, planes),
         conv2: conv3x3(`${prefix}.conv2`, planes, planes, 1),
@@ -54,14 +63,17 @@ export function createCifarResNet(name: CifarResNetName, config: ModelConfig, se
   }
   const linear = b.linear("linear", 64, config.numClasses, { init, classifier: true });
 
+  const lastAdd = `${blocks[blocks.length - 1]!.name}.add`;
+
   return b.build(config, (z, ctx) => {
-    let x = relu(bn1.apply(conv1.apply(z, ctx), ctx));
+    let x = ctx.quant("conv1", relu(bn1.apply(conv1.apply(z, ctx), ctx)));
     for (const blk of blocks) {
-      const out = blk.bn2.apply(blk.conv2.apply(relu(blk.bn1.apply(blk.conv1.apply(x, ctx), ctx)), ctx), ctx);
+      const h = ctx.quant(`${blk.name}.conv1`, relu(blk.bn1.apply(blk.conv1.apply(x, ctx), ctx)));
+      const out = ctx.quant(`${blk.name}.conv2`, blk.bn2.apply(blk.conv2.apply(h, ctx), ctx));
       // Option A: x[:, :, ::2, ::2] zero-padded with planes/4 channels on each side.
       const shortcut = blk.shortcutPad === null ? x : padChannels(subsample2(x), blk.shortcutPad, blk.shortcutPad);
-      x = relu(tf.add(out, shortcut));
+      x = ctx.quant(`${blk.name}.add`, relu(tf.add(out, shortcut)));
     }
-    return linear.apply(globalAvgPool(x), ctx);
+    return ctx.quant("linear", linear.apply(ctx.quant(lastAdd, globalAvgPool(x)), ctx));
   });
 }

@@ -3,6 +3,11 @@
  * (3x3 conv with bias, BatchNorm eps 1e-3) with dropout, five 2x2 ceil-mode max pools,
  * then Dropout, Linear(512, 512), BatchNorm1d, ReLU, Dropout, Linear(512, classes).
  * Initialisation: PyTorch's defaults (the reference leaves reset_weights unused).
+ *
+ * Quantization points (PyTorch eager int8, see ForwardContext.quant): "input", each fused
+ * conv+bn+relu after the ReLU under its conv's name ("features.0.conv"), the fused
+ * Linear+BN1d+ReLU ("classifier.1") and the logits ("classifier.5"). Max pooling keeps
+ * values on their grid, so it needs no point.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { ModelBuilder } from "../nn/builder.js";
@@ -46,7 +51,7 @@ export function createVggBnDrop(config: ModelConfig, seed: number): Network {
         init,
       });
       const bn = b.batchNorm(`features.${i}.bn`, item.conv, 1e-3);
-      steps.push((x, ctx) => relu(bn.apply(conv.apply(x, ctx), ctx)));
+      steps.push((x, ctx) => ctx.quant(`features.${i}.conv`, relu(bn.apply(conv.apply(x, ctx), ctx))));
       channels = item.conv;
     }
   });
@@ -61,8 +66,8 @@ export function createVggBnDrop(config: ModelConfig, seed: number): Network {
     const [n, , , c] = x.shape;
     let y: tf.Tensor2D = tf.reshape(x, [n, c]);
     y = ctx.dropout(y, 0.5);
-    y = relu(bn1d.apply(fc1.apply(y, ctx), ctx));
+    y = ctx.quant("classifier.1", relu(bn1d.apply(fc1.apply(y, ctx), ctx)));
     y = ctx.dropout(y, 0.5);
-    return fc2.apply(y, ctx);
+    return ctx.quant("classifier.5", fc2.apply(y, ctx));
   });
 }

@@ -31,6 +31,15 @@ export class ForwardContext {
     return mask ? tf.mul(param.variable, mask) : param.variable;
   }
 
+  /**
+   * A quantization point: the hook's view of x when quantization hooks are given,
+   * x itself otherwise (float and training forwards pay nothing).
+   */
+  quant<T extends tf.Tensor>(point: string, x: T): T {
+    const hooks = this.options.quantization;
+    return hooks ? (hooks.activation(point, x) as T) : x;
+  }
+
   /** Inverted dropout (like PyTorch) in training mode; identity otherwise. */
   dropout<T extends tf.Tensor>(x: T, rate: number): T {
     const index = this.dropoutCount++;

@@ -50,6 +50,20 @@ export interface BufferEntry {
 /** Pruning masks by parameter name: 0/1 float tensors shaped like the parameter. */
 export type Masks = ReadonlyMap<string, tf.Tensor>;
 
+/**
+ * Simulated quantization. The architectures call `activation` at every point where
+ * PyTorch's eager int8 model quantizes an activation (the network input, each fused
+ * conv+bn(+relu) output, residual adds, concatenations, linear outputs); the hook
+ * returns what the next layer sees there (observed, or fake-quantized).
+ */
+export interface QuantizationHooks {
+  /**
+   * `point` is a stable module-like name such as "input", "layer1.0.conv1", "layer1.0.add".
+   * A point is applied again to an op's output that keeps its input's qparams (average pooling).
+   */
+  activation(point: string, x: tf.Tensor): tf.Tensor;
+}
+
 export interface ForwardOptions {
   /** Batch statistics and dropout in training mode; running statistics otherwise. */
   training: boolean;
@@ -57,6 +71,8 @@ export interface ForwardOptions {
   masks?: Masks;
   /** Seed for dropout in training mode. */
   dropoutSeed?: number;
+  /** Hooks at the int8 quantization points; absent: plain float forward. */
+  quantization?: QuantizationHooks;
 }
 
 export interface Model {

@@ -42,7 +42,11 @@ export class Network implements Model {
 
   forwardNormalized(z: tf.Tensor4D, options: ForwardOptions): tf.Tensor2D {
     this.checkInput(z);
-    return tf.tidy(() => this.body(z, new ForwardContext(options, (stats) => this.pending.push(stats))));
+    return tf.tidy(() => {
+      const ctx = new ForwardContext(options, (stats) => this.pending.push(stats));
+      // The int8 model's QuantStub: the normalized input is quantized first.
+      return this.body(ctx.quant("input", z), ctx);
+    });
   }
 
   forward(x: tf.Tensor4D, options: ForwardOptions): tf.Tensor2D {

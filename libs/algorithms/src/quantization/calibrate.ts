@@ -1,0 +1,63 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { iterateBatches, throwIfAborted, yieldToEventLoop, type Dataset, type Masks, type Model, type QuantizationHooks } from "@gap/ml-core";
+
+/** Observed range of each quantization point, in forward order. */
+export type Calibration = Map<string, { min: number; max: number }>;
+
+export interface CalibrationOptions {
+  batchSize: number;
+  masks?: Masks;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * PyTorch's MinMaxObserver at every quantization point: the running min and max over
+ * eval-mode forwards of the whole data set (in order, no augmentation).
+ */
+export async function calibrate(model: Model, data: Dataset, options: CalibrationOptions): Promise<Calibration> {
+  const ranges: Calibration = new Map();
+  let done = 0;
+  for (const batch of iterateBatches(data, { batchSize: options.batchSize })) {
+    throwIfAborted(options.signal);
+    const points: string[] = [];
+    const extrema: tf.Tensor[] = [];
+    const observe: QuantizationHooks = {
+      activation(point, x) {
+        points.push(point);
+        extrema.push(tf.keep(tf.stack([tf.min(x), tf.max(x)])));
+        return x;
+      },
+    };
+    tf.tidy(() => {
+      const x = tf.tensor4d(batch.images, [batch.count, batch.height, batch.width, batch.channels]);
+      model.forward(x, { training: false, masks: options.masks, quantization: observe });
+    });
+    if (extrema.length === 0) throw new Error(`calibrate: ${model.config.architecture} has no quantization points`);
+    const all = tf.concat(extrema);
+    const values = await all.data();
+    tf.dispose([all, ...extrema]);
+    points.forEach((point, i) => {
+      const [min, max] = [values[2 * i]!, values[2 * i + 1]!];
+      const seen = ranges.get(point);
+      ranges.set(point, seen ? { min: Math.min(seen.min, min), max: Math.max(seen.max, max) } : { min, max });
+    });
+    done += batch.count;
+    options.onProgress?.(done, data.count);
+    await yieldToEventLoop();
+  }
+  return ranges;
+}
+
+/** The quantization points of a model, in forward order (one eval forward of a zero image). */
+export function quantizationPoints(model: Model): string[] {
+  const points = new Set<string>();
+  const { height, width, channels } = model.config.inputShape;
+  tf.tidy(() => {
+    model.forwardNormalized(tf.zeros([1, height, width, channels]), {
+      training: false,
+      quantization: { activation: (point, x) => (points.add(point), x) },
+    });
+  });
+  return [...points];
+}

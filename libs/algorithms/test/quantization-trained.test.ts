@@ -1,0 +1,116 @@
+// Int8 post-training quantization of trained and full-size models, on the wasm backend for speed.
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  createModel,
+  evaluate,
+  findRepoRoot,
+  initBackend,
+  readCifar10Dir,
+  stratifiedSubset,
+  train,
+  type ArchitectureName,
+  type ModelConfig,
+} from "@gap/ml-core";
+import {
+  calibrate,
+  decodeQuantizedModel,
+  encodeQuantizedModel,
+  fakeQuantize,
+  fakeQuantizeTensor,
+  quantizedSize,
+  quantizeModel,
+  simulatedQuantizedModel,
+} from "../src/index.js";
+
+beforeAll(async () => {
+  await initBackend("wasm");
+});
+
+const config = (architecture: ArchitectureName): ModelConfig => ({ architecture, numClasses: 10, inputShape: { height: 32, width: 32, channels: 3 } });
+const sampleDir = join(findRepoRoot()!, "libs/ml-core/data/cifar10-sample");
+const trainSplit = readCifar10Dir(sampleDir, "train");
+const testSplit = readCifar10Dir(sampleDir, "test");
+
+/** Quantizes through the artifact, as the quantization and evaluation services do. */
+async function quantizedTwin(model: ReturnType<typeof createModel>, calibrationCount: number) {
+  const ranges = await calibrate(model, stratifiedSubset(trainSplit, calibrationCount, 3), { batchSize: 128 });
+  const q = quantizeModel(model, ranges, { perChannel: true });
+  return { q, sim: simulatedQuantizedModel(model.config, decodeQuantizedModel(encodeQuantizedModel(q))) };
+}
+
+describe("int8 on wasm", () => {
+  it("rounds ties to even and clamps like fakeQuantize", () => {
+    const qp = { scale: 0.5, zeroPoint: 10 };
+    const xs = Array.from({ length: 331 }, (_, k) => (k - 30) * 0.25);
+    const x = tf.tensor1d(xs);
+    const y = fakeQuantizeTensor(x, qp);
+    expect(Array.from(y.dataSync())).toEqual(xs.map((v) => fakeQuantize(v, qp)));
+    tf.dispose([x, y]);
+  });
+
+  it("keeps the accuracy of a briefly trained ResNet20 (2 epochs on 1024 images)", { timeout: 400_000 }, async () => {
+    const before = tf.memory().numTensors;
+    const model = createModel(config("resnet20"), 1);
+    await train(model, stratifiedSubset(trainSplit, 1024, 1), {
+      epochs: 2,
+      batchSize: 32,
+      schedule: { kind: "constant", initialLr: 0.05 },
+      momentum: 0.9,
+      nesterov: true,
+      weightDecay: 1e-4,
+      augmentation: false,
+      seed: 1,
+    });
+    const { q, sim } = await quantizedTwin(model, 256);
+    const test = stratifiedSubset(testSplit, 500, 2);
+    const float = await evaluate(model, test, { batchSize: 250 });
+    const int8 = await evaluate(sim, test, { batchSize: 250 });
+    const agreement = float.predictions.reduce((n, p, i) => n + (p === int8.predictions[i] ? 1 : 0), 0) / test.count;
+    const size = quantizedSize(q);
+    console.log(
+      `resnet20: float accuracy ${float.accuracy} (loss ${float.loss.toFixed(4)}), int8 ${int8.accuracy} (loss ${int8.loss.toFixed(4)}), ` +
+        `prediction agreement ${agreement}; size ${JSON.stringify(size)}`,
+    );
+    expect(float.accuracy).toBeGreaterThan(0.18); // it learned something (chance: 0.1)
+    expect(Math.abs(int8.accuracy - float.accuracy)).toBeLessThanOrEqual(0.03);
+    expect(Math.abs(int8.loss - float.loss)).toBeLessThan(0.05 * float.loss);
+    expect(agreement).toBeGreaterThanOrEqual(0.9);
+    expect(int8.predictions).not.toEqual(float.predictions.map(() => 0)); // not degenerate
+    expect(size.before).toBe(269_722 * 4);
+    expect(size.after).toBeLessThan(size.before / 3.5);
+    sim.dispose();
+    model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it.each(["vgg_bn_drop", "googlenet", "mobilenet_v2"] as const)("quantizes %s end to end, close to the float model", async (arch) => {
+    const model = createModel(config(arch), 4);
+    // Untrained, BatchNorm's running statistics (0, 1) do not fit the activations, which then
+    // vanish or explode with depth. A few training-mode forwards give them a trained net's scale.
+    const warm = tf.tensor4d(stratifiedSubset(trainSplit, 16, 6).images, [16, 32, 32, 3]);
+    for (let i = 0; i < 10; i++) {
+      tf.dispose(model.forward(warm, { training: true, dropoutSeed: i }));
+      model.commitBatchStats();
+    }
+    warm.dispose();
+    const { q, sim } = await quantizedTwin(model, 16);
+    const x = tf.tensor4d(stratifiedSubset(testSplit, 10, 5).images, [10, 32, 32, 3]);
+    const [a, b] = [model.forward(x, { training: false }), sim.forward(x, { training: false })].map((t) => {
+      const values = Array.from(t.dataSync());
+      t.dispose();
+      return values;
+    }) as [number[], number[]];
+    // Error relative to how much the float logits vary across inputs and classes.
+    const mean = a.reduce((s, v) => s + v, 0) / a.length;
+    const spread = Math.sqrt(a.reduce((s, v) => s + (v - mean) ** 2, 0) / a.length);
+    const err = Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]!) ** 2, 0) / a.length);
+    console.log(`${arch}: ${q.layers.length} int8 layers, ${q.activations.size} points, relative logit error ${(err / spread).toFixed(4)}, size ${JSON.stringify(quantizedSize(q))}`);
+    expect(err).toBeGreaterThan(0);
+    expect(err).toBeLessThan(0.05 * spread);
+    tf.dispose(x);
+    sim.dispose();
+    model.dispose();
+  });
+});

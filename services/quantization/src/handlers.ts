@@ -1,0 +1,65 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { ArtifactKind, QuantizationService, QuantizeRequestSchema } from "@gap/proto";
+import { implement, integerInRange, invalidArgument, required, ServiceError, streamJob } from "@gap/service-kit";
+import { calibrate, encodeQuantizedModel, quantizedSize, quantizeModel } from "@gap/algorithms";
+import { applyMasks, Network, validateMasks } from "@gap/ml-core";
+import { artifactRef, derivedKey, isSet, loadDataset, loadMaskArtifact, loadModel, modelConfig, outputKey, type ComputeDeps } from "@gap/compute";
+
+/** Inputs per calibration forward (the request has no batch size: calibration only observes). */
+const CALIBRATION_BATCH_SIZE = 128;
+
+/**
+ * 8-bit post-training static quantization: masks applied, activation ranges calibrated
+ * on a stratified subset of the calibration data, BatchNorm folded, weights to int8.
+ */
+export function quantizationService({ store, sources, queue }: ComputeDeps) {
+  return implement(QuantizationService, {
+    async *quantize(request, context) {
+      const config = modelConfig(request.model, "model");
+      const settings = required(request.config, "config");
+      if (settings.bits !== 8) throw invalidArgument("config.bits", `only 8 bits are supported, got ${settings.bits}`);
+      const calibrationSize = integerInRange(settings.calibrationSize, "config.calibration_size", 1, 10_000_000);
+      const calibrationRef = required(request.calibrationData, "calibration_data");
+      if (!isSet(request.weights)) throw invalidArgument("weights.key", "is required");
+      const key = outputKey(request.outputKey, () => derivedKey("quantized", QuantizeRequestSchema, request));
+      // calibration_size examples of the split, drawn as loadDataset draws any subset (its subset_size is overridden).
+      const data = await loadDataset({ ...calibrationRef, subsetSize: calibrationSize }, "calibration_data", sources, config.inputShape).catch((error) => {
+        const field = "calibration_data.subset_size";
+        if (error instanceof ServiceError && error.field === field) throw invalidArgument("config.calibration_size", error.message.replace(`${field}: `, ""));
+        throw error;
+      });
+
+      yield* streamJob(queue, context, async (report) => {
+        const model = await loadModel(store, config, request.weights, "weights");
+        const masks = await loadMaskArtifact(store, model, request.mask, "mask").catch((error) => {
+          model.dispose();
+          throw error;
+        });
+        try {
+          if (!(model instanceof Network)) throw new Error("loadModel did not build a Network");
+          if (masks) {
+            validateMasks(model, masks); // ShapeMismatchError: FAILED_PRECONDITION
+            applyMasks(model, masks); // pruned weights exactly 0, so 0 as int8 too
+          }
+          const ranges = await calibrate(model, data, {
+            batchSize: CALIBRATION_BATCH_SIZE,
+            signal: context.signal,
+            onProgress: (done, total) => report({ step: done, total, phase: "calibrate" }),
+          });
+          const quantized = quantizeModel(model, ranges, { perChannel: settings.perChannel });
+          const stored = await store.put(key, encodeQuantizedModel(quantized, { calibration_size: String(calibrationSize) }));
+          const size = quantizedSize(quantized);
+          return {
+            quantizedModel: artifactRef(stored, ArtifactKind.QUANTIZED_MODEL),
+            sizeBytesBefore: BigInt(size.before),
+            sizeBytesAfter: BigInt(size.after),
+            sparseSizeBytesAfter: BigInt(size.sparseAfter),
+          };
+        } finally {
+          tf.dispose([...(masks?.values() ?? [])]);
+          model.dispose();
+        }
+      });
+    },
+  });
+}

@@ -1,3 +1,5 @@
+import http from "node:http";
+import https from "node:https";
 import { createHash, randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
@@ -78,6 +80,9 @@ export class S3ArtifactStore implements ArtifactStore {
       secretKey: config.secretKey,
       region: this.region,
       pathStyle: true,
+      // A pooled socket that the server closes as a request starts fails with "socket hang up"
+      // (seen with s3rver's 5 s keep-alive); one connection per request avoids the race.
+      transportAgent: config.useSSL ? new https.Agent({ keepAlive: false }) : new http.Agent({ keepAlive: false }),
     });
   }
 

@@ -175,8 +175,13 @@ export function buildGraph(spec: ExperimentSpec): Step[] {
 
       /** Adversarial, transfer and held-out transfer accuracy of one model. */
       const evaluateOnSets = (at: string, weights: string, mask: string | undefined, quantized: boolean, row: RowKey, ownSet: string) => {
-        evaluate(`${at}/evaluate-adversarial`, weights, mask, quantized, { set: ownSet }, [{ row, metric: "adversarial" }]);
-        evaluate(`${at}/evaluate-transfer`, weights, mask, quantized, { set: transferSet }, [{ row, metric: "transfer" }]);
+        if (ownSet === transferSet) {
+          // The unpruned model's own inputs are the transfer inputs: one evaluation fills both.
+          evaluate(`${at}/evaluate-adversarial`, weights, mask, quantized, { set: ownSet }, [{ row, metric: "adversarial" }, { row, metric: "transfer" }]);
+        } else {
+          evaluate(`${at}/evaluate-adversarial`, weights, mask, quantized, { set: ownSet }, [{ row, metric: "adversarial" }]);
+          evaluate(`${at}/evaluate-transfer`, weights, mask, quantized, { set: transferSet }, [{ row, metric: "transfer" }]);
+        }
         if (heldOutSet) evaluate(`${at}/evaluate-held-out`, weights, mask, quantized, { set: heldOutSet }, [{ row, metric: "held_out_transfer" }]);
       };
       /** The int8 model; its adversarial inputs are those made on its float counterpart. */

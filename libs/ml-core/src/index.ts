@@ -4,3 +4,4 @@ export * from "./train/index.js";
 export * from "./nn/index.js";
 export * from "./models/index.js";
 export * from "./io/index.js";
+export * from "./runtime/index.js";

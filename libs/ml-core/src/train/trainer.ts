@@ -1,5 +1,5 @@
-// tfjs-core ships its gradient functions unregistered; training needs them all.
-import "@tensorflow/tfjs-core/dist/register_all_gradients";
+// tfjs-core alone registers no gradient functions; the union package registers them all.
+import "@tensorflow/tfjs";
 import * as tf from "@tensorflow/tfjs-core";
 import { augmentBatch, iterateBatches, batchCount, type AugmentOptions } from "../data/batches.js";
 import { deriveSeed } from "../data/rng.js";

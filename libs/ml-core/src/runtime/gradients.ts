@@ -1,0 +1,223 @@
+/**
+ * Gradients tfjs 4.22 lacks or gets wrong, registered for every backend.
+ *
+ * - StridedSlice has no gradient in tfjs, yet x[:, ::2, ::2, :] (the ResNet
+ *   option-A shortcut) is a strided slice. Its gradient scatters dy back into
+ *   a zero tensor shaped like x: undo negative strides by reversing, put
+ *   stride-1 zeros between elements, then pad up to x's extent.
+ * - The Conv2D, MaxPool and AvgPool gradients drop the op's dimRoundingMode,
+ *   so with 'ceil'/'round' they size the backward pass for 'floor': silently
+ *   wrong gradients on cpu, out-of-bounds memory on wasm. The replacements
+ *   resolve the rounding into explicit padding first.
+ * - AvgPoolGrad (cpu and wasm) divides by the full window size, while the
+ *   forward AvgPool divides by the number of non-padding inputs in a window
+ *   ('same' borders, ceil-mode windows): wrong gradients there. The
+ *   replacement rescales dy per window so the two agree.
+ */
+import {
+  engine,
+  getGradient,
+  mul,
+  tensor4d,
+  pad,
+  registerGradient,
+  reshape,
+  reverse,
+  slice,
+  slice_util,
+  tidy,
+  zeros,
+  type GradConfig,
+  type NamedAttrMap,
+  type Tensor,
+} from "@tensorflow/tfjs-core";
+import { windowGeometry, type PadSpec, type Rounding } from "./padding.js";
+
+interface StridedSliceAttrs {
+  begin: number[];
+  end: number[];
+  strides: number[];
+  beginMask: number;
+  endMask: number;
+  ellipsisMask: number;
+  newAxisMask: number;
+  shrinkAxisMask: number;
+}
+
+/** Scatters dy (the strided slice's output gradient) into zeros shaped like x. */
+export function stridedSliceGrad(dy: Tensor, xShape: number[], attrs: StridedSliceAttrs): Tensor {
+  return tidy(() => {
+    const info = slice_util.sliceInfo(
+      xShape,
+      attrs.begin,
+      attrs.end,
+      attrs.strides,
+      attrs.beginMask,
+      attrs.endMask,
+      attrs.ellipsisMask,
+      attrs.newAxisMask,
+      attrs.shrinkAxisMask,
+    );
+    const rank = xShape.length;
+    // Element count per axis of x that the slice visited.
+    const counts = xShape.map((_, i) => {
+      const span = info.end[i]! - info.begin[i]!;
+      const step = info.strides[i]!;
+      return span === 0 || span < 0 !== step < 0 ? 0 : Math.ceil(span / step);
+    });
+    if (counts.some((n) => n === 0)) return zeros(xShape, dy.dtype);
+
+    let g = reshape(dy, counts);
+    const flipped = counts.map((_, i) => i).filter((i) => info.strides[i]! < 0);
+    if (flipped.length > 0) g = reverse(g, flipped);
+
+    const paddings: Array<[number, number]> = [];
+    for (let axis = 0; axis < rank; axis++) {
+      const n = counts[axis]!;
+      const stride = info.strides[axis]!;
+      const step = Math.abs(stride);
+      // Lowest index of x the slice touched on this axis.
+      const first = stride > 0 ? info.begin[axis]! : info.begin[axis]! + (n - 1) * stride;
+      if (step > 1) {
+        // [pre, n, post] -> [pre, n, step, post] with zeros after each element.
+        const pre = g.shape.slice(0, axis).reduce((a, b) => a * b, 1);
+        const post = g.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+        const spread = pad(reshape(g, [pre, n, 1, post]), [
+          [0, 0],
+          [0, 0],
+          [0, step - 1],
+          [0, 0],
+        ]);
+        const shape = [...g.shape];
+        shape[axis] = (n - 1) * step + 1;
+        const full = [...g.shape];
+        full[axis] = n * step;
+        // Drop the zeros after the last element.
+        g = slice(reshape(spread, full), new Array(rank).fill(0), shape);
+      }
+      const extent = (n - 1) * step + 1;
+      paddings.push([first, xShape[axis]! - first - extent]);
+    }
+    return pad(g, paddings);
+  });
+}
+
+type Pair = [number, number];
+interface ConvAttrs {
+  strides: number | Pair;
+  pad: PadSpec;
+  dataFormat: "NHWC" | "NCHW";
+  dilations: number | Pair;
+  dimRoundingMode?: Rounding;
+}
+interface PoolAttrs {
+  filterSize: number | Pair;
+  strides: number | Pair;
+  pad: PadSpec;
+  dimRoundingMode?: Rounding;
+}
+
+const run = (kernel: string, inputs: Record<string, Tensor>, attrs: object): Tensor =>
+  engine().runKernel(kernel, inputs, attrs as NamedAttrMap) as Tensor;
+
+const pair = (v: number | Pair): Pair => (typeof v === "number" ? [v, v] : v);
+
+/** Pool attributes with any rounding mode turned into explicit padding. */
+function poolAttrs(x: Tensor, a: PoolAttrs) {
+  const filterSize = pair(a.filterSize);
+  const g = windowGeometry(x.shape, filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+  return { geometry: g, attrs: { filterSize, strides: a.strides, pad: g.pad } };
+}
+
+/**
+ * filterHeight * filterWidth / (inputs of x inside each window): turns the
+ * full-window divisor of AvgPoolGrad into the forward pass's valid-count one.
+ * Shape [1, outHeight, outWidth, 1].
+ */
+function avgPoolRescale(inShape: readonly number[], g: ReturnType<typeof windowGeometry>): Tensor {
+  const [, h, w] = inShape as [number, number, number];
+  const top = g.pad[1][0];
+  const left = g.pad[2][0];
+  const inside = (start: number, size: number, limit: number) => Math.min(start + size, limit) - Math.max(start, 0);
+  const scale = new Float32Array(g.outHeight * g.outWidth);
+  for (let i = 0; i < g.outHeight; i++) {
+    const rows = inside(i * g.strideHeight - top, g.filterHeight, h);
+    for (let j = 0; j < g.outWidth; j++) {
+      const cols = inside(j * g.strideWidth - left, g.filterWidth, w);
+      scale[i * g.outWidth + j] = (g.filterHeight * g.filterWidth) / (rows * cols);
+    }
+  }
+  return tensor4d(scale, [1, g.outHeight, g.outWidth, 1]);
+}
+
+const GRADIENTS: GradConfig[] = [
+  {
+    kernelName: "StridedSlice",
+    inputsToSave: ["x"],
+    gradFunc: (dy, saved, attrs) => {
+      const shape = saved[0]!.shape;
+      return { x: () => stridedSliceGrad(dy as Tensor, shape, attrs as unknown as StridedSliceAttrs) };
+    },
+  },
+  {
+    kernelName: "Conv2D",
+    inputsToSave: ["x", "filter"],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, filter] = saved as [Tensor, Tensor];
+      const a = attrs as unknown as ConvAttrs;
+      const [dh, dw] = pair(a.dilations ?? 1);
+      if (dh !== 1 || dw !== 1) {
+        throw new Error(`Gradient of conv2d with dilation [${dh}, ${dw}] is not supported`);
+      }
+      let pad = a.pad;
+      let dimRoundingMode = a.dimRoundingMode;
+      if (dimRoundingMode != null && a.dataFormat !== "NCHW") {
+        pad = windowGeometry(x.shape, [filter.shape[0]!, filter.shape[1]!], a.strides, 1, a.pad, dimRoundingMode).pad;
+        dimRoundingMode = undefined;
+      }
+      const common = { strides: a.strides, pad, dataFormat: a.dataFormat, dimRoundingMode };
+      return {
+        x: () => run("Conv2DBackpropInput", { dy: dy as Tensor, filter }, { ...common, inputShape: x.shape }),
+        filter: () => run("Conv2DBackpropFilter", { x, dy: dy as Tensor }, { ...common, filterShape: filter.shape }),
+      };
+    },
+  },
+  {
+    kernelName: "MaxPool",
+    inputsToSave: ["x"],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, y] = saved as [Tensor, Tensor];
+      const { attrs: explicit } = poolAttrs(x, attrs as unknown as PoolAttrs);
+      return { x: () => run("MaxPoolGrad", { dy: dy as Tensor, input: x, output: y }, explicit) };
+    },
+  },
+  {
+    kernelName: "AvgPool",
+    inputsToSave: ["x"],
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved as [Tensor];
+      const { geometry, attrs: explicit } = poolAttrs(x, attrs as unknown as PoolAttrs);
+      return {
+        x: () =>
+          tidy(() => run("AvgPoolGrad", { dy: mul(dy as Tensor, avgPoolRescale(x.shape, geometry)), input: x }, explicit)),
+      };
+    },
+  },
+];
+const ours = new WeakSet<GradConfig>(GRADIENTS);
+
+/**
+ * Registers the gradients above (replacing tfjs's own for Conv2D, MaxPool and
+ * AvgPool); idempotent. Returns the kernel names registered by this call.
+ */
+export function registerExtraGradients(): string[] {
+  const added: string[] = [];
+  for (const config of GRADIENTS) {
+    const current = getGradient(config.kernelName);
+    if (current != null && ours.has(current)) continue;
+    registerGradient(config);
+    added.push(config.kernelName);
+  }
+  return added;
+}

@@ -1,0 +1,20 @@
+/**
+ * TensorFlow.js runtime: backend selection (tfjs-node-gpu > tfjs-node > wasm > cpu),
+ * the wasm kernels and gradients tfjs lacks for CNN training, and kernel checks.
+ * Importing this module registers those kernels and gradients.
+ */
+export {
+  BACKEND_CHOICES,
+  backendInfo,
+  initBackend,
+  parseBackendChoice,
+  type BackendChoice,
+  type BackendInfo,
+  type BackendSelection,
+  type BackendSkip,
+  type ConcreteBackend,
+  type InitBackendOptions,
+} from "./backend.js";
+export { registerExtraGradients, stridedSliceGrad } from "./gradients.js";
+export { kernelsUsedBy, listMissingKernels } from "./kernel_check.js";
+export { WASM_EXTRA_KERNELS, registerWasmKernels } from "./wasm_kernels.js";

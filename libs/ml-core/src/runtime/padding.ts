@@ -1,0 +1,51 @@
+import { backend_util } from "@tensorflow/tfjs-core";
+
+type Pair = [number, number];
+export type PadSpec = "valid" | "same" | number | backend_util.ExplicitPadding;
+export type Rounding = "floor" | "round" | "ceil";
+
+export interface WindowGeometry {
+  /** NHWC explicit padding that yields exactly outHeight x outWidth windows. */
+  pad: backend_util.ExplicitPadding;
+  outHeight: number;
+  outWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  filterHeight: number;
+  filterWidth: number;
+}
+
+/**
+ * Resolves a conv/pool padding spec, including a dimRoundingMode, into
+ * explicit NHWC padding. 'ceil' (or 'round') adds windows that run past the
+ * bottom/right edge; the extra padding makes a plain floor-rounding kernel
+ * produce exactly those windows. Dilation is folded into the effective size.
+ */
+export function windowGeometry(
+  inShape: readonly number[],
+  filter: Pair,
+  strides: number | Pair,
+  dilations: number | Pair,
+  pad: PadSpec,
+  rounding?: Rounding,
+): WindowGeometry {
+  const [n, h, w] = inShape as [number, number, number];
+  const info = backend_util.computeConv2DInfo([n, h, w, 1], [filter[0], filter[1], 1, 1], strides, dilations, pad, rounding);
+  const { top, left, bottom, right } = info.padInfo;
+  const needBottom = (info.outHeight - 1) * info.strideHeight + info.effectiveFilterHeight - h - top;
+  const needRight = (info.outWidth - 1) * info.strideWidth + info.effectiveFilterWidth - w - left;
+  return {
+    pad: [
+      [0, 0],
+      [top, Math.max(bottom, needBottom)],
+      [left, Math.max(right, needRight)],
+      [0, 0],
+    ],
+    outHeight: info.outHeight,
+    outWidth: info.outWidth,
+    strideHeight: info.strideHeight,
+    strideWidth: info.strideWidth,
+    filterHeight: info.effectiveFilterHeight,
+    filterWidth: info.effectiveFilterWidth,
+  };
+}

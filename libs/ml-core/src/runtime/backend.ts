@@ -187,7 +187,14 @@ async function loadWasm(): Promise<BackendInfo> {
   }
   registerWasmKernels();
   const info: BackendInfo = { name: "wasm", choice: "wasm", package: pkg };
+  const listenersBefore = new Set(processErrorListeners().map(([, listener]) => listener));
   const ok = await tf.setBackend("wasm");
+  // The Emscripten module installs process handlers that rethrow every uncaught
+  // error and unhandled rejection, printing its whole minified source; the
+  // process's own error handling stays in charge instead.
+  for (const [event, listener] of processErrorListeners()) {
+    if (!listenersBefore.has(listener)) process.removeListener(event, listener);
+  }
   if (!ok) throw new Error(`the wasm backend failed to initialise (binaries looked up next to ${pkg})`);
   info.simd = (await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT")) as boolean;
   info.threads = wasm.getThreadsCount();
@@ -215,4 +222,11 @@ function errorMessage(e: unknown): string {
 
 function logToStderr(record: BackendSelection): void {
   process.stderr.write(JSON.stringify(record) + "\n");
+}
+
+const ERROR_EVENTS = ["uncaughtException", "unhandledRejection"] as const;
+type Listener = (...args: unknown[]) => void;
+
+function processErrorListeners(): Array<[(typeof ERROR_EVENTS)[number], Listener]> {
+  return ERROR_EVENTS.flatMap((event) => (process.listeners(event as "uncaughtException") as Listener[]).map((l) => [event, l] as [(typeof ERROR_EVENTS)[number], Listener]));
 }

@@ -1,5 +1,5 @@
-// tfjs-core alone registers no gradient functions; the union package registers them all.
-import "@tensorflow/tfjs";
+// Registers the gradient functions (and wasm kernels) training needs.
+import "../runtime/index.js";
 import * as tf from "@tensorflow/tfjs-core";
 import { augmentBatch, iterateBatches, batchCount, type AugmentOptions } from "../data/batches.js";
 import { deriveSeed } from "../data/rng.js";

@@ -4,7 +4,8 @@
  * explicitly; GAP_SKIP_TORCH=1 skips on purpose).
  */
 import "@tensorflow/tfjs-backend-cpu";
-import "@tensorflow/tfjs-core/dist/register_all_gradients";
+// Gradients (with the runtime's fixes to tfjs's own) are registered by the runtime.
+import "../src/runtime/index.js";
 import * as tf from "@tensorflow/tfjs-core";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -1,6 +1,6 @@
 import "@tensorflow/tfjs-backend-cpu";
-// tfjs-core's Node entry registers no gradient functions by itself.
-import "@tensorflow/tfjs-core/dist/register_all_gradients";
+// Gradients (with the runtime's fixes to tfjs's own) are registered by the runtime.
+import "../src/runtime/index.js";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import {

@@ -2,7 +2,6 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
   Architecture,
   PruningStrategy,
-  PruningScope,
   Split,
   type ArtifactRef,
   type ExperimentSpec,
@@ -240,6 +239,3 @@ export function buildGraph(spec: ExperimentSpec): Step[] {
   }
   return steps;
 }
-
-export const isBaseStrategy = (s: StrategyScope | undefined) =>
-  s === undefined || (s.strategy === PruningStrategy.UNSPECIFIED && s.scope === PruningScope.UNSPECIFIED);

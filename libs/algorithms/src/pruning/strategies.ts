@@ -84,7 +84,9 @@ export class GradientPruning implements PruningStrategy {
  * the adversarial set, signed, so the highest positive adversarial gradients
  * have the lowest scores and are pruned.
  * reference_code: BatchNorm in training mode, mean loss per batch; layerwise
- * scope scores by |Σ ∇L| instead of the signed sum.
+ * scope scores by |Σ ∇L| instead of the signed sum. (The authors' code also
+ * lets its inner PGD steps add into the parameter gradients; that accident is
+ * not reproduced: scores here come from the stored adversarial set alone.)
  */
 export class GreedyAdversarialPruning implements PruningStrategy {
   readonly name = "gap";

@@ -1,9 +1,8 @@
-import * as tf from "@tensorflow/tfjs-core";
 import { ArtifactKind, QuantizationService, QuantizeRequestSchema } from "@gap/proto";
 import { implement, integerInRange, invalidArgument, required, ServiceError, streamJob } from "@gap/service-kit";
 import { calibrate, encodeQuantizedModel, quantizedSize, quantizeModel } from "@gap/algorithms";
 import { applyMasks, Network, validateMasks } from "@gap/ml-core";
-import { artifactRef, derivedKey, isSet, loadDataset, loadMaskArtifact, loadModel, modelConfig, outputKey, type ComputeDeps } from "@gap/compute";
+import { artifactRef, derivedKey, isSet, loadDataset, modelConfig, outputKey, withModel, type ComputeDeps } from "@gap/compute";
 
 /** Inputs per calibration forward (the request has no batch size: calibration only observes). */
 const CALIBRATION_BATCH_SIZE = 128;
@@ -30,12 +29,7 @@ export function quantizationService({ store, sources, queue }: ComputeDeps) {
       });
 
       yield* streamJob(queue, context, async (report) => {
-        const model = await loadModel(store, config, request.weights, "weights");
-        const masks = await loadMaskArtifact(store, model, request.mask, "mask").catch((error) => {
-          model.dispose();
-          throw error;
-        });
-        try {
+        return withModel(store, config, { weights: request.weights, mask: request.mask }, async (model, masks) => {
           if (!(model instanceof Network)) throw new Error("loadModel did not build a Network");
           if (masks) {
             validateMasks(model, masks); // ShapeMismatchError: FAILED_PRECONDITION
@@ -55,10 +49,7 @@ export function quantizationService({ store, sources, queue }: ComputeDeps) {
             sizeBytesAfter: BigInt(size.after),
             sparseSizeBytesAfter: BigInt(size.sparseAfter),
           };
-        } finally {
-          tf.dispose([...(masks?.values() ?? [])]);
-          model.dispose();
-        }
+        });
       });
     },
   });

@@ -115,6 +115,19 @@ describe("service-kit over a real gRPC connection", () => {
   });
 });
 
+describe("replicas", () => {
+  it("spreads calls over several addresses in turn", async () => {
+    const replicas = await Promise.all([startTrivialService(), startTrivialService()]);
+    const spread = createClient(CoordinatorService, replicas.map((r) => r.address));
+    const served: string[] = [];
+    for (let i = 0; i < 4; i++) served.push((await spread.startExperiment({ spec: { name: `r${i}`, compressionRatios: [2] } })).experimentId);
+    expect(replicas.map((r) => r.counter.starts)).toEqual([2, 2]);
+    expect(served).toHaveLength(4);
+    spread.close();
+    await Promise.all(replicas.map((r) => r.shutdown()));
+  });
+});
+
 describe("JobQueue", () => {
   it("runs one job at a time, queues up to the limit and refuses the rest with RESOURCE_EXHAUSTED", async () => {
     const queue = new JobQueue(1);

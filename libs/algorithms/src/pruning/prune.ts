@@ -1,21 +1,14 @@
 import * as tf from "@tensorflow/tfjs-core";
-import type { Dataset, Masks, Model } from "@gap/ml-core";
+import type { Masks, Model } from "@gap/ml-core";
 import { apportion, keptPrunableCount } from "./compression.js";
 import { globalMasks, layerwiseMasks, type MaskArrays } from "./masks.js";
-import { STRATEGIES, type Scope, type StrategyName, type Variant } from "./strategies.js";
+import { STRATEGIES, type Scope, type ScoringInput, type StrategyName } from "./strategies.js";
 
-export interface PruneOptions {
+/** What scoring takes (scope, variant, data, batch size, seed, ...), plus the strategy and p. */
+export interface PruneOptions extends Omit<ScoringInput, "model" | "params"> {
   strategy: StrategyName;
-  scope: Scope;
   /** Compression ratio p (all parameters before / after). */
   compression: number;
-  variant: Variant;
-  /** Scoring data: clean data for gradient, the adversarial set for GAP. */
-  data?: Dataset;
-  batchSize: number;
-  seed: number;
-  signal?: AbortSignal;
-  onProgress?: (done: number, total: number) => void;
 }
 
 export interface LayerReport {

@@ -3,6 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend, stridedSliceGrad } from "../src/runtime/index.js";
+import { randomValues, relError } from "./support/numerics.js";
 
 type Shape4 = [number, number, number, number];
 type Pad = "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]];
@@ -16,20 +17,6 @@ afterAll(async () => {
   if (previous) await tf.setBackend(previous);
 });
 
-/** Deterministic values in [-1, 1) (mulberry32), independent of any backend. */
-function randomValues(size: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
-  }
-  return out;
-}
-
 /** Runs `f` on a backend and returns its result as plain data (no tensors survive). */
 async function runOn(backend: string, f: () => tf.Tensor): Promise<{ shape: number[]; values: Float32Array }> {
   await tf.setBackend(backend);
@@ -40,17 +27,6 @@ async function runOn(backend: string, f: () => tf.Tensor): Promise<{ shape: numb
   t.dispose();
   expect(tf.memory().numTensors).toBe(before);
   return { shape, values };
-}
-
-/** max|a-b| relative to max|b|: an error small next to the values' own scale. */
-function relError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / Math.max(scale, 1e-12);
 }
 
 async function expectSameOnWasmAndCpu(f: () => tf.Tensor, rtol = 1e-5): Promise<void> {

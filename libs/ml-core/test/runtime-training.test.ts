@@ -5,6 +5,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend, kernelsUsedBy, listMissingKernels } from "../src/runtime/index.js";
+import { randomValues, relError } from "./support/numerics.js";
 
 const BATCH = 4;
 const X_SHAPE: [number, number, number, number] = [BATCH, 16, 12, 3];
@@ -23,20 +24,6 @@ const PARAM_SHAPES: Record<string, number[]> = {
   wfc: [16, 10],
   bfc: [10],
 };
-
-/** Deterministic values in [-1, 1) (mulberry32), independent of any backend. */
-function randomValues(size: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 const INIT: Record<string, Float32Array> = Object.fromEntries(
@@ -170,16 +157,6 @@ async function runStep(backend: string): Promise<StepResult> {
   tf.dispose([...outs, ...Object.values(p), ...Object.values(momentum)]);
   expect(tf.memory().numTensors).toBe(before);
   return result;
-}
-
-function relError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / Math.max(scale, 1e-12);
 }
 
 let previous: string;

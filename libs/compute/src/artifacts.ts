@@ -102,10 +102,16 @@ export async function loadAdversarialSet(store: ArtifactStore, ref: ArtifactRef 
 export async function withModel<T>(
   store: ArtifactStore,
   config: ModelConfig,
-  refs: { weights: ArtifactRef | undefined; mask: ArtifactRef | undefined; seed?: number },
+  refs: {
+    weights: ArtifactRef | undefined;
+    mask: ArtifactRef | undefined;
+    seed?: number;
+    /** Builds the model another way (e.g. the simulated int8 one); default: loadModel from `weights`. */
+    load?: () => Promise<Model>;
+  },
   use: (model: Model, masks: Masks | undefined) => Promise<T>,
 ): Promise<T> {
-  const model = await loadModel(store, config, refs.weights, "weights", refs.seed);
+  const model = await (refs.load ?? (() => loadModel(store, config, refs.weights, "weights", refs.seed)))();
   let masks: Masks | undefined;
   try {
     masks = await loadMaskArtifact(store, model, refs.mask, "mask");

@@ -1,9 +1,8 @@
-import * as tf from "@tensorflow/tfjs-core";
 import { EvaluationService } from "@gap/proto";
 import { implement, streamJob } from "@gap/service-kit";
 import { transferAccuracy } from "@gap/algorithms";
 import { evaluate, type Dataset } from "@gap/ml-core";
-import { batchSizeOf, isSet, loadAdversarialSet, loadDataset, loadMaskArtifact, loadModel, modelConfig, type ComputeDeps } from "@gap/compute";
+import { batchSizeOf, isSet, loadAdversarialSet, loadDataset, modelConfig, withModel, type ComputeDeps } from "@gap/compute";
 import { loadEvaluableModel } from "./evaluable-model.js";
 
 /** Top-1 accuracy and loss with exact counts, on clean data or an adversarial set. */
@@ -16,14 +15,9 @@ export function evaluationService({ store, sources, queue }: ComputeDeps) {
       const clean: Dataset | undefined = adversarial ? undefined : await loadDataset(request.dataset, "dataset", sources, config.inputShape);
       yield* streamJob(queue, context, async (report) => {
         const set = adversarial ? await loadAdversarialSet(store, request.adversarialSet, "adversarial_set", config.inputShape) : undefined;
-        const model = await loadEvaluableModel(store, config, request);
-        const masks = await loadMaskArtifact(store, model, request.mask, "mask").catch((error) => {
-          model.dispose();
-          throw error;
-        });
-        try {
-          const data = (set ?? clean)!;
-          const counts = await evaluate(model, data, {
+        const load = () => loadEvaluableModel(store, config, request);
+        return withModel(store, config, { weights: request.weights, mask: request.mask, load }, async (model, masks) => {
+          const counts = await evaluate(model, (set ?? clean)!, {
             batchSize,
             masks,
             signal: context.signal,
@@ -36,10 +30,7 @@ export function evaluationService({ store, sources, queue }: ComputeDeps) {
             loss: counts.loss,
             bothCorrect: set ? BigInt(transferAccuracy(set, counts.predictions).bothCorrect) : 0n,
           };
-        } finally {
-          tf.dispose([...(masks?.values() ?? [])]);
-          model.dispose();
-        }
+        });
       });
     },
   });

@@ -2,3 +2,4 @@ export * from "./artifacts.js";
 export * from "./convert.js";
 export * from "./datasets.js";
 export * from "./service-main.js";
+export * from "./job.js";

@@ -1,7 +1,7 @@
 import { ArtifactKind, AttackService, GenerateAdversarialSetRequestSchema } from "@gap/proto";
-import { implement, streamJob } from "@gap/service-kit";
+import { implement } from "@gap/service-kit";
 import { adversarialSetCounts, encodeAdversarialSet, generateAdversarialSet } from "@gap/algorithms";
-import { artifactRef, attackParameters, derivedKey, loadDataset, modelConfig, outputKey, withModel, type ComputeDeps } from "@gap/compute";
+import { artifactRef, attackParameters, derivedKey, loadDataset, modelConfig, outputKey, withModel, computeJob, type ComputeDeps } from "@gap/compute";
 
 /** Attacks a split through a model and stores the adversarial set. */
 export function attackService({ store, sources, queue }: ComputeDeps) {
@@ -11,7 +11,7 @@ export function attackService({ store, sources, queue }: ComputeDeps) {
       const parameters = attackParameters(request.config, "config");
       const key = outputKey(request.outputKey, () => derivedKey("adversarial", GenerateAdversarialSetRequestSchema, request));
       const source = await loadDataset(request.source, "source", sources, config.inputShape);
-      yield* streamJob(queue, context, async (report) => {
+      yield* computeJob("attack", queue, context, async (report) => {
         return withModel(store, config, { weights: request.weights, mask: request.mask }, async (model, masks) => {
           const set = await generateAdversarialSet(model, source, parameters, {
             masks,

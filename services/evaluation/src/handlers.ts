@@ -1,8 +1,8 @@
 import { EvaluationService } from "@gap/proto";
-import { implement, streamJob } from "@gap/service-kit";
+import { implement } from "@gap/service-kit";
 import { transferAccuracy } from "@gap/algorithms";
 import { evaluate, type Dataset } from "@gap/ml-core";
-import { batchSizeOf, isSet, loadAdversarialSet, loadDataset, modelConfig, withModel, type ComputeDeps } from "@gap/compute";
+import { batchSizeOf, isSet, loadAdversarialSet, loadDataset, modelConfig, withModel, computeJob, type ComputeDeps } from "@gap/compute";
 import { loadEvaluableModel } from "./evaluable-model.js";
 
 /** Top-1 accuracy and loss with exact counts, on clean data or an adversarial set. */
@@ -13,7 +13,7 @@ export function evaluationService({ store, sources, queue }: ComputeDeps) {
       const batchSize = batchSizeOf(request.batchSize, "batch_size", 256);
       const adversarial = isSet(request.adversarialSet);
       const clean: Dataset | undefined = adversarial ? undefined : await loadDataset(request.dataset, "dataset", sources, config.inputShape);
-      yield* streamJob(queue, context, async (report) => {
+      yield* computeJob("evaluation", queue, context, async (report) => {
         const set = adversarial ? await loadAdversarialSet(store, request.adversarialSet, "adversarial_set", config.inputShape) : undefined;
         const load = () => loadEvaluableModel(store, config, request);
         return withModel(store, config, { weights: request.weights, mask: request.mask, load }, async (model, masks) => {

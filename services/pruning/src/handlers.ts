@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ArtifactKind, PruneRequestSchema, PruningService } from "@gap/proto";
-import { implement, invalidArgument, numberInRange, streamJob } from "@gap/service-kit";
+import { implement, invalidArgument, numberInRange } from "@gap/service-kit";
 import { maskTensors, prune, STRATEGIES, type Scope } from "@gap/algorithms";
 import { saveMasks, type Dataset } from "@gap/ml-core";
 import {
@@ -16,6 +16,7 @@ import {
   seedOf,
   strategyOf,
   variantOf,
+  computeJob,
   type ComputeDeps,
 } from "@gap/compute";
 
@@ -38,7 +39,7 @@ export function pruningService({ store, sources, queue }: ComputeDeps) {
       if (strategy === "gradient") data = await loadDataset(request.scoringData, "scoring_data", sources, config.inputShape);
       if (strategy === "gap" && !isSet(request.adversarialSet)) throw invalidArgument("adversarial_set.key", "GAP needs an adversarial set");
 
-      yield* streamJob(queue, context, async (report) => {
+      yield* computeJob("pruning", queue, context, async (report) => {
         if (strategy === "gap") data = await loadAdversarialSet(store, request.adversarialSet, "adversarial_set", config.inputShape);
         const model = await loadModel(store, config, request.weights, "weights");
         try {

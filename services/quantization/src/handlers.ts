@@ -1,8 +1,8 @@
 import { ArtifactKind, QuantizationService, QuantizeRequestSchema } from "@gap/proto";
-import { implement, integerInRange, invalidArgument, required, ServiceError, streamJob } from "@gap/service-kit";
+import { implement, integerInRange, invalidArgument, required, ServiceError } from "@gap/service-kit";
 import { calibrate, encodeQuantizedModel, quantizedSize, quantizeModel } from "@gap/algorithms";
 import { applyMasks, Network, validateMasks } from "@gap/ml-core";
-import { artifactRef, derivedKey, isSet, loadDataset, modelConfig, outputKey, withModel, type ComputeDeps } from "@gap/compute";
+import { artifactRef, derivedKey, isSet, loadDataset, modelConfig, outputKey, withModel, computeJob, type ComputeDeps } from "@gap/compute";
 
 /** Inputs per calibration forward (the request has no batch size: calibration only observes). */
 const CALIBRATION_BATCH_SIZE = 128;
@@ -28,7 +28,7 @@ export function quantizationService({ store, sources, queue }: ComputeDeps) {
         throw error;
       });
 
-      yield* streamJob(queue, context, async (report) => {
+      yield* computeJob("quantization", queue, context, async (report) => {
         return withModel(store, config, { weights: request.weights, mask: request.mask }, async (model, masks) => {
           if (!(model instanceof Network)) throw new Error("loadModel did not build a Network");
           if (masks) {

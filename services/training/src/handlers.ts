@@ -1,7 +1,7 @@
 import { ArtifactKind, TrainingService, TrainRequestSchema } from "@gap/proto";
-import { implement, streamJob } from "@gap/service-kit";
+import { implement } from "@gap/service-kit";
 import { saveWeights, train } from "@gap/ml-core";
-import { artifactRef, derivedKey, loadDataset, modelConfig, outputKey, trainOptions, withModel, type ComputeDeps } from "@gap/compute";
+import { artifactRef, derivedKey, loadDataset, modelConfig, outputKey, trainOptions, withModel, computeJob, type ComputeDeps } from "@gap/compute";
 
 /** Trains from scratch, or fine-tunes under a mask, and stores the weights. */
 export function trainingService({ store, sources, queue }: ComputeDeps) {
@@ -11,7 +11,7 @@ export function trainingService({ store, sources, queue }: ComputeDeps) {
       const options = trainOptions(request.config, "config");
       const key = outputKey(request.outputKey, () => derivedKey("weights", TrainRequestSchema, request));
       const data = await loadDataset(request.trainData, "train_data", sources, config.inputShape);
-      yield* streamJob(queue, context, async (report) => {
+      yield* computeJob("training", queue, context, async (report) => {
         return withModel(store, config, { weights: request.initialWeights, mask: request.mask, seed: options.seed }, async (model, masks) => {
           const summary = await train(model, data, {
             ...options,

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { ArtifactRef, AttackConfig, DatasetRef, ModelSpec, Progress } from "./common_pb.js";
+import type { ArtifactRef, AttackConfig, DatasetRef, JobInfo, ModelSpec, Progress } from "./common_pb.js";
 import { file_gap_v1_common } from "./common_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gap/v1/attack.proto.
  */
 export const file_gap_v1_attack: GenFile = /*@__PURE__*/
-  fileDesc("ChNnYXAvdjEvYXR0YWNrLnByb3RvEgZnYXAudjEi6AEKHUdlbmVyYXRlQWR2ZXJzYXJpYWxTZXRSZXF1ZXN0EiAKBW1vZGVsGAEgASgLMhEuZ2FwLnYxLk1vZGVsU3BlYxIkCgd3ZWlnaHRzGAIgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmEiEKBG1hc2sYAyABKAsyEy5nYXAudjEuQXJ0aWZhY3RSZWYSIgoGc291cmNlGAQgASgLMhIuZ2FwLnYxLkRhdGFzZXRSZWYSJAoGY29uZmlnGAUgASgLMhQuZ2FwLnYxLkF0dGFja0NvbmZpZxISCgpvdXRwdXRfa2V5GAYgASgJIocBChRBZHZlcnNhcmlhbFNldFJlc3VsdBIsCg9hZHZlcnNhcmlhbF9zZXQYASABKAsyEy5nYXAudjEuQXJ0aWZhY3RSZWYSDQoFY291bnQYAiABKA0SFQoNY2xlYW5fY29ycmVjdBgDIAEoDRIbChNhZHZlcnNhcmlhbF9jb3JyZWN0GAQgASgNIn8KHkdlbmVyYXRlQWR2ZXJzYXJpYWxTZXRSZXNwb25zZRIkCghwcm9ncmVzcxgBIAEoCzIQLmdhcC52MS5Qcm9ncmVzc0gAEi4KBnJlc3VsdBgCIAEoCzIcLmdhcC52MS5BZHZlcnNhcmlhbFNldFJlc3VsdEgAQgcKBWV2ZW50MnoKDUF0dGFja1NlcnZpY2USaQoWR2VuZXJhdGVBZHZlcnNhcmlhbFNldBIlLmdhcC52MS5HZW5lcmF0ZUFkdmVyc2FyaWFsU2V0UmVxdWVzdBomLmdhcC52MS5HZW5lcmF0ZUFkdmVyc2FyaWFsU2V0UmVzcG9uc2UwAWIGcHJvdG8z", [file_gap_v1_common]);
+  fileDesc("ChNnYXAvdjEvYXR0YWNrLnByb3RvEgZnYXAudjEi6AEKHUdlbmVyYXRlQWR2ZXJzYXJpYWxTZXRSZXF1ZXN0EiAKBW1vZGVsGAEgASgLMhEuZ2FwLnYxLk1vZGVsU3BlYxIkCgd3ZWlnaHRzGAIgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmEiEKBG1hc2sYAyABKAsyEy5nYXAudjEuQXJ0aWZhY3RSZWYSIgoGc291cmNlGAQgASgLMhIuZ2FwLnYxLkRhdGFzZXRSZWYSJAoGY29uZmlnGAUgASgLMhQuZ2FwLnYxLkF0dGFja0NvbmZpZxISCgpvdXRwdXRfa2V5GAYgASgJIqUBChRBZHZlcnNhcmlhbFNldFJlc3VsdBIsCg9hZHZlcnNhcmlhbF9zZXQYASABKAsyEy5nYXAudjEuQXJ0aWZhY3RSZWYSDQoFY291bnQYAiABKA0SFQoNY2xlYW5fY29ycmVjdBgDIAEoDRIbChNhZHZlcnNhcmlhbF9jb3JyZWN0GAQgASgNEhwKA2pvYhgFIAEoCzIPLmdhcC52MS5Kb2JJbmZvIn8KHkdlbmVyYXRlQWR2ZXJzYXJpYWxTZXRSZXNwb25zZRIkCghwcm9ncmVzcxgBIAEoCzIQLmdhcC52MS5Qcm9ncmVzc0gAEi4KBnJlc3VsdBgCIAEoCzIcLmdhcC52MS5BZHZlcnNhcmlhbFNldFJlc3VsdEgAQgcKBWV2ZW50MnoKDUF0dGFja1NlcnZpY2USaQoWR2VuZXJhdGVBZHZlcnNhcmlhbFNldBIlLmdhcC52MS5HZW5lcmF0ZUFkdmVyc2FyaWFsU2V0UmVxdWVzdBomLmdhcC52MS5HZW5lcmF0ZUFkdmVyc2FyaWFsU2V0UmVzcG9uc2UwAWIGcHJvdG8z", [file_gap_v1_common]);
 
 /**
  * An attack job.
@@ -104,6 +104,13 @@ export type AdversarialSetResult = Message<"gap.v1.AdversarialSetResult"> & {
    * @generated from field: uint32 adversarial_correct = 4;
    */
   adversarialCorrect: number;
+
+  /**
+   * Where and how long the job ran.
+   *
+   * @generated from field: gap.v1.JobInfo job = 5;
+   */
+  job?: JobInfo;
 };
 
 /**

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { ArtifactRef, DatasetRef, ModelSpec, Progress } from "./common_pb.js";
+import type { ArtifactRef, DatasetRef, JobInfo, ModelSpec, Progress } from "./common_pb.js";
 import { file_gap_v1_common } from "./common_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gap/v1/evaluation.proto.
  */
 export const file_gap_v1_evaluation: GenFile = /*@__PURE__*/
-  fileDesc("ChdnYXAvdjEvZXZhbHVhdGlvbi5wcm90bxIGZ2FwLnYxIvYBCg9FdmFsdWF0ZVJlcXVlc3QSIAoFbW9kZWwYASABKAsyES5nYXAudjEuTW9kZWxTcGVjEiQKB3dlaWdodHMYAiABKAsyEy5nYXAudjEuQXJ0aWZhY3RSZWYSIQoEbWFzaxgDIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIRCglxdWFudGl6ZWQYBCABKAgSIwoHZGF0YXNldBgFIAEoCzISLmdhcC52MS5EYXRhc2V0UmVmEiwKD2FkdmVyc2FyaWFsX3NldBgGIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhISCgpiYXRjaF9zaXplGAcgASgNImgKEEV2YWx1YXRpb25SZXN1bHQSDwoHY29ycmVjdBgBIAEoBBINCgV0b3RhbBgCIAEoBBIQCghhY2N1cmFjeRgDIAEoARIMCgRsb3NzGAQgASgBEhQKDGJvdGhfY29ycmVjdBgFIAEoBCJtChBFdmFsdWF0ZVJlc3BvbnNlEiQKCHByb2dyZXNzGAEgASgLMhAuZ2FwLnYxLlByb2dyZXNzSAASKgoGcmVzdWx0GAIgASgLMhguZ2FwLnYxLkV2YWx1YXRpb25SZXN1bHRIAEIHCgVldmVudDJUChFFdmFsdWF0aW9uU2VydmljZRI/CghFdmFsdWF0ZRIXLmdhcC52MS5FdmFsdWF0ZVJlcXVlc3QaGC5nYXAudjEuRXZhbHVhdGVSZXNwb25zZTABYgZwcm90bzM", [file_gap_v1_common]);
+  fileDesc("ChdnYXAvdjEvZXZhbHVhdGlvbi5wcm90bxIGZ2FwLnYxIvYBCg9FdmFsdWF0ZVJlcXVlc3QSIAoFbW9kZWwYASABKAsyES5nYXAudjEuTW9kZWxTcGVjEiQKB3dlaWdodHMYAiABKAsyEy5nYXAudjEuQXJ0aWZhY3RSZWYSIQoEbWFzaxgDIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIRCglxdWFudGl6ZWQYBCABKAgSIwoHZGF0YXNldBgFIAEoCzISLmdhcC52MS5EYXRhc2V0UmVmEiwKD2FkdmVyc2FyaWFsX3NldBgGIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhISCgpiYXRjaF9zaXplGAcgASgNIoYBChBFdmFsdWF0aW9uUmVzdWx0Eg8KB2NvcnJlY3QYASABKAQSDQoFdG90YWwYAiABKAQSEAoIYWNjdXJhY3kYAyABKAESDAoEbG9zcxgEIAEoARIUCgxib3RoX2NvcnJlY3QYBSABKAQSHAoDam9iGAYgASgLMg8uZ2FwLnYxLkpvYkluZm8ibQoQRXZhbHVhdGVSZXNwb25zZRIkCghwcm9ncmVzcxgBIAEoCzIQLmdhcC52MS5Qcm9ncmVzc0gAEioKBnJlc3VsdBgCIAEoCzIYLmdhcC52MS5FdmFsdWF0aW9uUmVzdWx0SABCBwoFZXZlbnQyVAoRRXZhbHVhdGlvblNlcnZpY2USPwoIRXZhbHVhdGUSFy5nYXAudjEuRXZhbHVhdGVSZXF1ZXN0GhguZ2FwLnYxLkV2YWx1YXRlUmVzcG9uc2UwAWIGcHJvdG8z", [file_gap_v1_common]);
 
 /**
  * An evaluation job.
@@ -118,6 +118,13 @@ export type EvaluationResult = Message<"gap.v1.EvaluationResult"> & {
    * @generated from field: uint64 both_correct = 5;
    */
   bothCorrect: bigint;
+
+  /**
+   * Where and how long the job ran.
+   *
+   * @generated from field: gap.v1.JobInfo job = 6;
+   */
+  job?: JobInfo;
 };
 
 /**

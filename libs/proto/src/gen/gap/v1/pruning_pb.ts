@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { ArtifactRef, DatasetRef, ModelSpec, Progress, PruningVariant, StrategyScope } from "./common_pb.js";
+import type { ArtifactRef, DatasetRef, JobInfo, ModelSpec, Progress, PruningVariant, StrategyScope } from "./common_pb.js";
 import { file_gap_v1_common } from "./common_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gap/v1/pruning.proto.
  */
 export const file_gap_v1_pruning: GenFile = /*@__PURE__*/
-  fileDesc("ChRnYXAvdjEvcHJ1bmluZy5wcm90bxIGZ2FwLnYxItECCgxQcnVuZVJlcXVlc3QSIAoFbW9kZWwYASABKAsyES5nYXAudjEuTW9kZWxTcGVjEiQKB3dlaWdodHMYAiABKAsyEy5nYXAudjEuQXJ0aWZhY3RSZWYSJwoIc3RyYXRlZ3kYAyABKAsyFS5nYXAudjEuU3RyYXRlZ3lTY29wZRIZChFjb21wcmVzc2lvbl9yYXRpbxgEIAEoARIoCgxzY29yaW5nX2RhdGEYBSABKAsyEi5nYXAudjEuRGF0YXNldFJlZhIsCg9hZHZlcnNhcmlhbF9zZXQYBiABKAsyEy5nYXAudjEuQXJ0aWZhY3RSZWYSJwoHdmFyaWFudBgHIAEoDjIWLmdhcC52MS5QcnVuaW5nVmFyaWFudBIMCgRzZWVkGAggASgEEhIKCmJhdGNoX3NpemUYCSABKA0SEgoKb3V0cHV0X2tleRgKIAEoCSJKCgtMYXllclJlcG9ydBIMCgRuYW1lGAEgASgJEgwKBGtlcHQYAiABKAQSDQoFdG90YWwYAyABKAQSEAoIZnJhY3Rpb24YBCABKAEivQEKC1BydW5lUmVzdWx0EiEKBG1hc2sYASABKAsyEy5nYXAudjEuQXJ0aWZhY3RSZWYSIwoGbGF5ZXJzGAIgAygLMhMuZ2FwLnYxLkxheWVyUmVwb3J0EhgKEHRvdGFsX3BhcmFtZXRlcnMYAyABKAQSGgoSbm9uemVyb19wYXJhbWV0ZXJzGAQgASgEEhIKCnNpemVfYnl0ZXMYBSABKAQSHAoUcmVhbGl6ZWRfY29tcHJlc3Npb24YBiABKAEiZQoNUHJ1bmVSZXNwb25zZRIkCghwcm9ncmVzcxgBIAEoCzIQLmdhcC52MS5Qcm9ncmVzc0gAEiUKBnJlc3VsdBgCIAEoCzITLmdhcC52MS5QcnVuZVJlc3VsdEgAQgcKBWV2ZW50MkgKDlBydW5pbmdTZXJ2aWNlEjYKBVBydW5lEhQuZ2FwLnYxLlBydW5lUmVxdWVzdBoVLmdhcC52MS5QcnVuZVJlc3BvbnNlMAFiBnByb3RvMw", [file_gap_v1_common]);
+  fileDesc("ChRnYXAvdjEvcHJ1bmluZy5wcm90bxIGZ2FwLnYxItECCgxQcnVuZVJlcXVlc3QSIAoFbW9kZWwYASABKAsyES5nYXAudjEuTW9kZWxTcGVjEiQKB3dlaWdodHMYAiABKAsyEy5nYXAudjEuQXJ0aWZhY3RSZWYSJwoIc3RyYXRlZ3kYAyABKAsyFS5nYXAudjEuU3RyYXRlZ3lTY29wZRIZChFjb21wcmVzc2lvbl9yYXRpbxgEIAEoARIoCgxzY29yaW5nX2RhdGEYBSABKAsyEi5nYXAudjEuRGF0YXNldFJlZhIsCg9hZHZlcnNhcmlhbF9zZXQYBiABKAsyEy5nYXAudjEuQXJ0aWZhY3RSZWYSJwoHdmFyaWFudBgHIAEoDjIWLmdhcC52MS5QcnVuaW5nVmFyaWFudBIMCgRzZWVkGAggASgEEhIKCmJhdGNoX3NpemUYCSABKA0SEgoKb3V0cHV0X2tleRgKIAEoCSJKCgtMYXllclJlcG9ydBIMCgRuYW1lGAEgASgJEgwKBGtlcHQYAiABKAQSDQoFdG90YWwYAyABKAQSEAoIZnJhY3Rpb24YBCABKAEi2wEKC1BydW5lUmVzdWx0EiEKBG1hc2sYASABKAsyEy5nYXAudjEuQXJ0aWZhY3RSZWYSIwoGbGF5ZXJzGAIgAygLMhMuZ2FwLnYxLkxheWVyUmVwb3J0EhgKEHRvdGFsX3BhcmFtZXRlcnMYAyABKAQSGgoSbm9uemVyb19wYXJhbWV0ZXJzGAQgASgEEhIKCnNpemVfYnl0ZXMYBSABKAQSHAoUcmVhbGl6ZWRfY29tcHJlc3Npb24YBiABKAESHAoDam9iGAcgASgLMg8uZ2FwLnYxLkpvYkluZm8iZQoNUHJ1bmVSZXNwb25zZRIkCghwcm9ncmVzcxgBIAEoCzIQLmdhcC52MS5Qcm9ncmVzc0gAEiUKBnJlc3VsdBgCIAEoCzITLmdhcC52MS5QcnVuZVJlc3VsdEgAQgcKBWV2ZW50MkgKDlBydW5pbmdTZXJ2aWNlEjYKBVBydW5lEhQuZ2FwLnYxLlBydW5lUmVxdWVzdBoVLmdhcC52MS5QcnVuZVJlc3BvbnNlMAFiBnByb3RvMw", [file_gap_v1_common]);
 
 /**
  * A pruning job.
@@ -187,6 +187,13 @@ export type PruneResult = Message<"gap.v1.PruneResult"> & {
    * @generated from field: double realized_compression = 6;
    */
   realizedCompression: number;
+
+  /**
+   * Where and how long the job ran.
+   *
+   * @generated from field: gap.v1.JobInfo job = 7;
+   */
+  job?: JobInfo;
 };
 
 /**

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { ArtifactRef, DatasetRef, ModelSpec, Progress, QuantizationConfig } from "./common_pb.js";
+import type { ArtifactRef, DatasetRef, JobInfo, ModelSpec, Progress, QuantizationConfig } from "./common_pb.js";
 import { file_gap_v1_common } from "./common_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gap/v1/quantization.proto.
  */
 export const file_gap_v1_quantization: GenFile = /*@__PURE__*/
-  fileDesc("ChlnYXAvdjEvcXVhbnRpemF0aW9uLnByb3RvEgZnYXAudjEi6gEKD1F1YW50aXplUmVxdWVzdBIgCgVtb2RlbBgBIAEoCzIRLmdhcC52MS5Nb2RlbFNwZWMSJAoHd2VpZ2h0cxgCIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIhCgRtYXNrGAMgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmEioKBmNvbmZpZxgEIAEoCzIaLmdhcC52MS5RdWFudGl6YXRpb25Db25maWcSLAoQY2FsaWJyYXRpb25fZGF0YRgFIAEoCzISLmdhcC52MS5EYXRhc2V0UmVmEhIKCm91dHB1dF9rZXkYBiABKAkilAEKDlF1YW50aXplUmVzdWx0EiwKD3F1YW50aXplZF9tb2RlbBgBIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIZChFzaXplX2J5dGVzX2JlZm9yZRgCIAEoBBIYChBzaXplX2J5dGVzX2FmdGVyGAMgASgEEh8KF3NwYXJzZV9zaXplX2J5dGVzX2FmdGVyGAQgASgEImsKEFF1YW50aXplUmVzcG9uc2USJAoIcHJvZ3Jlc3MYASABKAsyEC5nYXAudjEuUHJvZ3Jlc3NIABIoCgZyZXN1bHQYAiABKAsyFi5nYXAudjEuUXVhbnRpemVSZXN1bHRIAEIHCgVldmVudDJWChNRdWFudGl6YXRpb25TZXJ2aWNlEj8KCFF1YW50aXplEhcuZ2FwLnYxLlF1YW50aXplUmVxdWVzdBoYLmdhcC52MS5RdWFudGl6ZVJlc3BvbnNlMAFiBnByb3RvMw", [file_gap_v1_common]);
+  fileDesc("ChlnYXAvdjEvcXVhbnRpemF0aW9uLnByb3RvEgZnYXAudjEi6gEKD1F1YW50aXplUmVxdWVzdBIgCgVtb2RlbBgBIAEoCzIRLmdhcC52MS5Nb2RlbFNwZWMSJAoHd2VpZ2h0cxgCIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIhCgRtYXNrGAMgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmEioKBmNvbmZpZxgEIAEoCzIaLmdhcC52MS5RdWFudGl6YXRpb25Db25maWcSLAoQY2FsaWJyYXRpb25fZGF0YRgFIAEoCzISLmdhcC52MS5EYXRhc2V0UmVmEhIKCm91dHB1dF9rZXkYBiABKAkisgEKDlF1YW50aXplUmVzdWx0EiwKD3F1YW50aXplZF9tb2RlbBgBIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIZChFzaXplX2J5dGVzX2JlZm9yZRgCIAEoBBIYChBzaXplX2J5dGVzX2FmdGVyGAMgASgEEh8KF3NwYXJzZV9zaXplX2J5dGVzX2FmdGVyGAQgASgEEhwKA2pvYhgFIAEoCzIPLmdhcC52MS5Kb2JJbmZvImsKEFF1YW50aXplUmVzcG9uc2USJAoIcHJvZ3Jlc3MYASABKAsyEC5nYXAudjEuUHJvZ3Jlc3NIABIoCgZyZXN1bHQYAiABKAsyFi5nYXAudjEuUXVhbnRpemVSZXN1bHRIAEIHCgVldmVudDJWChNRdWFudGl6YXRpb25TZXJ2aWNlEj8KCFF1YW50aXplEhcuZ2FwLnYxLlF1YW50aXplUmVxdWVzdBoYLmdhcC52MS5RdWFudGl6ZVJlc3BvbnNlMAFiBnByb3RvMw", [file_gap_v1_common]);
 
 /**
  * A quantization job.
@@ -103,6 +103,13 @@ export type QuantizeResult = Message<"gap.v1.QuantizeResult"> & {
    * @generated from field: uint64 sparse_size_bytes_after = 4;
    */
   sparseSizeBytesAfter: bigint;
+
+  /**
+   * Where and how long the job ran.
+   *
+   * @generated from field: gap.v1.JobInfo job = 5;
+   */
+  job?: JobInfo;
 };
 
 /**

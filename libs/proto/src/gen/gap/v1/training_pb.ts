@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { ArtifactRef, DatasetRef, ModelSpec, Progress, TrainingConfig } from "./common_pb.js";
+import type { ArtifactRef, DatasetRef, JobInfo, ModelSpec, Progress, TrainingConfig } from "./common_pb.js";
 import { file_gap_v1_common } from "./common_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gap/v1/training.proto.
  */
 export const file_gap_v1_training: GenFile = /*@__PURE__*/
-  fileDesc("ChVnYXAvdjEvdHJhaW5pbmcucHJvdG8SBmdhcC52MSLlAQoMVHJhaW5SZXF1ZXN0EiAKBW1vZGVsGAEgASgLMhEuZ2FwLnYxLk1vZGVsU3BlYxImCgp0cmFpbl9kYXRhGAIgASgLMhIuZ2FwLnYxLkRhdGFzZXRSZWYSJgoGY29uZmlnGAMgASgLMhYuZ2FwLnYxLlRyYWluaW5nQ29uZmlnEiwKD2luaXRpYWxfd2VpZ2h0cxgEIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIhCgRtYXNrGAUgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmEhIKCm91dHB1dF9rZXkYBiABKAkihQEKC1RyYWluUmVzdWx0EiQKB3dlaWdodHMYASABKAsyEy5nYXAudjEuQXJ0aWZhY3RSZWYSGAoQZXBvY2hzX2NvbXBsZXRlZBgCIAEoDRIYChBmaW5hbF90cmFpbl9sb3NzGAMgASgBEhwKFGZpbmFsX3RyYWluX2FjY3VyYWN5GAQgASgBImUKDVRyYWluUmVzcG9uc2USJAoIcHJvZ3Jlc3MYASABKAsyEC5nYXAudjEuUHJvZ3Jlc3NIABIlCgZyZXN1bHQYAiABKAsyEy5nYXAudjEuVHJhaW5SZXN1bHRIAEIHCgVldmVudDJJCg9UcmFpbmluZ1NlcnZpY2USNgoFVHJhaW4SFC5nYXAudjEuVHJhaW5SZXF1ZXN0GhUuZ2FwLnYxLlRyYWluUmVzcG9uc2UwAWIGcHJvdG8z", [file_gap_v1_common]);
+  fileDesc("ChVnYXAvdjEvdHJhaW5pbmcucHJvdG8SBmdhcC52MSLlAQoMVHJhaW5SZXF1ZXN0EiAKBW1vZGVsGAEgASgLMhEuZ2FwLnYxLk1vZGVsU3BlYxImCgp0cmFpbl9kYXRhGAIgASgLMhIuZ2FwLnYxLkRhdGFzZXRSZWYSJgoGY29uZmlnGAMgASgLMhYuZ2FwLnYxLlRyYWluaW5nQ29uZmlnEiwKD2luaXRpYWxfd2VpZ2h0cxgEIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIhCgRtYXNrGAUgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmEhIKCm91dHB1dF9rZXkYBiABKAkiowEKC1RyYWluUmVzdWx0EiQKB3dlaWdodHMYASABKAsyEy5nYXAudjEuQXJ0aWZhY3RSZWYSGAoQZXBvY2hzX2NvbXBsZXRlZBgCIAEoDRIYChBmaW5hbF90cmFpbl9sb3NzGAMgASgBEhwKFGZpbmFsX3RyYWluX2FjY3VyYWN5GAQgASgBEhwKA2pvYhgFIAEoCzIPLmdhcC52MS5Kb2JJbmZvImUKDVRyYWluUmVzcG9uc2USJAoIcHJvZ3Jlc3MYASABKAsyEC5nYXAudjEuUHJvZ3Jlc3NIABIlCgZyZXN1bHQYAiABKAsyEy5nYXAudjEuVHJhaW5SZXN1bHRIAEIHCgVldmVudDJJCg9UcmFpbmluZ1NlcnZpY2USNgoFVHJhaW4SFC5nYXAudjEuVHJhaW5SZXF1ZXN0GhUuZ2FwLnYxLlRyYWluUmVzcG9uc2UwAWIGcHJvdG8z", [file_gap_v1_common]);
 
 /**
  * A training or fine-tuning job.
@@ -103,6 +103,13 @@ export type TrainResult = Message<"gap.v1.TrainResult"> & {
    * @generated from field: double final_train_accuracy = 4;
    */
   finalTrainAccuracy: number;
+
+  /**
+   * Where and how long the job ran.
+   *
+   * @generated from field: gap.v1.JobInfo job = 5;
+   */
+  job?: JobInfo;
 };
 
 /**

@@ -1,0 +1,5 @@
+export * from "./figures.js";
+export * from "./html.js";
+export * from "./report.js";
+export * from "./rows.js";
+export * from "./tables.js";

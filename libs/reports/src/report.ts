@@ -1,0 +1,79 @@
+import { accuracyFigure, histogramFigure, overlapFigure, renderPng, renderSvg, type Figure, type HistogramSeries, type OverlapCell } from "./figures.js";
+import { renderReportHtml, type Table } from "./html.js";
+import { summarize, type ReportRow } from "./rows.js";
+import { resultRecords, SUMMARY_COLUMNS, summaryCells, toCsv, toMarkdown } from "./tables.js";
+
+export interface ReportData {
+  title: string;
+  /** Lines under the title, such as the experiment id and state. */
+  facts: ReadonlyArray<readonly [string, string]>;
+  spec: unknown;
+  rows: readonly ReportRow[];
+  /** Fig. 1 series per model (absent where the spec has no GAP or gradient pruning). */
+  histograms?: ReadonlyMap<string, readonly HistogramSeries[]>;
+  /** Mask overlap per model. */
+  overlaps?: ReadonlyMap<string, readonly OverlapCell[]>;
+  software: Table;
+  timings: Table;
+  timingsNote?: string;
+}
+
+export interface ReportFile {
+  name: string;
+  contentType: string;
+  bytes: Uint8Array;
+}
+
+export const REPORT_PAGE = "report.html";
+const text = (s: string) => new TextEncoder().encode(s);
+
+/** The figures of a report, in page order. */
+export function reportFigures(data: ReportData): Figure[] {
+  const summaries = summarize(data.rows);
+  const models = [...new Set(summaries.map((s) => s.model))];
+  const figures: Figure[] = [];
+  for (const model of models) {
+    figures.push(accuracyFigure(model, summaries, ["clean", "adversarial", "transfer"], `fig2-${model}`, `Fig. 2: ${model}`));
+    if (summaries.some((s) => s.model === model && s.ratio !== 1 && s.accuracy.heldOutTransfer)) {
+      figures.push(accuracyFigure(model, summaries, ["heldOutTransfer"], `held-out-transfer-${model}`, `Held-out transfer: ${model}`));
+    }
+  }
+  for (const [model, series] of data.histograms ?? []) if (series.length > 0) figures.push(histogramFigure(model, series));
+  for (const [model, cells] of data.overlaps ?? []) if (cells.length > 0) figures.push(overlapFigure(model, cells));
+  return figures;
+}
+
+/**
+ * Every file of a report: the results as CSV and JSON (one record per trial
+ * with its cell's mean and std), a Markdown summary, each figure as SVG and
+ * PNG, and the self-contained HTML page, which comes first.
+ */
+export async function buildReport(data: ReportData): Promise<ReportFile[]> {
+  const summaries = summarize(data.rows);
+  const records = resultRecords(data.rows);
+  const files: ReportFile[] = [
+    { name: "results.csv", contentType: "text/csv", bytes: text(toCsv(records)) },
+    { name: "results.json", contentType: "application/json", bytes: text(JSON.stringify(records, null, 2) + "\n") },
+    { name: "summary.md", contentType: "text/markdown", bytes: text(`# ${data.title}\n\nAccuracies in percent, mean ± standard deviation over trials.\n\n${toMarkdown(summaries)}`) },
+  ];
+  const rendered = [];
+  for (const figure of reportFigures(data)) {
+    const svg = await renderSvg(figure.spec);
+    rendered.push({ figure, svg });
+    files.push({ name: `${figure.name}.svg`, contentType: "image/svg+xml", bytes: text(svg) });
+    files.push({ name: `${figure.name}.png`, contentType: "image/png", bytes: renderPng(svg) });
+  }
+  const html = renderReportHtml({
+    title: data.title,
+    facts: data.facts,
+    figures: rendered,
+    tables: [
+      { heading: "Results", note: "Accuracies in percent, mean ± standard deviation over trials (sample standard deviation).", table: { columns: SUMMARY_COLUMNS, rows: summaryCells(summaries), numericFrom: 2 } },
+      { heading: "Software and backend", table: data.software },
+      { heading: "Timings", note: data.timingsNote, table: data.timings },
+    ],
+    spec: data.spec,
+    files: [REPORT_PAGE, ...files.map((f) => f.name)],
+  });
+  return [{ name: REPORT_PAGE, contentType: "text/html", bytes: text(html) }, ...files];
+}

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GapClient } from "@gap/client";
 import { RunState, type ExperimentEvent } from "@gap/proto";
 import { startLocalCluster, type LocalCluster } from "@gap/coordinator";
+import { createArtifactStore } from "@gap/artifacts";
 import { startS3rver } from "../support/s3rver.js";
 import { tinySpec } from "../support/tiny-spec.js";
 
@@ -48,6 +49,35 @@ describe("a whole experiment over gRPC, real processes and a real S3 server", ()
     const base = rows.find((r) => r.compressionRatio === 1 && !r.quantized)!;
     for (const row of pruned) expect(Number(base.nonzeroParameters) / Number(row.nonzeroParameters)).toBeCloseTo(2, 3);
     expect(results?.key).toBe(`experiments/${experimentId}/results.json`);
+
+    // The report: in the store, its CSV matching the results, one line per strategy in Fig. 2.
+    const report = await client.report(experimentId);
+    expect(report.state).toBe(RunState.SUCCEEDED);
+    expect(report.report?.key).toBe(`experiments/${experimentId}/report/report.html`);
+    expect(report.files[0]).toEqual(report.report);
+    const store = createArtifactStore(s3.env);
+    const text = async (name: string) => new TextDecoder().decode(await store.get(report.files.find((f) => f.key.endsWith(`/${name}`))!));
+    const html = await text("report.html");
+    expect(html.match(/<svg /g)?.length).toBeGreaterThanOrEqual(4); // Fig. 2, held-out transfer, Fig. 1, overlap
+    expect(html).toContain("wasm"); // the backend the jobs ran on
+    const [header, ...lines] = (await text("results.csv")).trim().split("\r\n").map((l) => l.split(","));
+    expect(lines).toHaveLength(rows.length);
+    const col = (name: string) => header!.indexOf(name);
+    for (const row of rows) {
+      const strategy = row.strategy?.strategy ? ["", "random", "magnitude", "gradient", "gap"][row.strategy.strategy] : "unpruned";
+      const line = lines.find((l) => l[col("strategy")] === strategy && l[col("quantized")] === String(row.quantized))!;
+      expect(Number(line[col("clean_correct")])).toBe(Number(row.clean!.correct));
+      expect(Number(line[col("adversarial_correct")])).toBe(Number(row.adversarial!.correct));
+      expect(Number(line[col("transfer_correct")])).toBe(Number(row.transfer!.correct));
+      expect(Number(line[col("held_out_transfer_correct")])).toBe(Number(row.heldOutTransfer!.correct));
+      expect(Number(line[col("nonzero_parameters")])).toBe(Number(row.nonzeroParameters));
+    }
+    const fig2 = await text("fig2-resnet20.svg");
+    const series = [...fig2.matchAll(/aria-label="[^"]*strategy: ([^;"]*)[^"]*" role="graphics-symbol" aria-roledescription="line mark"/g)].map((m) => m[1]);
+    expect([...new Set(series)].sort()).toEqual(["gap (global)", "gradient (layer)", "magnitude (global)"]);
+    expect(series).toHaveLength(3 * 3 * 2); // panels × strategies × {float32, int8}
+    await expect(client.report("no-such-experiment")).rejects.toMatchObject({ code: 5 }); // NOT_FOUND
+
     // Starting the same spec again finds every step stored.
     const again = await client.start(tinySpec("e2e"));
     expect(again.experimentId).toBe(experimentId);

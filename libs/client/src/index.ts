@@ -5,6 +5,7 @@ import {
   type ExperimentEvent,
   type ExperimentSpecSchema,
   type ExperimentSummary,
+  type GetReportResponse,
   type GetResultsResponse,
 } from "@gap/proto";
 import { createClient, type CallOptions } from "@gap/service-kit";
@@ -43,6 +44,11 @@ export class GapClient {
 
   results(experimentId: string, options?: CallOptions): Promise<GetResultsResponse> {
     return this.rpc.getResults({ experimentId }, options);
+  }
+
+  /** The HTML report and its files (tables, figures) in the store; written from the results so far while the experiment runs. */
+  report(experimentId: string, options?: CallOptions): Promise<GetReportResponse> {
+    return this.rpc.getReport({ experimentId }, options);
   }
 
   async list(options?: CallOptions): Promise<ExperimentSummary[]> {

@@ -1,6 +1,7 @@
 // nx run coordinator:experiment [preset|spec.yaml]: the whole experiment on this machine.
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
+import { createArtifactStore } from "@gap/artifacts";
 import { GapClient, RunState } from "@gap/client";
 import { RunState as State, type ExperimentEvent } from "@gap/proto";
 import { loadSpec } from "./spec.js";
@@ -67,6 +68,11 @@ try {
   console.log(`\n${table}\n`);
   console.log(`experiment ${State[state].toLowerCase()} in ${elapsed()}`);
   console.log(`full results: ${join(outDir, "table.txt")} and ${results.results ? `${results.results.bucket}/${results.results.key} in the store` : "(none stored)"}`);
+  // The report is in the store; copy its files next to the table.
+  const report = await client.report(experimentId);
+  const store = createArtifactStore({ ...process.env, ...env });
+  for (const file of report.files) writeFileSync(join(outDir, basename(file.key)), await store.get(file));
+  console.log(`report: ${join(outDir, basename(report.report!.key))} (${report.files.length} files; ${report.report!.bucket}/${report.report!.key} in the store)`);
   await shutdown(state === RunState.SUCCEEDED ? 0 : 1);
 } catch (error) {
   console.error(`experiment failed: ${(error as Error).message}\nservice logs: ${logDir}`);

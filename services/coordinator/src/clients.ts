@@ -6,6 +6,7 @@ import {
   TrainingService,
   type AdversarialSetResult,
   type EvaluationResult,
+  type JobInfo,
   type Progress,
   type PruneResult,
   type QuantizeResult,
@@ -59,8 +60,12 @@ export function createStepCaller(addresses: ServiceAddresses) {
   return { call, close: () => Object.values(clients).forEach((c) => c.close()) };
 }
 
-/** The part of each result the graph and the table need. */
+/** The part of each result the graph, the table and the report need. */
 export function toOutput(kind: StepKind, result: unknown): StepOutput {
+  return { ...countsOf(kind, result), job: (result as { job?: JobInfo }).job };
+}
+
+function countsOf(kind: StepKind, result: unknown): StepOutput {
   switch (kind) {
     case "train":
       return { artifact: (result as TrainResult).weights };

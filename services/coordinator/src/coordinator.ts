@@ -3,6 +3,7 @@ import {
   ArtifactKind,
   CoordinatorService,
   ExperimentSpecSchema,
+  GetReportResponseSchema,
   GetResultsResponseSchema,
   ResultRowSchema,
   RunState,
@@ -10,12 +11,13 @@ import {
   type ExperimentSpec,
 } from "@gap/proto";
 import { implement, nonEmptyString, notFound, type Logger } from "@gap/service-kit";
-import type { ArtifactStore } from "@gap/artifacts";
+import type { ArtifactInfo, ArtifactRefLike, ArtifactStore } from "@gap/artifacts";
 import { artifactRef } from "@gap/compute";
 import { buildGraph } from "./graph.js";
 import { DEFAULT_RETRY, Experiment, type RetryPolicy } from "./experiment.js";
 import type { StepCaller } from "./clients.js";
 import { resultRows } from "./results.js";
+import { reportKey, reportPrefix, writeReport } from "./report.js";
 import { experimentId, validateSpec } from "./spec.js";
 
 export interface CoordinatorDeps {
@@ -44,6 +46,8 @@ const prefix = (id: string) => `experiments/${id}`;
  */
 export class Coordinator {
   private readonly experiments = new Map<string, Experiment>();
+  /** The report each finished experiment got when it ended. */
+  private readonly finalReports = new Map<string, Promise<ArtifactRefLike[]>>();
 
   constructor(private readonly deps: CoordinatorDeps) {}
 
@@ -62,7 +66,13 @@ export class Coordinator {
     this.experiments.set(id, experiment);
     await this.deps.store.put(`${prefix(id)}/spec.json`, encode(toJson(ExperimentSpecSchema, spec)), { contentType: "application/json" });
     await this.persist(experiment);
-    void experiment.start();
+    this.finalReports.delete(id);
+    void experiment.start().then(() =>
+      this.finalReport(experiment).then(
+        (files) => this.deps.log.info("report written", { experiment: id, key: files[0]!.key }),
+        (error) => this.deps.log.error("cannot write the report", { experiment: id, error }),
+      ),
+    );
     this.deps.log.info("experiment started", { experiment: id, steps: experiment.steps.length });
     return experiment;
   }
@@ -98,6 +108,36 @@ export class Coordinator {
     if (!status) throw notFound(`no experiment "${id}"`);
     const rows = decode<JsonValue[]>(await this.deps.store.get(key)).map((row) => fromJson(ResultRowSchema, row));
     return { state: status.state, rows, stored: await this.deps.store.stat(key) };
+  }
+
+  /**
+   * The experiment's report files, the HTML page first: written now from the
+   * results so far while it runs, the one written when it ended afterwards.
+   */
+  async report(id: string): Promise<{ state: RunState; files: ArtifactRefLike[] }> {
+    nonEmptyString(id, "experiment_id", 200);
+    const experiment = this.experiments.get(id);
+    if (experiment) {
+      const files = experiment.finished ? this.finalReport(experiment) : writeReport(this.deps.store, experiment);
+      return { state: experiment.state, files: await files };
+    }
+    const status = await this.status(id);
+    if (!status) throw notFound(`no experiment "${id}"`);
+    const keys = await this.deps.store.list(`${reportPrefix(id)}/`);
+    if (!keys.includes(reportKey(id))) throw notFound(`experiment "${id}" has no stored report; it is written when the experiment ends in a running coordinator`);
+    const files = (await Promise.all(keys.map((key) => this.deps.store.stat(key)))).filter((f): f is ArtifactInfo => f !== undefined);
+    return { state: status.state, files: files.sort((a, b) => Number(b.key === reportKey(id)) - Number(a.key === reportKey(id))) };
+  }
+
+  /** Written once per finished experiment, whoever asks first. */
+  private finalReport(experiment: Experiment): Promise<ArtifactRefLike[]> {
+    let report = this.finalReports.get(experiment.id);
+    if (!report) {
+      report = writeReport(this.deps.store, experiment);
+      this.finalReports.set(experiment.id, report);
+      report.catch(() => this.finalReports.delete(experiment.id)); // a later call tries again
+    }
+    return report;
   }
 
   async list() {
@@ -170,6 +210,11 @@ export function coordinatorService(coordinator: Coordinator) {
         rows,
         results: stored ? artifactRef(stored, ArtifactKind.REPORT) : undefined,
       });
+    },
+    async getReport(request) {
+      const { state, files } = await coordinator.report(request.experimentId);
+      const refs = files.map((file) => artifactRef(file, ArtifactKind.REPORT));
+      return create(GetReportResponseSchema, { state, report: refs[0], files: refs });
     },
     async listExperiments() {
       return { experiments: await coordinator.list() };

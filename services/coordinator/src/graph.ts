@@ -4,6 +4,7 @@ import {
   PruningStrategy,
   Split,
   type ArtifactRef,
+  type JobInfo,
   type ExperimentSpec,
   type StrategyScope,
   type DatasetRef,
@@ -42,6 +43,8 @@ export interface StepOutput {
   bothCorrect?: number;
   nonzeroParameters?: number;
   sizeBytes?: number;
+  /** Where the job ran and how long it took (kept with cached results). */
+  job?: JobInfo;
 }
 
 /** Which cell of the result table a step fills. */

@@ -75,7 +75,7 @@ export function accuracyFigure(model: string, summaries: readonly SummaryRow[], 
         {
           transform: [{ filter: "datum.kind === 'pruned'" }],
           mark: { type: "line", point: true },
-          encoding: { x, y, color: strategy, strokeDash: precision, shape: precision },
+          encoding: { x, y, color: strategy, strokeDash: precision, shape: { ...precision, legend: null } }, // one precision legend
         },
       ],
     },

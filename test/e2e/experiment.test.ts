@@ -1,9 +1,12 @@
-import { mkdtempSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GapClient } from "@gap/client";
-import { RunState, type ExperimentEvent } from "@gap/proto";
+import { create, toJsonString } from "@bufbuild/protobuf";
+import { ExperimentSpecSchema, RunState, type ExperimentEvent } from "@gap/proto";
 import { startLocalCluster, type LocalCluster } from "@gap/coordinator";
 import { createArtifactStore } from "@gap/artifacts";
 import { startS3rver } from "../support/s3rver.js";
@@ -85,6 +88,20 @@ describe("a whole experiment over gRPC, real processes and a real S3 server", ()
     expect(await client.wait(experimentId, (e) => second.push(e))).toBe(RunState.SUCCEEDED);
     const cached = states(second, RunState.CACHED);
     expect([...states(events, RunState.SUCCEEDED)].filter((step) => !cached.has(step))).toEqual([]);
+
+    // The experiment CLI against this coordinator, as the Kubernetes Job runs it: the spec from a file.
+    const work = mkdtempSync(join(tmpdir(), "gap-e2e-cli-"));
+    writeFileSync(join(work, "spec.json"), toJsonString(ExperimentSpecSchema, create(ExperimentSpecSchema, tinySpec("e2e"))));
+    // Not spawnSync: the S3 server lives in this process and must keep answering.
+    const cli = await promisify(execFile)(process.execPath, ["--import", "tsx", "services/coordinator/src/cli.ts"], {
+      cwd: join(import.meta.dirname, "../.."),
+      env: { PATH: process.env.PATH, GAP_COORDINATOR_ADDRESS: cluster.coordinatorAddress, GAP_SPEC: join(work, "spec.json"), GAP_WORK_DIR: work },
+      encoding: "utf8",
+      timeout: 120_000,
+    }); // rejects on a non-zero exit
+    expect(cli.stdout).toContain(`experiment ${experimentId}: ${totalSteps} steps`);
+    expect(cli.stdout).toContain("experiment succeeded");
+    expect(cli.stdout).toContain(`report: gap-test/experiments/${experimentId}/report/report.html in the store`);
     client.close();
   });
 });

@@ -31,6 +31,16 @@ export const ENV = {
   minioBucket: "MINIO_BUCKET",
 } as const;
 
+/** Environment variables of the experiment CLI (nx run coordinator:experiment). */
+export const CLI_ENV = {
+  /** host:port of a running coordinator; unset starts local services. */
+  coordinatorAddress: "GAP_COORDINATOR_ADDRESS",
+  /** A preset name or a YAML/JSON spec file. */
+  spec: "GAP_SPEC",
+  /** Where results, reports, logs and the local store go. */
+  workDir: "GAP_WORK_DIR",
+} as const;
+
 /** The coordinator finds each compute service through GAP_<NAME>_ADDRESSES (comma-separated host:port). */
 export const addressesEnvVar = (service: ComputeServiceName) => `GAP_${service.toUpperCase()}_ADDRESSES`;
 

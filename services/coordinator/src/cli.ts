@@ -1,17 +1,20 @@
-// nx run coordinator:experiment [preset|spec.yaml]: the whole experiment on this machine.
+// nx run coordinator:experiment [preset|spec.yaml]: the whole experiment on this machine,
+// or, with GAP_COORDINATOR_ADDRESS, on a running coordinator (the Kubernetes Job).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { createArtifactStore } from "@gap/artifacts";
 import { GapClient, RunState } from "@gap/client";
+import { CLI_ENV } from "@gap/service-kit";
 import { RunState as State, type ExperimentEvent } from "@gap/proto";
 import { loadSpec } from "./spec.js";
 import { startLocalCluster } from "./local-cluster.js";
 import { formatTable } from "./table.js";
 
 const REPO_ROOT = resolve(import.meta.dirname, "../../..");
-const WORK_DIR = process.env.GAP_WORK_DIR ?? join(REPO_ROOT, ".gap");
+const WORK_DIR = process.env[CLI_ENV.workDir] ?? join(REPO_ROOT, ".gap");
+const REMOTE = process.env[CLI_ENV.coordinatorAddress];
 
-const specArg = process.argv[2] ?? process.env.GAP_SPEC ?? "quick";
+const specArg = process.argv[2] ?? process.env[CLI_ENV.spec] ?? "quick";
 const spec = loadSpec(specArg);
 const env: Record<string, string> = {};
 if (!process.env.MINIO_ENDPOINT) env.GAP_STORE_DIR = process.env.GAP_STORE_DIR ?? join(WORK_DIR, "store");
@@ -20,16 +23,17 @@ const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)}s`;
 const tty = process.stdout.isTTY === true;
 
-console.log(`GAP Lab: experiment "${spec.name}" (${specArg}); store: ${process.env.MINIO_ENDPOINT ?? env.GAP_STORE_DIR}; logs: ${logDir}`);
-const cluster = await startLocalCluster({ env, logDir });
-console.log(`services up in ${elapsed()} (coordinator ${cluster.coordinatorAddress})`);
-const client = new GapClient(cluster.coordinatorAddress);
+console.log(`GAP Lab: experiment "${spec.name}" (${specArg}); store: ${process.env.MINIO_ENDPOINT ?? env.GAP_STORE_DIR}${REMOTE ? "" : `; logs: ${logDir}`}`);
+const cluster = REMOTE ? undefined : await startLocalCluster({ env, logDir });
+const coordinatorAddress = REMOTE ?? cluster!.coordinatorAddress;
+console.log(REMOTE ? `coordinator ${REMOTE}` : `services up in ${elapsed()} (coordinator ${coordinatorAddress})`);
+const client = new GapClient(coordinatorAddress);
 let stopping = false;
 const shutdown = async (code: number) => {
   if (stopping) return;
   stopping = true;
   client.close();
-  await cluster.stop();
+  await cluster?.stop();
   process.exit(code);
 };
 process.once("SIGINT", () => {
@@ -68,13 +72,17 @@ try {
   console.log(`\n${table}\n`);
   console.log(`experiment ${State[state].toLowerCase()} in ${elapsed()}`);
   console.log(`full results: ${join(outDir, "table.txt")} and ${results.results ? `${results.results.bucket}/${results.results.key} in the store` : "(none stored)"}`);
-  // The report is in the store; copy its files next to the table.
   const report = await client.report(experimentId);
-  const store = createArtifactStore({ ...process.env, ...env });
-  for (const file of report.files) writeFileSync(join(outDir, basename(file.key)), await store.get(file));
-  console.log(`report: ${join(outDir, basename(report.report!.key))} (${report.files.length} files; ${report.report!.bucket}/${report.report!.key} in the store)`);
+  const stored = `${report.report!.bucket}/${report.report!.key} in the store`;
+  if (REMOTE) console.log(`report: ${stored} (${report.files.length} files)`);
+  else {
+    // A local run copies the report next to the table; a remote one leaves it in the cluster's store.
+    const store = createArtifactStore({ ...process.env, ...env });
+    for (const file of report.files) writeFileSync(join(outDir, basename(file.key)), await store.get(file));
+    console.log(`report: ${join(outDir, basename(report.report!.key))} (${report.files.length} files; ${stored})`);
+  }
   await shutdown(state === RunState.SUCCEEDED ? 0 : 1);
 } catch (error) {
-  console.error(`experiment failed: ${(error as Error).message}\nservice logs: ${logDir}`);
+  console.error(`experiment failed: ${(error as Error).message}${REMOTE ? "" : `\nservice logs: ${logDir}`}`);
   await shutdown(1);
 }

@@ -112,18 +112,9 @@ function copyContext(to: string): void {
   walk(REPO_ROOT);
 }
 
-/** The manifests stage: every package.json outside node_modules, and the lockfile. */
+/** The manifests stage, by running its own RUN line in the context with /manifests pointed at `to`. */
 function copyManifests(context: string, to: string): void {
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (entry.name === "node_modules") continue;
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.name === "package.json") cpSync(path, join(to, relative(context, path)));
-    }
-  };
-  walk(context);
-  cpSync(join(context, "package-lock.json"), join(to, "package-lock.json"));
+  for (const command of runs(stage("manifests"))) sh(command.replaceAll("/manifests", to).replace(/\\\n/g, " "), context, 60_000);
 }
 
 function sh(command: string, cwd: string, timeoutMs: number): void {

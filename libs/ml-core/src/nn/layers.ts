@@ -3,6 +3,7 @@
  * weights are stored in the TensorFlow.js layout (see model.ts).
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { NATIVE_BN_GRAD, NATIVE_BN_TRAIN, nativeKernelsActive } from "../runtime/native_kernels.js";
 import type { BufferEntry, ForwardOptions, ParamEntry } from "./model.js";
 
 /** A BatchNorm's batch mean and unbiased variance from one training-mode forward. */
@@ -109,6 +110,12 @@ export class BatchNorm {
     const channels = x.shape[x.rank - 1] as number;
     const n = x.size / channels;
     if (n < 2) throw new Error(`${this.name}: training-mode BatchNorm needs more than 1 value per channel, got input shape [${x.shape}]`);
+    if (x.dtype === "float32" && tf.getBackend() === "wasm" && nativeKernelsActive()) {
+      const { y, mean, variance } = nativeTrainingBatchNorm(x, gamma, beta, this.eps);
+      ctx.recordBatchStats({ bn: this, mean, variance: tf.keep(tf.mul(variance, n / (n - 1)) as tf.Tensor1D) });
+      variance.dispose();
+      return y as tf.Tensor as T;
+    }
     // Normalise with the biased variance; record the unbiased one for the running update (as PyTorch).
     const { mean, variance } = tf.moments(x, axes);
     ctx.recordBatchStats({
@@ -132,6 +139,35 @@ export class BatchNorm {
       }
     });
   }
+}
+
+/**
+ * Training-mode batch norm as one fused oneDNN forward (batch mean and biased
+ * variance) and one fused backward (through the batch statistics too), on the
+ * wasm backend with native kernels. mean and variance come back kept (outside
+ * any tidy); the caller owns them.
+ */
+function nativeTrainingBatchNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number) {
+  let mean: tf.Tensor1D | undefined;
+  let variance: tf.Tensor1D | undefined;
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xs, g, b] = args as [tf.Tensor, tf.Tensor, tf.Tensor];
+    const save = args[3] as tf.GradSaveFunc;
+    const [y, m, v] = tf.engine().runKernel(NATIVE_BN_TRAIN, { x: xs, scale: g, offset: b }, { eps }) as tf.Tensor[];
+    save([xs, m!, v!, g]);
+    // Clones: the saved tensors are freed after backprop, the batch stats outlive it.
+    mean = tf.keep(tf.clone(m!) as tf.Tensor1D);
+    variance = tf.keep(tf.clone(v!) as tf.Tensor1D);
+    return {
+      value: y!,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [sx, sm, sv, sg] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        return tf.engine().runKernel(NATIVE_BN_GRAD, { x: sx, dy: dy as tf.Tensor, mean: sm, variance: sv, scale: sg }, { eps }) as tf.Tensor[];
+      },
+    };
+  });
+  const y = f(x, gamma, beta);
+  return { y, mean: mean!, variance: variance! };
 }
 
 export function relu<T extends tf.Tensor>(x: T): T {

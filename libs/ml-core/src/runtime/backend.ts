@@ -20,6 +20,7 @@ import * as tf from "@tensorflow/tfjs-core";
 // package's Node bundle registers both (and the cpu backend).
 import "@tensorflow/tfjs";
 import { registerExtraGradients } from "./gradients.js";
+import { nativeStatus, registerNativeKernels, type NativeStatus } from "./native_kernels.js";
 import { registerWasmKernels } from "./wasm_kernels.js";
 
 export const BACKEND_CHOICES = ["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"] as const;
@@ -38,6 +39,8 @@ export interface BackendInfo {
   simd?: boolean;
   /** Threads the backend computes on, where known. */
   threads?: number;
+  /** wasm only: the optional oneDNN kernels (libs/native) and whether they are on. */
+  native?: NativeStatus;
 }
 
 export interface BackendSkip {
@@ -55,6 +58,8 @@ export interface BackendSelection {
   package: string;
   simd?: boolean;
   threads?: number;
+  /** wasm only: whether the native oneDNN kernels are on (GAP_NATIVE, libs/native). */
+  native?: NativeStatus;
   /** Backends tried before the chosen one, with the reason each was skipped. */
   skipped: BackendSkip[];
 }
@@ -101,6 +106,7 @@ export async function initBackend(choice?: BackendChoice, options: InitBackendOp
   // Again here, in case something registered tfjs's own (flawed) gradients after this module loaded.
   registerExtraGradients();
   registerWasmKernels();
+  registerNativeKernels();
   const requested = choice ?? parseBackendChoice(process.env["GAP_BACKEND"]);
   if (!(BACKEND_CHOICES as readonly string[]).includes(requested)) parseBackendChoice(requested);
   let selection = selections.get(requested);
@@ -122,7 +128,7 @@ export function backendInfo(): BackendInfo {
   const name = tf.getBackend() as string | undefined;
   if (name == null) throw new Error("No TensorFlow.js backend is active; call initBackend() first");
   const known = infoByName.get(name);
-  if (known != null) return { ...known };
+  if (known != null) return known.name === "wasm" ? { ...known, native: nativeStatus() } : { ...known };
   const choice: ConcreteBackend = name === "tensorflow" ? "tensorflow" : name === "wasm" ? "wasm" : "cpu";
   return { name, choice, package: PACKAGES[choice] };
 }
@@ -186,6 +192,7 @@ async function loadWasm(): Promise<BackendInfo> {
     wasm.setWasmPaths(dist + path.sep);
   }
   registerWasmKernels();
+  registerNativeKernels();
   const info: BackendInfo = { name: "wasm", choice: "wasm", package: pkg };
   const listenersBefore = new Set(processErrorListeners().map(([, listener]) => listener));
   const ok = await tf.setBackend("wasm");
@@ -198,6 +205,7 @@ async function loadWasm(): Promise<BackendInfo> {
   if (!ok) throw new Error(`the wasm backend failed to initialise (binaries looked up next to ${pkg})`);
   info.simd = (await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT")) as boolean;
   info.threads = wasm.getThreadsCount();
+  info.native = nativeStatus();
   infoByName.set("wasm", info);
   return info;
 }

@@ -13,8 +13,15 @@
  *   forward AvgPool divides by the number of non-padding inputs in a window
  *   ('same' borders, ceil-mode windows): wrong gradients there. The
  *   replacement rescales dy per window so the two agree.
+ * - The FusedBatchNorm (tf.batchNorm) gradient tiles rsqrt(variance) up to
+ *   x's full shape before multiplying, and computes x - mean and dy * scale
+ *   even when only dx is wanted (PGD, inference-mode input gradients): on
+ *   wasm the Tile alone was half of a PGD-10 step. The replacement broadcasts
+ *   and computes each input's gradient only when asked for.
  */
 import {
+  add,
+  backend_util,
   engine,
   getGradient,
   mul,
@@ -23,8 +30,11 @@ import {
   registerGradient,
   reshape,
   reverse,
+  rsqrt,
   slice,
   slice_util,
+  sub,
+  sum,
   tidy,
   zeros,
   type GradConfig,
@@ -150,7 +160,33 @@ function avgPoolRescale(inShape: readonly number[], g: ReturnType<typeof windowG
   return tensor4d(scale, [1, g.outHeight, g.outWidth, 1]);
 }
 
+/** Gradient of FusedBatchNorm, with broadcasting instead of tiling and nothing computed eagerly. */
+const fusedBatchNormGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
+  const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
+  const [x, mean, variance, scale] = saved as [Tensor, Tensor, Tensor, Tensor | undefined];
+  const g = dy as Tensor;
+  const axes = backend_util.getReductionAxes(mean.shape, x.shape);
+  const reduce = (t: Tensor) => reshape(axes.length > 0 ? sum(t, axes) : t, mean.shape);
+  const inv = () => rsqrt(add(variance, varianceEpsilon));
+  const dyScaled = () => (scale == null ? g : mul(g, scale));
+  return {
+    x: () => reshape(mul(g, scale == null ? inv() : mul(inv(), scale)), x.shape),
+    mean: () => reduce(mul(dyScaled(), mul(inv(), -1))),
+    variance: () => {
+      const r = inv();
+      return reduce(mul(mul(dyScaled(), sub(x, mean)), mul(mul(mul(r, r), r), -0.5)));
+    },
+    scale: () => reduce(mul(g, mul(sub(x, mean), inv()))),
+    offset: () => reduce(g),
+  };
+};
+
 const GRADIENTS: GradConfig[] = [
+  {
+    kernelName: "FusedBatchNorm",
+    inputsToSave: ["x", "mean", "variance", "scale"],
+    gradFunc: fusedBatchNormGrad,
+  },
   {
     kernelName: "StridedSlice",
     inputsToSave: ["x"],
@@ -208,7 +244,7 @@ const GRADIENTS: GradConfig[] = [
 const ours = new WeakSet<GradConfig>(GRADIENTS);
 
 /**
- * Registers the gradients above (replacing tfjs's own for Conv2D, MaxPool and
+ * Registers the gradients above (replacing tfjs's own for FusedBatchNorm, Conv2D, MaxPool and
  * AvgPool); idempotent. Returns the kernel names registered by this call.
  */
 export function registerExtraGradients(): string[] {

@@ -17,4 +17,15 @@ export {
 } from "./backend.js";
 export { registerExtraGradients, stridedSliceGrad } from "./gradients.js";
 export { kernelsUsedBy, listMissingKernels } from "./kernel_check.js";
+export {
+  NATIVE_BN_GRAD,
+  NATIVE_BN_TRAIN,
+  nativeAddonPath,
+  nativeKernelCalls,
+  nativeKernelsActive,
+  nativeStatus,
+  registerNativeKernels,
+  setNativeKernelsActive,
+  type NativeStatus,
+} from "./native_kernels.js";
 export { WASM_EXTRA_KERNELS, registerWasmKernels } from "./wasm_kernels.js";

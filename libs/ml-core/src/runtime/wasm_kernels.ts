@@ -593,14 +593,18 @@ const WASM_KERNEL_FIXES: ReadonlyArray<[string, (original: KernelFunc) => Kernel
   ["MaxPoolGrad", () => maxPoolGrad],
   ["Conv2DBackpropInput", (original) => conv2DBackpropInputStride1(explicitRounding(original))],
 ];
-const wrappers = new WeakSet<KernelFunc>();
+/**
+ * Kernel functions installed by this runtime (these fixes and the native
+ * kernels of native_kernels.ts); a registered kernel in this set is not wrapped again.
+ */
+export const runtimeWrappers = new WeakSet<KernelFunc>();
 
 /** Wraps the registered wasm kernel `name` once (idempotent). */
 function patchWasmKernel(name: string, wrap: (original: KernelFunc) => KernelFunc): boolean {
   const current = getKernel(name, "wasm");
-  if (current == null || wrappers.has(current.kernelFunc)) return false;
+  if (current == null || runtimeWrappers.has(current.kernelFunc)) return false;
   const kernelFunc = wrap(current.kernelFunc);
-  wrappers.add(kernelFunc);
+  runtimeWrappers.add(kernelFunc);
   unregisterKernel(name, "wasm");
   // Keep the original setupFunc: it binds the C++ entry point the original calls.
   registerKernel({ ...current, kernelFunc });

@@ -1,0 +1,464 @@
+/**
+ * Optional native kernels for the wasm backend: a Node-API addon on oneDNN
+ * (libs/native, built by `npm ci`'s postinstall where libdnnl-dev is
+ * installed) that computes directly on the wasm heap. A wasm tensor's bytes
+ * live at backend.dataIdMap.get(dataId).memoryOffset inside
+ * backend.wasm.HEAPU8.buffer; the addon gets that ArrayBuffer plus byte
+ * offsets and shapes and writes the output in place, so nothing is copied.
+ *
+ * Registered over the wasm kernels (the previous kernel stays the fallback
+ * for anything unsupported: NCHW, non-float32, padding oneDNN cannot express):
+ * Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter, FusedBatchNorm
+ * (inference), strided Slice, plus two kernels of our own for training-mode
+ * batch norm (GapBatchNormTrain, GapBatchNormGrad; used by nn/layers.ts).
+ *
+ * Off when GAP_NATIVE=0, when the built .node file is missing, or when it
+ * fails to load; nativeStatus() says which and why.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  backend_util,
+  getKernel,
+  slice_util,
+  registerKernel,
+  unregisterKernel,
+  util,
+  type KernelFunc,
+  type TensorInfo,
+} from "@tensorflow/tfjs-core";
+import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import type { PadSpec, Rounding } from "./padding.js";
+import { runtimeWrappers } from "./wasm_kernels.js";
+
+type KernelArgs = Parameters<KernelFunc>[0];
+type Pair = [number, number];
+
+interface NativeAddon {
+  conv2d(kind: 0 | 1 | 2, heap: ArrayBuffer, a: number, b: number, out: number, p: number[]): void;
+  batchNormInference(
+    heap: ArrayBuffer,
+    x: number,
+    mean: number,
+    variance: number,
+    scale: number,
+    shift: number,
+    y: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    eps: number,
+  ): void;
+  batchNormTrain(
+    heap: ArrayBuffer,
+    x: number,
+    scale: number,
+    shift: number,
+    y: number,
+    mean: number,
+    variance: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    eps: number,
+  ): void;
+  batchNormBackward(
+    heap: ArrayBuffer,
+    x: number,
+    dy: number,
+    mean: number,
+    variance: number,
+    scale: number,
+    dx: number,
+    dscale: number,
+    dshift: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    eps: number,
+  ): void;
+  slice4(heap: ArrayBuffer, x: number, y: number, shape: number[], begin: number[], size: number[]): void;
+  info(): { version: string; isa: string; threads: number; cached: number };
+}
+
+export interface NativeStatus {
+  /** Native kernels are registered and in use. */
+  enabled: boolean;
+  /** Why they are off (GAP_NATIVE=0, not built, failed to load). */
+  reason?: string;
+  /** The .node file. */
+  path?: string;
+  /** oneDNN version, CPU ISA it dispatches to, and its thread count. */
+  onednn?: string;
+  isa?: string;
+  threads?: number;
+  kernels?: string[];
+}
+
+/** Kernel names of our own for training-mode batch norm (wasm backend, native only). */
+export const NATIVE_BN_TRAIN = "GapBatchNormTrain";
+export const NATIVE_BN_GRAD = "GapBatchNormGrad";
+
+let addon: NativeAddon | null | undefined;
+let status: NativeStatus = { enabled: false, reason: "not loaded yet" };
+/** Runtime switch (tests, kernel benchmarks): when false the wrappers call the previous kernel. */
+let active = true;
+const ours = new WeakSet<KernelFunc>();
+const calls = new Map<string, number>();
+const count = (name: string) => calls.set(name, (calls.get(name) ?? 0) + 1);
+
+/** How often each native kernel actually ran natively (not via its fallback), since the last reset. */
+export function nativeKernelCalls(reset = false): Record<string, number> {
+  const out = Object.fromEntries(calls);
+  if (reset) calls.clear();
+  return out;
+}
+
+/** Where the addon's build output should be: libs/native/build/Release/gap_native.node. */
+export function nativeAddonPath(): string {
+  try {
+    const pkg = createRequire(import.meta.url).resolve("@gap/native/package.json");
+    return path.join(path.dirname(pkg), "build", "Release", "gap_native.node");
+  } catch {
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    return path.resolve(here, "../../../native/build/Release/gap_native.node");
+  }
+}
+
+function loadAddon(): NativeAddon | null {
+  if (addon !== undefined) return addon;
+  addon = null;
+  const file = nativeAddonPath();
+  if (/^(0|false|off|no)$/i.test((process.env["GAP_NATIVE"] ?? "").trim())) {
+    status = { enabled: false, reason: "disabled by GAP_NATIVE=0" };
+    return null;
+  }
+  if (!existsSync(file)) {
+    status = { enabled: false, reason: `addon not built (${file} missing; needs libdnnl-dev, then npm run build -w @gap/native)` };
+    return null;
+  }
+  try {
+    // OpenMP threads otherwise spin between kernels, stealing the core the
+    // single-threaded wasm code runs on. Read by libgomp when it loads.
+    process.env["OMP_WAIT_POLICY"] ??= "PASSIVE";
+    const loaded = createRequire(import.meta.url)(file) as NativeAddon;
+    const info = loaded.info();
+    addon = loaded;
+    status = { enabled: false, path: file, onednn: info.version, isa: info.isa, threads: info.threads };
+  } catch (e) {
+    status = { enabled: false, path: file, reason: `addon failed to load: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` };
+  }
+  return addon;
+}
+
+/** Whether native kernels are on, and if not, why. */
+export function nativeStatus(): NativeStatus {
+  return { ...status, enabled: status.enabled && active };
+}
+
+/**
+ * Turns the registered native kernels off (the previous wasm kernels run) or
+ * back on, in this process. For comparisons; GAP_NATIVE=0 is the normal switch.
+ */
+export function setNativeKernelsActive(on: boolean): void {
+  active = on;
+}
+
+/** True when native kernels are registered and switched on. */
+export function nativeKernelsActive(): boolean {
+  return status.enabled && active && addon != null;
+}
+
+function heapOf(backend: BackendWasm): ArrayBuffer {
+  // Re-read on every call: allocating outputs can grow (and replace) the heap.
+  return (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer as ArrayBuffer;
+}
+
+function offsetOf(backend: BackendWasm, t: TensorInfo): number {
+  const data = backend.dataIdMap.get(t.dataId);
+  if (data == null) throw new Error("native kernel: tensor data not found on the wasm backend");
+  return data.memoryOffset;
+}
+
+const pair = (v: number | Pair | undefined, d = 1): Pair => (v == null ? [d, d] : typeof v === "number" ? [v, v] : v);
+
+interface ConvGeometry {
+  /** [N, H, W, Ci, KH, KW, Co, OH, OW, sH, sW, dH, dW, padT, padL, padB, padR] */
+  p: number[];
+  outShape: [number, number, number, number];
+}
+
+/**
+ * The conv geometry in oneDNN terms, or null where oneDNN's output-size rule
+ * (floor((H + padT + padB - effK) / s) + 1) cannot reproduce tfjs's output
+ * with non-negative padding.
+ */
+function convGeometry(
+  xShape: readonly number[],
+  filterShape: readonly number[],
+  strides: number | Pair,
+  dilations: number | Pair | undefined,
+  pad: PadSpec,
+  rounding: Rounding | undefined,
+): ConvGeometry | null {
+  if (xShape.length !== 4 || filterShape.length !== 4) return null;
+  const [N, H, W, Ci] = xShape as [number, number, number, number];
+  const [KH, KW, fCi, Co] = filterShape as [number, number, number, number];
+  if (fCi !== Ci) return null;
+  const info = backend_util.computeConv2DInfo(
+    [N, H, W, Ci],
+    [KH, KW, Ci, Co],
+    strides,
+    dilations ?? 1,
+    pad,
+    rounding,
+  );
+  const { outHeight: OH, outWidth: OW, strideHeight: sH, strideWidth: sW } = info;
+  const { dilationHeight: dH, dilationWidth: dW, effectiveFilterHeight: eKH, effectiveFilterWidth: eKW } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  if (N * H * W * Ci === 0 || OH <= 0 || OW <= 0 || Co === 0 || top < 0 || left < 0) return null;
+  const fit = (size: number, before: number, given: number, eff: number, s: number, out: number): number | null => {
+    const ok = (after: number) => after >= 0 && Math.floor((size + before + after - eff) / s) + 1 === out && size + before + after >= eff;
+    if (ok(given)) return given;
+    const need = (out - 1) * s + eff - size - before;
+    return ok(need) ? need : ok(Math.max(need, 0)) ? Math.max(need, 0) : null;
+  };
+  const bottom = fit(H, top, info.padInfo.bottom, eKH, sH, OH);
+  const right = fit(W, left, info.padInfo.right, eKW, sW, OW);
+  if (bottom == null || right == null) return null;
+  return {
+    p: [N, H, W, Ci, KH, KW, Co, OH, OW, sH, sW, dH, dW, top, left, bottom, right],
+    outShape: [N, OH, OW, Co],
+  };
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+interface ConvAttrs {
+  strides: number | Pair;
+  pad: PadSpec;
+  dataFormat?: "NHWC" | "NCHW";
+  dilations?: number | Pair;
+  dimRoundingMode?: Rounding;
+  inputShape?: [number, number, number, number];
+  filterShape?: [number, number, number, number];
+}
+
+function nativeConv2D(original: KernelFunc): KernelFunc {
+  return (args: KernelArgs) => {
+    const { x, filter } = args.inputs;
+    const a = args.attrs as unknown as ConvAttrs;
+    if (!nativeKernelsActive() || a.dataFormat === "NCHW" || x!.dtype !== "float32" || filter!.dtype !== "float32") {
+      return original(args);
+    }
+    const g = convGeometry(x!.shape, filter!.shape, a.strides, a.dilations, a.pad, a.dimRoundingMode);
+    if (g == null) return original(args);
+    const backend = args.backend as BackendWasm;
+    const out = backend.makeOutput(g.outShape, "float32");
+    count("Conv2D");
+    addon!.conv2d(0, heapOf(backend), offsetOf(backend, x!), offsetOf(backend, filter!), offsetOf(backend, out), g.p);
+    return out;
+  };
+}
+
+function nativeConv2DBackpropInput(original: KernelFunc): KernelFunc {
+  return (args: KernelArgs) => {
+    const { dy, filter } = args.inputs;
+    const a = args.attrs as unknown as ConvAttrs;
+    if (!nativeKernelsActive() || a.dataFormat === "NCHW" || dy!.dtype !== "float32" || filter!.dtype !== "float32" || a.inputShape == null) {
+      return original(args);
+    }
+    const g = convGeometry(a.inputShape, filter!.shape, a.strides, a.dilations, a.pad, a.dimRoundingMode);
+    if (g == null || !sameShape(dy!.shape, g.outShape)) return original(args);
+    const backend = args.backend as BackendWasm;
+    const out = backend.makeOutput([...a.inputShape], "float32");
+    count("Conv2DBackpropInput");
+    addon!.conv2d(1, heapOf(backend), offsetOf(backend, dy!), offsetOf(backend, filter!), offsetOf(backend, out), g.p);
+    return out;
+  };
+}
+
+function nativeConv2DBackpropFilter(original: KernelFunc): KernelFunc {
+  return (args: KernelArgs) => {
+    const { x, dy } = args.inputs;
+    const a = args.attrs as unknown as ConvAttrs;
+    if (!nativeKernelsActive() || a.dataFormat === "NCHW" || x!.dtype !== "float32" || dy!.dtype !== "float32" || a.filterShape == null) {
+      return original(args);
+    }
+    const g = convGeometry(x!.shape, a.filterShape, a.strides, a.dilations, a.pad, a.dimRoundingMode);
+    if (g == null || !sameShape(dy!.shape, g.outShape)) return original(args);
+    const backend = args.backend as BackendWasm;
+    const out = backend.makeOutput([...a.filterShape], "float32");
+    count("Conv2DBackpropFilter");
+    addon!.conv2d(2, heapOf(backend), offsetOf(backend, x!), offsetOf(backend, dy!), offsetOf(backend, out), g.p);
+    return out;
+  };
+}
+
+/** [N, H, W, C] of an NHWC (rank 4) or [N, C] (rank 2) tensor, else null. */
+function nhwc(shape: readonly number[]): [number, number, number, number] | null {
+  if (shape.length === 4) return shape as [number, number, number, number];
+  if (shape.length === 2) return [shape[0]!, 1, 1, shape[1]!];
+  return null;
+}
+
+/** FusedBatchNorm (inference, given mean and variance) as one oneDNN pass. */
+function nativeFusedBatchNorm(original: KernelFunc): KernelFunc {
+  return (args: KernelArgs) => {
+    const { x, mean, variance, offset, scale } = args.inputs;
+    if (!nativeKernelsActive()) return original(args);
+    const dims = nhwc(x!.shape);
+    if (dims == null || util.sizeFromShape(x!.shape) === 0) return original(args);
+    const C = dims[3];
+    const perChannel = (t: TensorInfo | undefined) => t == null || (t.dtype === "float32" && t.shape.length === 1 && t.shape[0] === C);
+    if (x!.dtype !== "float32" || !perChannel(mean) || !perChannel(variance) || !perChannel(offset) || !perChannel(scale)) {
+      return original(args);
+    }
+    const { varianceEpsilon } = args.attrs as unknown as { varianceEpsilon: number };
+    const backend = args.backend as BackendWasm;
+    const out = backend.makeOutput([...x!.shape], "float32");
+    const off = (t: TensorInfo | undefined) => (t == null ? -1 : offsetOf(backend, t));
+    count("FusedBatchNorm");
+    addon!.batchNormInference(
+      heapOf(backend),
+      off(x),
+      off(mean),
+      off(variance),
+      off(scale),
+      off(offset),
+      off(out),
+      ...dims,
+      varianceEpsilon,
+    );
+    return out;
+  };
+}
+
+/** GapBatchNormTrain: inputs x, scale, offset; attrs eps. Outputs y, batch mean, biased batch variance. */
+function batchNormTrain(args: KernelArgs): TensorInfo[] {
+  const { x, scale, offset } = args.inputs;
+  const { eps } = args.attrs as unknown as { eps: number };
+  const dims = nhwc(x!.shape);
+  if (dims == null) throw new Error(`${NATIVE_BN_TRAIN}: input must be rank 2 or 4, got [${x!.shape}]`);
+  const C = dims[3];
+  const backend = args.backend as BackendWasm;
+  const y = backend.makeOutput([...x!.shape], "float32");
+  const mean = backend.makeOutput([C], "float32");
+  const variance = backend.makeOutput([C], "float32");
+  count(NATIVE_BN_TRAIN);
+  addon!.batchNormTrain(
+    heapOf(backend),
+    offsetOf(backend, x!),
+    offsetOf(backend, scale!),
+    offsetOf(backend, offset!),
+    offsetOf(backend, y),
+    offsetOf(backend, mean),
+    offsetOf(backend, variance),
+    ...dims,
+    eps,
+  );
+  return [y, mean, variance];
+}
+
+/**
+ * GapBatchNormGrad: inputs x, dy, mean, variance (biased, from the forward),
+ * scale; attrs eps. Outputs dx, dscale, doffset (oneDNN's full batch-norm
+ * backward, including the paths through the batch statistics).
+ */
+function batchNormGrad(args: KernelArgs): TensorInfo[] {
+  const { x, dy, mean, variance, scale } = args.inputs;
+  const { eps } = args.attrs as unknown as { eps: number };
+  const dims = nhwc(x!.shape);
+  if (dims == null) throw new Error(`${NATIVE_BN_GRAD}: input must be rank 2 or 4, got [${x!.shape}]`);
+  const C = dims[3];
+  const backend = args.backend as BackendWasm;
+  const dx = backend.makeOutput([...x!.shape], "float32");
+  const dscale = backend.makeOutput([C], "float32");
+  const doffset = backend.makeOutput([C], "float32");
+  count(NATIVE_BN_GRAD);
+  addon!.batchNormBackward(
+    heapOf(backend),
+    offsetOf(backend, x!),
+    offsetOf(backend, dy!),
+    offsetOf(backend, mean!),
+    offsetOf(backend, variance!),
+    offsetOf(backend, scale!),
+    offsetOf(backend, dx),
+    offsetOf(backend, dscale),
+    offsetOf(backend, doffset),
+    ...dims,
+    eps,
+  );
+  return [dx, dscale, doffset];
+}
+
+/**
+ * Slice of a 4-byte tensor of rank <= 4 that is not one contiguous run: the
+ * wasm backend's generic strided copy took 12-50 ms for the ResNet shortcut's
+ * [2048, 2, 16, 32] -> [2048, 1, 16, 32] (a quarter of a PGD step).
+ */
+function nativeSlice(original: KernelFunc): KernelFunc {
+  return (args: KernelArgs) => {
+    const { x } = args.inputs;
+    if (!nativeKernelsActive() || x!.shape.length > 4 || x!.shape.length === 0 || !["float32", "int32"].includes(x!.dtype)) {
+      return original(args);
+    }
+    const { begin, size } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
+    const [b, s] = slice_util.parseSliceParams(x as never, begin, size);
+    // A contiguous slice is a cheap view/copy in the original; only strided ones come here.
+    if (slice_util.isSliceContinous(x!.shape, b, s) || util.sizeFromShape(s) === 0) return original(args);
+    const lead = 4 - x!.shape.length;
+    const pad = (v: number[], fill: number) => [...new Array<number>(lead).fill(fill), ...v];
+    const backend = args.backend as BackendWasm;
+    const out = backend.makeOutput(s, x!.dtype);
+    count("Slice");
+    addon!.slice4(heapOf(backend), offsetOf(backend, x!), offsetOf(backend, out), pad([...x!.shape], 1), pad(b, 0), pad(s, 1));
+    return out;
+  };
+}
+
+const NATIVE_WRAPS: ReadonlyArray<[string, (original: KernelFunc) => KernelFunc]> = [
+  ["Conv2D", nativeConv2D],
+  ["Conv2DBackpropInput", nativeConv2DBackpropInput],
+  ["Conv2DBackpropFilter", nativeConv2DBackpropFilter],
+  ["FusedBatchNorm", nativeFusedBatchNorm],
+  ["Slice", nativeSlice],
+];
+
+/**
+ * Loads the addon (once) and registers its kernels over the current wasm
+ * kernels; idempotent. Call after the wasm backend's own kernels and the
+ * fixes of wasm_kernels.ts are registered. Returns the status.
+ */
+export function registerNativeKernels(): NativeStatus {
+  const native = loadAddon();
+  if (native == null) return nativeStatus();
+  const kernels: string[] = [];
+  for (const [name, wrap] of NATIVE_WRAPS) {
+    const current = getKernel(name, "wasm");
+    if (current == null) continue;
+    kernels.push(name);
+    if (ours.has(current.kernelFunc)) continue;
+    const kernelFunc = wrap(current.kernelFunc);
+    ours.add(kernelFunc);
+    runtimeWrappers.add(kernelFunc);
+    unregisterKernel(name, "wasm");
+    registerKernel({ ...current, kernelFunc });
+  }
+  for (const [kernelName, kernelFunc] of [
+    [NATIVE_BN_TRAIN, batchNormTrain],
+    [NATIVE_BN_GRAD, batchNormGrad],
+  ] as const) {
+    if (getKernel(kernelName, "wasm") == null) registerKernel({ kernelName, backendName: "wasm", kernelFunc });
+    kernels.push(kernelName);
+  }
+  status = { ...status, enabled: true, reason: undefined, kernels };
+  delete status.reason;
+  return nativeStatus();
+}

@@ -1,0 +1,11 @@
+{
+  "targets": [
+    {
+      "target_name": "gap_native",
+      "sources": ["src/gap_native.cc"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-fexceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+      "libraries": ["-ldnnl", "-fopenmp"]
+    }
+  ]
+}

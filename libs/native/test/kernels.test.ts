@@ -1,0 +1,239 @@
+// Every native (oneDNN) kernel against the cpu backend on seeded random
+// shapes and values. Skipped, with the reason, when the addon is not built.
+import { beforeAll, describe, expect, it } from "vitest";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend, nativeStatus, setNativeKernelsActive, NATIVE_BN_GRAD, NATIVE_BN_TRAIN } from "@gap/ml-core";
+
+await initBackend("cpu", { log: () => {} });
+await initBackend("wasm", { log: () => {} });
+const status = nativeStatus();
+const skip = !status.enabled;
+if (skip) console.warn(`native kernel tests skipped: ${status.reason}`);
+
+/** Mulberry32: deterministic values without touching tfjs's RNG. */
+function rng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const randn = (r: () => number, n: number) => Float32Array.from({ length: n }, () => 2 * r() - 1);
+
+/** Runs `f` on a backend with copies of `inputs`, returning plain arrays. */
+async function on(backend: "cpu" | "wasm", inputs: Array<[Float32Array, number[]]>, f: (...t: tf.Tensor[]) => tf.Tensor | tf.Tensor[]) {
+  await tf.setBackend(backend);
+  const ts = inputs.map(([v, s]) => tf.tensor(v, s, "float32"));
+  const out = tf.tidy(() => f(...ts));
+  const outs = Array.isArray(out) ? out : [out];
+  const values = await Promise.all(outs.map((o) => o.data() as Promise<Float32Array>));
+  const shapes = outs.map((o) => o.shape);
+  tf.dispose([...ts, ...outs]);
+  return { values, shapes };
+}
+
+/** max |a - b| / max(1, max |b|): relative to the output's scale. */
+function relErr(a: Float32Array, b: Float32Array): number {
+  let diff = 0;
+  let scale = 1;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return diff / scale;
+}
+
+async function compare(inputs: Array<[Float32Array, number[]]>, f: (...t: tf.Tensor[]) => tf.Tensor | tf.Tensor[], tol = 1e-5) {
+  const before = tf.memory().numTensors;
+  const ref = await on("cpu", inputs, f);
+  const got = await on("wasm", inputs, f);
+  expect(tf.memory().numTensors).toBe(before);
+  expect(got.shapes).toEqual(ref.shapes);
+  for (let i = 0; i < ref.values.length; i++) {
+    expect(got.values[i]!.length).toBe(ref.values[i]!.length);
+    expect(relErr(got.values[i]!, ref.values[i]!)).toBeLessThanOrEqual(tol);
+  }
+}
+
+/** Batch norm forward (batch stats, biased variance) and backward in float64: y, mean, var, dx, dgamma, dbeta. */
+function bnReference(x: Float32Array, gamma: Float32Array, beta: Float32Array, dy: Float32Array, c: number, eps: number): Float32Array[] {
+  const m = x.length / c;
+  const mean = new Float64Array(c);
+  const variance = new Float64Array(c);
+  for (let i = 0; i < x.length; i++) mean[i % c]! += x[i]! / m;
+  for (let i = 0; i < x.length; i++) variance[i % c]! += (x[i]! - mean[i % c]!) ** 2 / m;
+  const inv = Float64Array.from(variance, (v) => 1 / Math.sqrt(v + eps));
+  const y = new Float32Array(x.length);
+  const dbeta = new Float64Array(c);
+  const dgamma = new Float64Array(c);
+  for (let i = 0; i < x.length; i++) {
+    const k = i % c;
+    const xh = (x[i]! - mean[k]!) * inv[k]!;
+    y[i] = gamma[k]! * xh + beta[k]!;
+    dbeta[k]! += dy[i]!;
+    dgamma[k]! += dy[i]! * xh;
+  }
+  const dx = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const k = i % c;
+    const xh = (x[i]! - mean[k]!) * inv[k]!;
+    dx[i] = gamma[k]! * inv[k]! * (dy[i]! - dbeta[k]! / m - (xh * dgamma[k]!) / m);
+  }
+  return [y, Float32Array.from(mean), Float32Array.from(variance), dx, Float32Array.from(dgamma), Float32Array.from(dbeta)];
+}
+
+type Pad = "same" | "valid" | number | [[number, number], [number, number], [number, number], [number, number]];
+interface ConvCase {
+  n: number;
+  h: number;
+  w: number;
+  ci: number;
+  co: number;
+  k: [number, number];
+  s: number | [number, number];
+  pad: Pad;
+  rounding?: "floor" | "ceil" | "round";
+  dilation?: number;
+}
+
+const CASES: ConvCase[] = [
+  { n: 2, h: 8, w: 8, ci: 3, co: 16, k: [3, 3], s: 1, pad: "same" },
+  { n: 3, h: 9, w: 7, ci: 16, co: 16, k: [3, 3], s: 1, pad: 1 },
+  { n: 2, h: 16, w: 16, ci: 16, co: 32, k: [3, 3], s: 2, pad: 1 },
+  { n: 2, h: 15, w: 10, ci: 32, co: 64, k: [3, 3], s: 2, pad: "same" },
+  { n: 2, h: 11, w: 13, ci: 16, co: 32, k: [3, 3], s: 2, pad: "valid" },
+  { n: 2, h: 10, w: 9, ci: 32, co: 16, k: [1, 1], s: 1, pad: "valid" },
+  { n: 4, h: 8, w: 8, ci: 16, co: 32, k: [1, 1], s: 2, pad: "valid" },
+  { n: 2, h: 7, w: 12, ci: 64, co: 64, k: [3, 3], s: [1, 2], pad: "same" },
+  { n: 2, h: 9, w: 8, ci: 3, co: 32, k: [3, 2], s: 1, pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
+  { n: 2, h: 9, w: 9, ci: 16, co: 16, k: [3, 3], s: 2, pad: [[0, 0], [0, 1], [1, 0], [0, 0]] },
+  { n: 2, h: 10, w: 10, ci: 16, co: 16, k: [3, 3], s: 2, pad: 0, rounding: "ceil" },
+  { n: 2, h: 12, w: 11, ci: 16, co: 32, k: [3, 3], s: 1, pad: "same", dilation: 2 },
+];
+
+const label = (c: ConvCase) =>
+  `[${c.n},${c.h},${c.w},${c.ci}] k${c.k.join("x")} ->${c.co} s${JSON.stringify(c.s)} pad ${JSON.stringify(c.pad)}${c.rounding ? " " + c.rounding : ""}${c.dilation ? " dil" + c.dilation : ""}`;
+
+describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
+  beforeAll(() => setNativeKernelsActive(true));
+
+  it.each(CASES.map((c, i) => [label(c), c, i] as const))("Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter %s", async (_, c, i) => {
+    const r = rng(1000 + i);
+    const x = randn(r, c.n * c.h * c.w * c.ci);
+    const w = randn(r, c.k[0] * c.k[1] * c.ci * c.co);
+    const xShape = [c.n, c.h, c.w, c.ci];
+    const wShape = [c.k[0], c.k[1], c.ci, c.co];
+    const dil = c.dilation ?? 1;
+    const conv = (xt: tf.Tensor, wt: tf.Tensor) =>
+      tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, c.s, c.pad as never, "NHWC", dil, c.rounding);
+    await compare([[x, xShape], [w, wShape]], conv);
+    if (dil !== 1) return; // no conv gradient with dilation in tfjs
+    const outShape = await on("cpu", [[x, xShape], [w, wShape]], conv).then((o) => o.shapes[0]!);
+    const dy = randn(r, outShape.reduce((a, b) => a * b, 1));
+    const run = (kernel: string, inputs: Record<string, tf.Tensor>, extra: object) =>
+      tf.engine().runKernel(kernel, inputs, { strides: c.s, pad: c.pad, dataFormat: "NHWC", dimRoundingMode: c.rounding, ...extra } as never) as tf.Tensor;
+    await compare([[dy, outShape], [w, wShape]], (d, wt) => run("Conv2DBackpropInput", { dy: d!, filter: wt! }, { inputShape: xShape }));
+    await compare([[x, xShape], [dy, outShape]], (xt, d) => run("Conv2DBackpropFilter", { x: xt!, dy: d! }, { filterShape: wShape }), 2e-5);
+  });
+
+  it("Slice (strided, rank 1-4, float32 and int32) matches cpu exactly", async () => {
+    const r = rng(21);
+    for (const [shape, begin, size] of [
+      [[64, 2, 16, 32], [0, 0, 0, 0], [64, 1, 16, 32]],
+      [[6, 5, 7, 3], [1, 2, 3, 1], [4, 2, 3, 2]],
+      [[9, 8, 5], [2, 1, 0], [5, -1, 4]],
+      [[7, 9], [1, 3], [5, 4]],
+      [[10], [3], [4]],
+    ] as Array<[number[], number[], number[]]>) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      await compare([[randn(r, n), shape]], (x) => tf.slice(x!, begin, size), 0);
+      await compare([[Float32Array.from({ length: n }, (_, i) => i), shape]], (x) => tf.slice(tf.cast(x!, "int32"), begin, size), 0);
+    }
+  });
+
+  it("FusedBatchNorm (inference) with and without scale/offset, rank 4 and 2", async () => {
+    const r = rng(7);
+    for (const [shape, withAffine] of [
+      [[3, 5, 7, 16], true],
+      [[2, 4, 4, 32], false],
+      [[6, 64], true],
+    ] as Array<[number[], boolean]>) {
+      const c = shape[shape.length - 1]!;
+      const size = shape.reduce((a, b) => a * b, 1);
+      const variance = Float32Array.from({ length: c }, () => 0.1 + r());
+      const inputs: Array<[Float32Array, number[]]> = [
+        [randn(r, size), shape],
+        [randn(r, c), [c]],
+        [variance, [c]],
+        [randn(r, c), [c]],
+        [randn(r, c), [c]],
+      ];
+      await compare(inputs, (x, m, v, o, s) => tf.batchNorm(x!, m!, v!, withAffine ? o : undefined, withAffine ? s : undefined, 1e-5));
+    }
+  });
+
+  it("training batch norm forward and backward (GapBatchNormTrain/Grad) match a float64 reference", async () => {
+    const r = rng(13);
+    for (const shape of [
+      [16, 16, 16, 32],
+      [5, 3, 7, 64],
+      [8, 16],
+    ]) {
+      const c = shape[shape.length - 1]!;
+      const size = shape.reduce((a, b) => a * b, 1);
+      const x = Float32Array.from(randn(r, size), (v) => 3 * v + 0.5);
+      const gamma = randn(r, c);
+      const beta = randn(r, c);
+      const dy = randn(r, size);
+      const eps = 1e-5;
+      const ref = bnReference(x, gamma, beta, dy, c, eps);
+      const got = await on("wasm", [[x, shape], [gamma, [c]], [beta, [c]], [dy, shape]], (xt, g, b, d) => {
+        const [y, mean, variance] = tf.engine().runKernel(NATIVE_BN_TRAIN, { x: xt!, scale: g!, offset: b! }, { eps } as never) as tf.Tensor[];
+        const grads = tf.engine().runKernel(NATIVE_BN_GRAD, { x: xt!, dy: d!, mean: mean!, variance: variance!, scale: g! }, { eps } as never) as tf.Tensor[];
+        return [y!, mean!, variance!, ...grads];
+      });
+      ref.forEach((want, i) => expect(relErr(got.values[i]!, want), `output ${i} of [${shape}]`).toBeLessThan(2e-5));
+    }
+  });
+
+  it("training batch norm forward and backward (GapBatchNormTrain/Grad) match the composed ops on cpu", async () => {
+    const r = rng(11);
+    for (const shape of [
+      [4, 6, 5, 16],
+      [8, 32],
+    ]) {
+      const c = shape[shape.length - 1]!;
+      const size = shape.reduce((a, b) => a * b, 1);
+      const x = Float32Array.from(randn(r, size), (v) => 3 * v + 0.5);
+      const gamma = randn(r, c);
+      const beta = randn(r, c);
+      const dy = randn(r, size);
+      const eps = 1e-5;
+      const axes = shape.length === 4 ? [0, 1, 2] : [0];
+      // Reference: autodiff of the composed formula on cpu.
+      const composed = (xt: tf.Tensor, g: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => {
+        const f = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+          const { mean, variance } = tf.moments(xx, axes);
+          return tf.add(tf.mul(tf.sub(xx, mean), tf.mul(gg, tf.rsqrt(tf.add(variance, eps)))), bb);
+        };
+        const y = f(xt, g, b);
+        const grads = tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(xx, gg, bb), d)))([xt, g, b]);
+        const { mean, variance } = tf.moments(xt, axes);
+        return [y, mean, variance, ...grads];
+      };
+      const ref = await on("cpu", [[x, shape], [gamma, [c]], [beta, [c]], [dy, shape]], (xt, g, b, d) => composed(xt!, g!, b!, d!));
+      const got = await on("wasm", [[x, shape], [gamma, [c]], [beta, [c]], [dy, shape]], (xt, g, b, d) => {
+        const [y, mean, variance] = tf.engine().runKernel(NATIVE_BN_TRAIN, { x: xt!, scale: g!, offset: b! }, { eps } as never) as tf.Tensor[];
+        const grads = tf.engine().runKernel(NATIVE_BN_GRAD, { x: xt!, dy: d!, mean: mean!, variance: variance!, scale: g! }, { eps } as never) as tf.Tensor[];
+        return [y!, mean!, variance!, ...grads];
+      });
+      for (let i = 0; i < ref.values.length; i++) {
+        expect(got.shapes[i]).toEqual(ref.shapes[i]);
+        expect(relErr(got.values[i]!, ref.values[i]!), `output ${i}`).toBeLessThan(1e-4);
+      }
+    }
+  });
+});

@@ -1,11 +1,22 @@
-// nx run bench:ml -- [--arch resnet20] [--batch 128] [--repeats 3]
+// nx run bench:ml -- [--arch resnet20] [--batch 128] [--repeats 3] [--gap-inputs 1000]
+//                    [--eval-batches 4] [--pgd-warmup-steps 1] [--out FILE]
 // Times a training step, an evaluation pass, PGD-10 and GAP scoring on the chosen
-// backend (GAP_BACKEND) and writes img/s to bench-results/ml-<arch>-<backend>.json.
+// backend (GAP_BACKEND) and writes img/s to bench-results/ml-<arch>-<backend>.json
+// (or --out). tools/pytorch/bench_reference.py does the same work in PyTorch;
+// src/compare.ts runs both and writes the ratios.
+//
+// train/eval: one warm-up call, then best of --repeats. PGD-10: warm-up with a
+// PGD-<pgd-warmup-steps> call on the same batch (the same kernels on the same
+// shapes, much cheaper than a PGD-10 warm-up on the big architectures), then best
+// of --repeats. GAP scoring: one timed prune() over --gap-inputs adversarial
+// inputs (made untimed by 1-step PGD). Live tensor counts are recorded before and
+// after every workload: equal counts mean the workload leaked no tensors.
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { loadavg } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { createModel, evaluate, initBackend, makeSyntheticDataset, train, isArchitecture, type Dataset } from "@gap/ml-core";
+import { countParameters, createModel, evaluate, initBackend, makeSyntheticDataset, train, isArchitecture, type Dataset } from "@gap/ml-core";
 import { generateAdversarialSet, prune } from "@gap/algorithms";
 
 const { values: args } = parseArgs({
@@ -14,20 +25,43 @@ const { values: args } = parseArgs({
     batch: { type: "string", default: "128" },
     repeats: { type: "string", default: "3" },
     "gap-inputs": { type: "string", default: "1000" },
+    "eval-batches": { type: "string", default: "4" },
+    "pgd-warmup-steps": { type: "string", default: "1" },
+    out: { type: "string" },
   },
 });
 const architecture = args.arch!;
 if (!isArchitecture(architecture)) throw new Error(`unknown architecture ${architecture}`);
-const batch = Number(args.batch);
-const repeats = Number(args.repeats);
+const positive = (name: keyof typeof args) => {
+  const v = Number(args[name]);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer, got ${args[name]}`);
+  return v;
+};
+const batch = positive("batch");
+const repeats = positive("repeats");
+const gapInputs = positive("gap-inputs");
+const evalBatches = positive("eval-batches");
+const pgdWarmupSteps = positive("pgd-warmup-steps");
+const loadAverageStart = loadavg();
 const backend = await initBackend();
 const config = { architecture, numClasses: 10, inputShape: { height: 32, width: 32, channels: 3 } };
 const data = (count: number, seed: number): Dataset => makeSyntheticDataset({ count, height: 32, width: 32, channels: 3, numClasses: 10, seed });
 const model = createModel(config, 0);
 
+interface TensorCounts {
+  before: number;
+  after: number;
+}
+/** Runs a workload and records the live tensor count around it. */
+async function counted<T>(work: () => Promise<T>): Promise<T & { tensors: TensorCounts }> {
+  const before = tf.memory().numTensors;
+  const result = await work();
+  return { ...result, tensors: { before, after: tf.memory().numTensors } };
+}
+
 /** Best of `repeats` timed runs after one warm-up, as images per second. */
-async function throughput(images: number, run: () => Promise<unknown>) {
-  await run();
+async function throughput(images: number, run: () => Promise<unknown>, warmup: () => Promise<unknown> = run) {
+  await warmup();
   const seconds: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const start = performance.now();
@@ -37,48 +71,68 @@ async function throughput(images: number, run: () => Promise<unknown>) {
   return { imagesPerSecond: images / Math.min(...seconds), seconds };
 }
 
-const numTensorsBefore = tf.memory().numTensors;
 const trainBatch = data(batch, 1);
-const trainStep = await throughput(batch, () =>
-  train(model, trainBatch, {
-    epochs: 1,
-    batchSize: batch,
-    schedule: { kind: "constant", initialLr: 0.01 },
-    momentum: 0.9,
-    nesterov: true,
-    weightDecay: 1e-4,
-    augmentation: false,
-    seed: 0,
-  }),
+const trainStep = await counted(() =>
+  throughput(batch, () =>
+    train(model, trainBatch, {
+      epochs: 1,
+      batchSize: batch,
+      schedule: { kind: "constant", initialLr: 0.01 },
+      momentum: 0.9,
+      nesterov: true,
+      weightDecay: 1e-4,
+      augmentation: false,
+      seed: 0,
+    }),
+  ),
 );
-const evalSet = data(batch * 4, 2);
-const evaluation = await throughput(evalSet.count, () => evaluate(model, evalSet, { batchSize: batch }));
+const evalSet = data(batch * evalBatches, 2);
+const evaluation = await counted(() => throughput(evalSet.count, () => evaluate(model, evalSet, { batchSize: batch })));
 const attackSet = data(batch, 3);
 const pgdParams = { method: "pgd" as const, eps: 8 / 255, stepSize: 2 / 255, steps: 10, randomStart: true, labelMode: "true" as const, inputSpace: "pixel" as const, seed: 0, batchSize: batch };
-const pgd = await throughput(batch, () => generateAdversarialSet(model, attackSet, pgdParams));
-const gapInputs = Number(args["gap-inputs"]);
+const pgd = await counted(() =>
+  throughput(
+    batch,
+    () => generateAdversarialSet(model, attackSet, pgdParams),
+    () => generateAdversarialSet(model, attackSet, { ...pgdParams, steps: pgdWarmupSteps }),
+  ),
+);
+const gapSetStart = performance.now();
 const gapSet = await generateAdversarialSet(model, data(gapInputs, 4), { ...pgdParams, steps: 1 });
-const gapStart = performance.now();
-await prune(model, { strategy: "gap", scope: "global", compression: 4, variant: "paper", data: gapSet, batchSize: batch, seed: 0 });
-const gapScoringSeconds = (performance.now() - gapStart) / 1000;
+const gapSetSeconds = (performance.now() - gapSetStart) / 1000;
+const gapScoring = await counted(async () => {
+  const start = performance.now();
+  const { report } = await prune(model, { strategy: "gap", scope: "global", compression: 4, variant: "paper", data: gapSet, batchSize: batch, seed: 0 });
+  return { inputs: gapInputs, seconds: (performance.now() - start) / 1000, kept: report.layers.reduce((sum, layer) => sum + layer.kept, 0) };
+});
 
 const result = {
   date: new Date().toISOString(),
   architecture,
   batch,
+  repeats,
+  evalImages: evalSet.count,
+  pgdWarmupSteps,
+  parameters: countParameters(model),
   backend,
   trainStep,
   evaluation,
   pgd10: pgd,
-  gapScoring: { inputs: gapInputs, seconds: gapScoringSeconds },
+  gapScoring,
+  /** Untimed: making the adversarial set GAP scores (1-step PGD). */
+  gapSetSeconds,
+  /** process.resourceUsage().maxRSS is in KiB. */
   peakRssBytes: process.resourceUsage().maxRSS * 1024,
-  tensorLeak: tf.memory().numTensors - numTensorsBefore,
+  /** User + system CPU time of this process (more than wall time means several threads). */
+  cpuSeconds: (process.resourceUsage().userCPUTime + process.resourceUsage().systemCPUTime) / 1e6,
+  tensorLeak: [trainStep, evaluation, pgd, gapScoring].reduce((sum, w) => sum + w.tensors.after - w.tensors.before, 0),
+  loadAverage: { start: loadAverageStart, end: loadavg() },
 };
-const outDir = resolve(import.meta.dirname, "../../../bench-results");
-mkdirSync(outDir, { recursive: true });
-const file = join(outDir, `ml-${architecture}-${backend.name}.json`);
+const file = args.out ? resolve(args.out) : join(resolve(import.meta.dirname, "../../../bench-results"), `ml-${architecture}-${backend.name}.json`);
+mkdirSync(dirname(file), { recursive: true });
 writeFileSync(file, JSON.stringify(result, null, 2) + "\n");
 console.log(
   `${architecture} batch ${batch} on ${backend.name}: train ${trainStep.imagesPerSecond.toFixed(1)} img/s, eval ${evaluation.imagesPerSecond.toFixed(1)} img/s, ` +
-    `PGD-10 ${pgd.imagesPerSecond.toFixed(1)} img/s, GAP scoring of ${gapInputs} inputs ${gapScoringSeconds.toFixed(1)} s -> ${file}`,
+    `PGD-10 ${pgd.imagesPerSecond.toFixed(1)} img/s, GAP scoring of ${gapInputs} inputs ${gapScoring.seconds.toFixed(1)} s, ` +
+    `tensors leaked ${result.tensorLeak}, peak RSS ${(result.peakRssBytes / 2 ** 20).toFixed(0)} MiB -> ${file}`,
 );

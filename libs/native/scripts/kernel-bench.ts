@@ -52,6 +52,18 @@ for (const [hw, ci, co, s] of [
 const xb = tf.randomNormal([B, 32, 32, 16]);
 const [m, v, g, b] = [tf.zeros([16]), tf.ones([16]), tf.ones([16]), tf.zeros([16])] as tf.Tensor1D[];
 cases.push({ name: "FusedBatchNorm 32x32x16", f: () => tf.batchNorm(xb, m!, v!, b!, g!, 1e-5), dispose: [xb, m!, v!, g!, b!] });
+// Elementwise kernels and fused gradients (the wasm side is tfjs's composition).
+const yb = tf.randomNormal([B, 32, 32, 16]);
+const img = tf.randomNormal([B, 32, 32, 3]);
+const rgb = tf.tensor1d([0.2, 0.3, 0.4]);
+const half = tf.randomNormal([B, 16, 16, 16]);
+cases.push({ name: "Relu 32x32x16", f: () => tf.relu(xb), dispose: [yb, img, rgb, half] });
+cases.push({ name: "Relu gradient 32x32x16", f: () => tf.grad((t: tf.Tensor) => tf.relu(t))(xb, yb), dispose: [] });
+cases.push({ name: "BatchNorm (inference) dx 32x32x16", f: () => tf.grad((t: tf.Tensor) => tf.batchNorm(t, m!, v!, b!, g!, 1e-5))(xb, yb), dispose: [] });
+cases.push({ name: "Add 32x32x16 + 32x32x16", f: () => tf.add(xb, yb), dispose: [] });
+cases.push({ name: "Multiply 32x32x16 * [16]", f: () => tf.mul(xb, g!), dispose: [] });
+cases.push({ name: "Minimum 32x32x3 , [3]", f: () => tf.minimum(img, rgb), dispose: [] });
+cases.push({ name: "PadV2 channels 16x16x16 -> 32", f: () => tf.pad(half, [[0, 0], [0, 0], [0, 0], [8, 8]]), dispose: [] });
 
 console.log(`${"kernel (batch 128)".padEnd(44)} ${"wasm ms".padStart(9)} ${"native ms".padStart(9)} ratio`);
 for (const c of cases) {

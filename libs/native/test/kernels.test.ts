@@ -2,7 +2,7 @@
 // shapes and values. Skipped, with the reason, when the addon is not built.
 import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend, nativeStatus, setNativeKernelsActive, NATIVE_BN_GRAD, NATIVE_BN_TRAIN } from "@gap/ml-core";
+import { initBackend, nativeKernelCalls, nativeStatus, setNativeKernelsActive, NATIVE_BN_GRAD, NATIVE_BN_TRAIN } from "@gap/ml-core";
 
 await initBackend("cpu", { log: () => {} });
 await initBackend("wasm", { log: () => {} });
@@ -235,5 +235,117 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
         expect(relErr(got.values[i]!, ref.values[i]!), `output ${i}`).toBeLessThan(1e-4);
       }
     }
+  });
+
+  it("binary ops (per-channel either side natively; same shape and small on wasm) match cpu exactly", async () => {
+    const r = rng(31);
+    const ops: Array<[string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor]> = [
+      ["Add", tf.add],
+      ["Sub", tf.sub],
+      ["Multiply", tf.mul],
+      ["RealDiv", tf.div],
+      ["Minimum", tf.minimum],
+      ["Maximum", tf.maximum],
+    ];
+    const pairs: Array<[number[], number[]]> = [
+      [[4, 32, 32, 16], [16]],
+      [[16], [4, 32, 32, 16]],
+      [[8, 32, 32, 3], [1, 1, 1, 3]], // C = 3: rows grouped in the addon
+      [[3, 7, 900], [900]],
+      [[4, 32, 32, 16], [4, 32, 32, 16]], // same shape: stays on wasm
+      [[2, 5, 5, 8], [8]], // small: stays on wasm
+    ];
+    nativeKernelCalls(true);
+    for (const [name, op] of ops) {
+      for (const [as, bs] of pairs) {
+        const size = (s: number[]) => s.reduce((x, y) => x * y, 1);
+        await compare([[randn(r, size(as)), as], [Float32Array.from(randn(r, size(bs)), (v) => v + 0.01), bs]], (a, b) => op(a!, b!), 0);
+      }
+      expect(nativeKernelCalls(true)[name], name).toBe(pairs.length - 2);
+    }
+  });
+
+  it("PadV2 (float32, rank 1-4, various constants) matches cpu exactly", async () => {
+    const r = rng(51);
+    for (const [shape, paddings, value] of [
+      [[8, 16, 16, 16], [[0, 0], [0, 0], [0, 0], [8, 8]], 0],
+      [[3, 5, 7, 2], [[1, 2], [0, 3], [2, 0], [1, 1]], -3.25],
+      [[4, 6, 5], [[0, 1], [2, 2], [0, 0]], 1.5],
+      [[7, 9], [[3, 0], [0, 4]], 0],
+      [[10], [[2, 5]], 0],
+    ] as Array<[number[], Array<[number, number]>, number]>) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      nativeKernelCalls(true);
+      await compare([[randn(r, n), shape]], (x) => tf.pad(x!, paddings, value), 0);
+      expect(nativeKernelCalls()["PadV2"]).toBe(1);
+    }
+  });
+
+  it("Relu and its gradient (GapReluGrad) match cpu exactly", async () => {
+    const r = rng(41);
+    for (const shape of [
+      [4, 32, 32, 16],
+      [3, 7, 11],
+    ]) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      // Some exact zeros: the gradient there is 0, as in tfjs and PyTorch.
+      const x = Float32Array.from(randn(r, n), (v, i) => (i % 17 === 0 ? 0 : v));
+      nativeKernelCalls(true);
+      await compare([[x, shape], [randn(r, n), shape]], (xt, dy) => {
+        const [y, g] = [tf.relu(xt!), tf.grad((v: tf.Tensor) => tf.relu(v))(xt!, dy!)];
+        return [y, g];
+      }, 0);
+      if (n >= 16384) expect(nativeKernelCalls()["GapReluGrad"]).toBe(1);
+    }
+  });
+
+  it("inference batch norm gradients (x natively via GapBatchNormInferenceGrad; mean, variance, scale, offset) match cpu", async () => {
+    const r = rng(43);
+    for (const [shape, withAffine] of [
+      [[4, 16, 16, 32], true],
+      [[3, 5, 7, 16], true],
+      [[6, 64], true],
+    ] as Array<[number[], boolean]>) {
+      // (Without scale tfjs cannot save the missing input for backprop, on any backend.)
+      const c = shape[shape.length - 1]!;
+      const n = shape.reduce((a, b) => a * b, 1);
+      const inputs: Array<[Float32Array, number[]]> = [
+        [randn(r, n), shape],
+        [randn(r, c), [c]],
+        [Float32Array.from({ length: c }, () => 0.1 + r()), [c]],
+        [randn(r, c), [c]],
+        [randn(r, c), [c]],
+        [randn(r, n), shape],
+      ];
+      nativeKernelCalls(true);
+      await compare(inputs, (x, m, v, o, s, dy) => {
+        const f = withAffine
+          ? (a: tf.Tensor, b: tf.Tensor, cc: tf.Tensor, d: tf.Tensor, e: tf.Tensor) => tf.batchNorm(a, b, cc, d, e, 1e-5)
+          : (a: tf.Tensor, b: tf.Tensor, cc: tf.Tensor) => tf.batchNorm(a, b, cc, undefined, undefined, 1e-5);
+        const args = withAffine ? [x!, m!, v!, o!, s!] : [x!, m!, v!];
+        return tf.grads(f as never)(args, dy!);
+      }, 2e-5);
+      expect(nativeKernelCalls()["GapBatchNormInferenceGrad"]).toBe(1);
+    }
+  });
+
+  it("Identity and same-dtype Cast share memory safely (wasm)", async () => {
+    await tf.setBackend("wasm");
+    const before = tf.memory().numTensors;
+    const x = tf.tensor([1, 2, 3, 4], [2, 2]);
+    const y = tf.clone(x);
+    const z = tf.cast(x, "float32");
+    const i = tf.cast(x, "int32");
+    x.dispose();
+    expect(Array.from(await y.data())).toEqual([1, 2, 3, 4]);
+    y.dispose();
+    expect(Array.from(await z.data())).toEqual([1, 2, 3, 4]);
+    expect(i.dtype).toBe("int32");
+    const v = tf.variable(z);
+    const zeros = tf.zeros([2, 2]);
+    v.assign(zeros);
+    expect(Array.from(await z.data())).toEqual([1, 2, 3, 4]);
+    tf.dispose([z, i, v, zeros]);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

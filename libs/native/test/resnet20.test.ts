@@ -105,7 +105,18 @@ describe.skipIf(skip)("ResNet20 with native kernels off vs on (wasm)", () => {
     const on = await step(true);
     const calls = nativeKernelCalls(true);
     expect(tf.memory().numTensors).toBe(before);
-    for (const name of ["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "FusedBatchNorm", "GapBatchNormTrain", "GapBatchNormGrad", "Slice"]) {
+    for (const name of [
+      "Conv2D",
+      "Conv2DBackpropInput",
+      "Conv2DBackpropFilter",
+      "FusedBatchNorm",
+      "GapBatchNormTrain",
+      "GapBatchNormGrad",
+      "GapBatchNormInferenceGrad",
+      "GapReluGrad",
+      "PadV2",
+      "Slice",
+    ]) {
       expect(calls[name] ?? 0, name).toBeGreaterThan(0);
     }
     expect(Math.abs(on.loss - off.loss)).toBeLessThan(1e-5 * Math.max(1, Math.abs(off.loss)));

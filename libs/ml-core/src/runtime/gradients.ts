@@ -18,10 +18,16 @@
  *   even when only dx is wanted (PGD, inference-mode input gradients): on
  *   wasm the Tile alone was half of a PGD-10 step. The replacement broadcasts
  *   and computes each input's gradient only when asked for.
+ * - With the native kernels on (wasm backend, float32), the batch-norm dx and
+ *   ReLU's dy * step(x) (Step + Cast + Multiply) are one multi-threaded pass
+ *   each (GapBatchNormInferenceGrad, GapReluGrad in native_kernels.ts).
  */
 import {
   add,
   backend_util,
+  cast,
+  getBackend,
+  step,
   engine,
   getGradient,
   mul,
@@ -41,7 +47,12 @@ import {
   type NamedAttrMap,
   type Tensor,
 } from "@tensorflow/tfjs-core";
+import { NATIVE_BN_INFERENCE_GRAD, NATIVE_RELU_GRAD, nativeKernelsActive } from "./native_kernels.js";
 import { windowGeometry, type PadSpec, type Rounding } from "./padding.js";
+
+/** The fused native gradient kernels apply: wasm backend with native kernels on, float32 tensors. */
+const nativeFloat = (...ts: Array<Tensor | undefined>) =>
+  nativeKernelsActive() && getBackend() === "wasm" && ts.every((t) => t == null || t.dtype === "float32");
 
 interface StridedSliceAttrs {
   begin: number[];
@@ -160,6 +171,8 @@ function avgPoolRescale(inShape: readonly number[], g: ReturnType<typeof windowG
   return tensor4d(scale, [1, g.outHeight, g.outWidth, 1]);
 }
 
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
 /** Gradient of FusedBatchNorm, with broadcasting instead of tiling and nothing computed eagerly. */
 const fusedBatchNormGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
   const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
@@ -169,8 +182,12 @@ const fusedBatchNormGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
   const reduce = (t: Tensor) => reshape(axes.length > 0 ? sum(t, axes) : t, mean.shape);
   const inv = () => rsqrt(add(variance, varianceEpsilon));
   const dyScaled = () => (scale == null ? g : mul(g, scale));
+  const dx = () =>
+    nativeFloat(g, variance, scale) && (x.rank === 4 || x.rank === 2) && [variance, scale].every((t) => t == null || sameShape(t.shape, [x.shape[x.rank - 1]!]))
+      ? run(NATIVE_BN_INFERENCE_GRAD, scale == null ? { dy: g, variance } : { dy: g, variance, scale }, { eps: varianceEpsilon })
+      : reshape(mul(g, scale == null ? inv() : mul(inv(), scale)), x.shape);
   return {
-    x: () => reshape(mul(g, scale == null ? inv() : mul(inv(), scale)), x.shape),
+    x: dx,
     mean: () => reduce(mul(dyScaled(), mul(inv(), -1))),
     variance: () => {
       const r = inv();
@@ -182,6 +199,17 @@ const fusedBatchNormGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
 };
 
 const GRADIENTS: GradConfig[] = [
+  {
+    kernelName: "Relu",
+    inputsToSave: ["x"],
+    gradFunc: (dy, saved) => {
+      const [x] = saved as [Tensor];
+      const g = dy as Tensor;
+      return {
+        x: () => (nativeFloat(g, x) ? run(NATIVE_RELU_GRAD, { dy: g, x }, {}) : mul(g, cast(step(x), "float32"))),
+      };
+    },
+  },
   {
     kernelName: "FusedBatchNorm",
     inputsToSave: ["x", "mean", "variance", "scale"],
@@ -244,7 +272,7 @@ const GRADIENTS: GradConfig[] = [
 const ours = new WeakSet<GradConfig>(GRADIENTS);
 
 /**
- * Registers the gradients above (replacing tfjs's own for FusedBatchNorm, Conv2D, MaxPool and
+ * Registers the gradients above (replacing tfjs's own for Relu, FusedBatchNorm, Conv2D, MaxPool and
  * AvgPool); idempotent. Returns the kernel names registered by this call.
  */
 export function registerExtraGradients(): string[] {

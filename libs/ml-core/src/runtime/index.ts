@@ -19,7 +19,9 @@ export { registerExtraGradients, stridedSliceGrad } from "./gradients.js";
 export { kernelsUsedBy, listMissingKernels } from "./kernel_check.js";
 export {
   NATIVE_BN_GRAD,
+  NATIVE_BN_INFERENCE_GRAD,
   NATIVE_BN_TRAIN,
+  NATIVE_RELU_GRAD,
   nativeAddonPath,
   nativeKernelCalls,
   nativeKernelsActive,

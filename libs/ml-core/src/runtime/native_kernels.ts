@@ -9,8 +9,10 @@
  * Registered over the wasm kernels (the previous kernel stays the fallback
  * for anything unsupported: NCHW, non-float32, padding oneDNN cannot express):
  * Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter, FusedBatchNorm
- * (inference), strided Slice, plus two kernels of our own for training-mode
- * batch norm (GapBatchNormTrain, GapBatchNormGrad; used by nn/layers.ts).
+ * (inference), strided Slice, PadV2 and the float32 binary ops with a
+ * per-channel operand, plus kernels of our own: training-mode batch
+ * norm (GapBatchNormTrain, GapBatchNormGrad; used by nn/layers.ts) and the
+ * gradients of inference batch norm and ReLU (runtime/gradients.ts).
  *
  * Off when GAP_NATIVE=0, when the built .node file is missing, or when it
  * fails to load; nativeStatus() says which and why.
@@ -83,6 +85,9 @@ interface NativeAddon {
     eps: number,
   ): void;
   slice4(heap: ArrayBuffer, x: number, y: number, shape: number[], begin: number[], size: number[]): void;
+  pad4(heap: ArrayBuffer, x: number, y: number, shape: number[], before: number[], after: number[], value: number): void;
+  binary(op: number, heap: ArrayBuffer, a: number, b: number, out: number, rows: number, c: number, aFull: 0 | 1, bFull: 0 | 1): void;
+  reluGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number): void;
   info(): { version: string; isa: string; threads: number; cached: number };
 }
 
@@ -103,6 +108,12 @@ export interface NativeStatus {
 /** Kernel names of our own for training-mode batch norm (wasm backend, native only). */
 export const NATIVE_BN_TRAIN = "GapBatchNormTrain";
 export const NATIVE_BN_GRAD = "GapBatchNormGrad";
+/** dx of inference-mode batch norm: dy * scale / sqrt(variance + eps) (runtime/gradients.ts). */
+export const NATIVE_BN_INFERENCE_GRAD = "GapBatchNormInferenceGrad";
+/** ReLU's gradient dy * (x > 0) in one pass (runtime/gradients.ts). */
+export const NATIVE_RELU_GRAD = "GapReluGrad";
+/** Elementwise kernels below this many elements stay on wasm (the call overhead wins). */
+const MIN_ELEMENTWISE = 16384;
 
 let addon: NativeAddon | null | undefined;
 let status: NativeStatus = { enabled: false, reason: "not loaded yet" };
@@ -423,12 +434,113 @@ function nativeSlice(original: KernelFunc): KernelFunc {
   };
 }
 
+/** GapBatchNormInferenceGrad: inputs dy, variance, scale (optional); attrs eps. Output dx. */
+function batchNormInferenceGrad(args: KernelArgs): TensorInfo {
+  const { dy, variance, scale } = args.inputs;
+  const { eps } = args.attrs as unknown as { eps: number };
+  const dims = nhwc(dy!.shape);
+  if (dims == null) throw new Error(`${NATIVE_BN_INFERENCE_GRAD}: dy must be rank 2 or 4, got [${dy!.shape}]`);
+  const backend = args.backend as BackendWasm;
+  const dx = backend.makeOutput([...dy!.shape], "float32");
+  const scaleOff = scale == null ? -1 : offsetOf(backend, scale);
+  count(NATIVE_BN_INFERENCE_GRAD);
+  // Inference batch norm of dy with mean 0 and no offset is exactly dy * scale / sqrt(var + eps).
+  addon!.batchNormInference(heapOf(backend), offsetOf(backend, dy!), -1, offsetOf(backend, variance!), scaleOff, -1, offsetOf(backend, dx), ...dims, eps);
+  return dx;
+}
+
+/** GapReluGrad: inputs dy, x (same shape, float32). Output dy * step(x). */
+function reluGrad(args: KernelArgs): TensorInfo {
+  const { dy, x } = args.inputs;
+  const backend = args.backend as BackendWasm;
+  const dx = backend.makeOutput([...x!.shape], "float32");
+  count(NATIVE_RELU_GRAD);
+  addon!.reluGrad(heapOf(backend), offsetOf(backend, dy!), offsetOf(backend, x!), offsetOf(backend, dx), util.sizeFromShape(x!.shape));
+  return dx;
+}
+
+interface BinaryPlan {
+  outShape: number[];
+  rows: number;
+  c: number;
+  aFull: 0 | 1;
+  bFull: 0 | 1;
+}
+
+/**
+ * How the addon's binary kernel covers a op b: one full and the other
+ * per-channel ([C], [1, .., C]: the last axis), where the wasm backend's
+ * broadcasting path is 4-17x slower. Else null: same-shape ops are as fast on
+ * wasm (SIMD, memory-bound; measured 1.0x), other broadcasts, small tensors.
+ */
+function binaryPlan(aShape: readonly number[], bShape: readonly number[]): BinaryPlan | null {
+  const an = util.sizeFromShape([...aShape]);
+  const bn = util.sizeFromShape([...bShape]);
+  if (Math.max(an, bn) < MIN_ELEMENTWISE || an === bn) return null;
+  const perChannel = (full: readonly number[], small: readonly number[]) =>
+    small.length >= 1 &&
+    small.length <= full.length &&
+    small[small.length - 1] === full[full.length - 1] &&
+    small.slice(0, -1).every((d) => d === 1);
+  const [full, small, aFull] = an > bn ? [aShape, bShape, 1 as const] : [bShape, aShape, 0 as const];
+  if (!perChannel(full, small)) return null;
+  const c = full[full.length - 1]!;
+  return { outShape: [...full], rows: Math.max(an, bn) / c, c, aFull, bFull: aFull === 1 ? 0 : 1 };
+}
+
+/** Add, Sub, Multiply, RealDiv, Minimum, Maximum on float32, one operand per-channel. */
+function nativeBinary(op: number, name: string): (original: KernelFunc) => KernelFunc {
+  return (original) => (args: KernelArgs) => {
+    const { a, b } = args.inputs;
+    if (!nativeKernelsActive() || a!.dtype !== "float32" || b!.dtype !== "float32") return original(args);
+    const plan = binaryPlan(a!.shape, b!.shape);
+    if (plan == null) return original(args);
+    const backend = args.backend as BackendWasm;
+    const out = backend.makeOutput(plan.outShape, "float32");
+    count(name);
+    const off = (t: TensorInfo) => offsetOf(backend, t);
+    addon!.binary(op, heapOf(backend), off(a!), off(b!), off(out), plan.rows, plan.c, plan.aFull, plan.bFull);
+    return out;
+  };
+}
+
+/** PadV2 (constant padding) of a float32 tensor of rank 1-4. */
+function nativePad(original: KernelFunc): KernelFunc {
+  return (args: KernelArgs) => {
+    const { x } = args.inputs;
+    const { paddings, constantValue } = args.attrs as unknown as { paddings: Array<[number, number]>; constantValue: number };
+    const rank = x!.shape.length;
+    if (!nativeKernelsActive() || x!.dtype !== "float32" || rank === 0 || rank > 4 || paddings.length !== rank) return original(args);
+    const outShape = x!.shape.map((d, i) => paddings[i]![0] + d + paddings[i]![1]);
+    if (paddings.some(([lo, hi]) => lo < 0 || hi < 0) || util.sizeFromShape(x!.shape) === 0) return original(args);
+    const lead = 4 - rank;
+    const pad = (v: number[], fill: number) => [...new Array<number>(lead).fill(fill), ...v];
+    const backend = args.backend as BackendWasm;
+    const out = backend.makeOutput(outShape, "float32");
+    count("PadV2");
+    addon!.pad4(
+      heapOf(backend),
+      offsetOf(backend, x!),
+      offsetOf(backend, out),
+      pad([...x!.shape], 1),
+      pad(paddings.map((p) => p[0]), 0),
+      pad(paddings.map((p) => p[1]), 0),
+      constantValue,
+    );
+    return out;
+  };
+}
+
 const NATIVE_WRAPS: ReadonlyArray<[string, (original: KernelFunc) => KernelFunc]> = [
   ["Conv2D", nativeConv2D],
   ["Conv2DBackpropInput", nativeConv2DBackpropInput],
   ["Conv2DBackpropFilter", nativeConv2DBackpropFilter],
   ["FusedBatchNorm", nativeFusedBatchNorm],
   ["Slice", nativeSlice],
+  ["PadV2", nativePad],
+  ...(["Add", "Sub", "Multiply", "RealDiv", "Minimum", "Maximum"] as const).map(
+    (name, op) => [name, nativeBinary(op, name)] as [string, (original: KernelFunc) => KernelFunc],
+  ),
 ];
 
 /**
@@ -454,6 +566,8 @@ export function registerNativeKernels(): NativeStatus {
   for (const [kernelName, kernelFunc] of [
     [NATIVE_BN_TRAIN, batchNormTrain],
     [NATIVE_BN_GRAD, batchNormGrad],
+    [NATIVE_BN_INFERENCE_GRAD, batchNormInferenceGrad],
+    [NATIVE_RELU_GRAD, reluGrad],
   ] as const) {
     if (getKernel(kernelName, "wasm") == null) registerKernel({ kernelName, backendName: "wasm", kernelFunc });
     kernels.push(kernelName);

@@ -578,9 +578,26 @@ function explicitRounding(original: KernelFunc): KernelFunc {
   };
 }
 
+/**
+ * Identity, and Cast to the same dtype, share the input's memory (refcounted,
+ * as the cpu backend does) instead of copying it: tensors are immutable, and
+ * the wasm copies were ~9% of a PGD step (gradient bookkeeping, ReLU's grad).
+ */
+function aliasSameDtype(original: KernelFunc): KernelFunc {
+  return (args: KernelArgs) => {
+    const { x } = args.inputs;
+    const dtype = (args.attrs as { dtype?: string } | undefined)?.dtype ?? x!.dtype;
+    if (x!.dtype === "string" || dtype !== x!.dtype) return original(args);
+    (args.backend as BackendWasm).incRef(x!.dataId);
+    return { dataId: x!.dataId, shape: [...x!.shape], dtype: x!.dtype };
+  };
+}
+
 /** wasm kernels replaced by a wrapper around the original, and the wrapper. */
 const WASM_KERNEL_FIXES: ReadonlyArray<[string, (original: KernelFunc) => KernelFunc]> = [
   ["GatherV2", gatherWithBatchDims],
+  ["Identity", aliasSameDtype],
+  ["Cast", aliasSameDtype],
   ...[
     "Conv2D",
     "DepthwiseConv2dNative",

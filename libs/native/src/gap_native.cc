@@ -10,13 +10,17 @@
 //                                      kind 1: dx = conv_bwd_data(dy@a, w@b)
 //                                      kind 2: dw = conv_bwd_weights(x@a, dy@b)
 //      p: [N, H, W, Ci, KH, KW, Co, OH, OW, sH, sW, dH, dW, padT, padL, padB, padR]
-//   batchNormInference(heap, x, mean|-1, var, scale|-1, shift|-1, y, N, H, W, C, eps)
-//      one OpenMP pass y = x * a[c] + b[c] (not oneDNN: see below)
-//   batchNormTrain(heap, x, scale, shift, y, mean, var, N, H, W, C, eps)
+//   batchNormInference(heap, x, mean|-1, var, scale|-1, shift|-1, y, N, H, W, C, eps, relu, mask|-1)
+//      one OpenMP pass y = x * a[c] + b[c] (not oneDNN: see below); relu != 0:
+//      y = max(0, ...) (fused BN + ReLU); mask: x is first multiplied by
+//      step(mask) (the fused BN + ReLU's input gradient, mask = its output)
+//   batchNormTrain(heap, x, scale, shift, y, mean, var, N, H, W, C, eps, relu)
 //      mean/var are outputs (biased variance); scale/shift required. Plain
-//      OpenMP loops (see below), not oneDNN.
-//   batchNormBackward(heap, x, dy, mean, var, scale, dx, dscale, dshift, N, H, W, C, eps)
+//      OpenMP loops (see below), not oneDNN. relu != 0: y = max(0, ...).
+//   batchNormBackward(heap, x, dy, mean, var, scale, dx, dscale, dshift, N, H, W, C, eps, mask|-1)
+//      mask: dy is first multiplied by step(mask) (mask = the fused BN + ReLU's output)
 //   binary(op, heap, a, b, out, rows, C, aFull, bFull)   elementwise / per-channel
+//      (op 6: relu(a + b), the residual add + ReLU, same shapes)
 //   reluGrad(heap, dy, x, dx, n)
 //   pad4(heap, x, y, shape[4], before[4], after[4], value)   float32, rank <= 4
 //   slice4(heap, x, y, shape[4], begin[4], size[4])   4-byte elements, rank <= 4
@@ -252,25 +256,45 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
 // thread for C <= 64 (see below): 4.4 ms for 128x32x32x16 vs ~1 ms here.
 // mean / scale / shift may be -1 (0, 1, 0): the batch-norm gradient wrt x is
 // this kernel on dy with mean and shift absent.
-void channelAffine(const float* x, const float* a, const float* b, float* y, int64_t rows, int64_t C) {
+// ReLU's gradient factor for the fused BN + ReLU: dy * stepOf(relu output) is
+// bit for bit GapReluGrad's dy * step(x), except that a NaN output gives 0, not
+// NaN (the forward already put the NaN in the loss): the NaN select made the
+// masked batch-norm backward slower than a separate GapReluGrad pass.
+inline float stepOf(float m) { return m > 0.0f ? 1.0f : 0.0f; }
+// tfjs's ReLU (wasm: x < 0 ? 0 : x, NaN kept).
+inline float reluOf(float v) { return v < 0.0f ? 0.0f : v; }
+
+void channelAffine(const float* x, const float* a, const float* b, float* y, int64_t rows, int64_t C, bool relu,
+                   const float* mask) {
 #pragma omp parallel for schedule(static) if (rows * C > 32768)
   for (int64_t r = 0; r < rows; r++) {
     const float* xr = x + r * C;
     float* yr = y + r * C;
+    if (mask) {
+      const float* mr = mask + r * C;
 #pragma omp simd
-    for (int64_t c = 0; c < C; c++) yr[c] = xr[c] * a[c] + b[c];
+      for (int64_t c = 0; c < C; c++) yr[c] = xr[c] * stepOf(mr[c]) * a[c] + b[c];
+    } else if (relu) {
+#pragma omp simd
+      for (int64_t c = 0; c < C; c++) yr[c] = reluOf(xr[c] * a[c] + b[c]);
+    } else {
+#pragma omp simd
+      for (int64_t c = 0; c < C; c++) yr[c] = xr[c] * a[c] + b[c];
+    }
   }
 }
 
 napi_value BatchNormInference(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 12);
+    Args a(env, info, 14);
     a.takeHeap(0);
     const int64_t N = a.integer(7), H = a.integer(8), W = a.integer(9), C = a.integer(10);
     const double eps = a.num(11);
+    const bool relu = a.integer(12) != 0;
     const int64_t rows = N * H * W, count = rows * C;
     const float* x = a.at(a.integer(1), count);
     float* y = a.at(a.integer(6), count);
+    const float* mask = a.integer(13) >= 0 ? a.at(a.integer(13), count) : nullptr;
     const float* var = a.at(a.integer(3), C);
     const int64_t meanOff = a.integer(2), scaleOff = a.integer(4), shiftOff = a.integer(5);
     const float* mean = meanOff >= 0 ? a.at(meanOff, C) : nullptr;
@@ -282,7 +306,7 @@ napi_value BatchNormInference(napi_env env, napi_callback_info info) {
       mul[c] = static_cast<float>(k);
       add[c] = static_cast<float>((shift ? shift[c] : 0.0) - (mean ? mean[c] : 0.0) * k);
     }
-    channelAffine(x, mul.data(), add.data(), y, rows, C);
+    channelAffine(x, mul.data(), add.data(), y, rows, C, relu, mask);
     return undefinedValue(env);
   });
 }
@@ -311,10 +335,11 @@ void channelSums(int64_t rows, int64_t C, std::vector<double>& out, F&& f) {
 
 napi_value BatchNormTrain(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 12);
+    Args a(env, info, 13);
     a.takeHeap(0);
     const int64_t N = a.integer(7), H = a.integer(8), W = a.integer(9), C = a.integer(10);
     const double eps = a.num(11);
+    const bool relu = a.integer(12) != 0;
     const int64_t rows = N * H * W, count = rows * C;
     if (rows < 1 || C < 1) throw ArgError("batch norm needs a non-empty input");
     const float* x = a.at(a.integer(1), count);
@@ -339,22 +364,69 @@ napi_value BatchNormTrain(napi_env env, napi_callback_info info) {
       meanOut[c] = static_cast<float>(mean[c]);
       varOut[c] = static_cast<float>(var[c]);
     }
-    const float* sc = scale.data();
-    const float* sh = shift.data();
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-      const float* xr = x + r * C;
-      float* yr = y + r * C;
-#pragma omp simd
-      for (int64_t c = 0; c < C; c++) yr[c] = xr[c] * sc[c] + sh[c];
-    }
+    channelAffine(x, scale.data(), shift.data(), y, rows, C, relu, nullptr);
     return undefinedValue(env);
   });
 }
 
+// Batch-norm backward in two passes over the rows: per-channel sums of dy and
+// dy * (x - mean) together (per-thread partials in double, added in thread
+// order so results do not depend on timing), then dx. dyAt(i) gives dy.
+template <typename D>
+void bnBackwardRows(const float* x, D dyAt, const float* meanIn, const float* varIn, const float* gamma, float* dx,
+                    float* dgamma, float* dbeta, int64_t rows, int64_t C, double eps) {
+  std::vector<std::vector<double>> partial(omp_get_max_threads());
+#pragma omp parallel
+  {
+    std::vector<double> local(2 * C, 0.0);
+    double* sd = local.data();
+    double* sdx = sd + C;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      const float* xr = x + r * C;
+#pragma omp simd
+      for (int64_t c = 0; c < C; c++) {
+        const double d = dyAt(r * C + c);
+        sd[c] += d;
+        sdx[c] += d * (xr[c] - meanIn[c]);
+      }
+    }
+    partial[omp_get_thread_num()] = std::move(local);
+  }
+  std::vector<double> sumDy(C, 0.0), sumDyXc(C, 0.0);
+  for (const auto& p : partial) {
+    if (p.empty()) continue;
+    for (int64_t c = 0; c < C; c++) {
+      sumDy[c] += p[c];
+      sumDyXc[c] += p[C + c];
+    }
+  }
+  // dx = gamma*inv * (dy - sum(dy)/M - xc * inv^2 * sum(dy*xc)/M), xc = x - mean
+  std::vector<float> k1(C), k2(C), k3(C), mu(C);
+  const double M = static_cast<double>(rows);
+  for (int64_t c = 0; c < C; c++) {
+    const double inv = 1.0 / std::sqrt(static_cast<double>(varIn[c]) + eps);
+    dbeta[c] = static_cast<float>(sumDy[c]);
+    dgamma[c] = static_cast<float>(sumDyXc[c] * inv);
+    const double g = gamma[c] * inv;
+    k1[c] = static_cast<float>(g);
+    k2[c] = static_cast<float>(g * sumDy[c] / M);
+    k3[c] = static_cast<float>(g * inv * inv * sumDyXc[c] / M);
+    mu[c] = meanIn[c];
+  }
+  const float *p1 = k1.data(), *p2 = k2.data(), *p3 = k3.data(), *pm = mu.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * C;
+    float* dxr = dx + r * C;
+#pragma omp simd
+    for (int64_t c = 0; c < C; c++) dxr[c] = p1[c] * dyAt(r * C + c) - p2[c] - p3[c] * (xr[c] - pm[c]);
+  }
+}
+
 napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 14);
+    Args a(env, info, 15);
     a.takeHeap(0);
     const int64_t N = a.integer(9), H = a.integer(10), W = a.integer(11), C = a.integer(12);
     const double eps = a.num(13);
@@ -368,30 +440,13 @@ napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
     float* dx = a.at(a.integer(6), count);
     float* dgamma = a.at(a.integer(7), C);
     float* dbeta = a.at(a.integer(8), C);
-    std::vector<double> sumDy, sumDyXc;
-    channelSums(rows, C, sumDy, [&](int64_t i, int64_t) { return static_cast<double>(dy[i]); });
-    channelSums(rows, C, sumDyXc, [&](int64_t i, int64_t c) { return static_cast<double>(dy[i]) * (x[i] - meanIn[c]); });
-    // dx = gamma*inv * (dy - sum(dy)/M - xc * inv^2 * sum(dy*xc)/M), xc = x - mean
-    std::vector<float> k1(C), k2(C), k3(C), mu(C);
-    const double M = static_cast<double>(rows);
-    for (int64_t c = 0; c < C; c++) {
-      const double inv = 1.0 / std::sqrt(static_cast<double>(varIn[c]) + eps);
-      dbeta[c] = static_cast<float>(sumDy[c]);
-      dgamma[c] = static_cast<float>(sumDyXc[c] * inv);
-      const double g = gamma[c] * inv;
-      k1[c] = static_cast<float>(g);
-      k2[c] = static_cast<float>(g * sumDy[c] / M);
-      k3[c] = static_cast<float>(g * inv * inv * sumDyXc[c] / M);
-      mu[c] = meanIn[c];
-    }
-    const float *p1 = k1.data(), *p2 = k2.data(), *p3 = k3.data(), *pm = mu.data();
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-      const float* xr = x + r * C;
-      const float* dyr = dy + r * C;
-      float* dxr = dx + r * C;
-#pragma omp simd
-      for (int64_t c = 0; c < C; c++) dxr[c] = p1[c] * dyr[c] - p2[c] - p3[c] * (xr[c] - pm[c]);
+    const int64_t maskOff = a.integer(14);
+    const float* mask = maskOff >= 0 ? a.at(maskOff, count) : nullptr;
+    if (mask) {
+      // Fused BN + ReLU: dy * step(output), the ReLU gradient, read on the fly.
+      bnBackwardRows(x, [=](int64_t i) { return dy[i] * stepOf(mask[i]); }, meanIn, varIn, gamma, dx, dgamma, dbeta, rows, C, eps);
+    } else {
+      bnBackwardRows(x, [=](int64_t i) { return dy[i]; }, meanIn, varIn, gamma, dx, dgamma, dbeta, rows, C, eps);
     }
     return undefinedValue(env);
   });
@@ -403,7 +458,8 @@ napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
 
 // binary(op, heap, a, b, out, rows, C, aFull, bFull): out[r, c] = op(a, b),
 // where a (b) is [rows, C] when aFull (bFull), else [C] repeated per row.
-// op: 0 add, 1 sub, 2 mul, 3 div, 4 min, 5 max (NaN-propagating, as tfjs).
+// op: 0 add, 1 sub, 2 mul, 3 div, 4 min, 5 max (NaN-propagating, as tfjs),
+// 6 relu(a + b) (two wasm passes, Add and Relu, in one multi-threaded pass).
 template <typename F>
 void binaryRows(const float* a, const float* b, float* out, int64_t rows, int64_t C, bool aFull, bool bFull, F&& f) {
 #pragma omp parallel for schedule(static) if (rows * C > 32768)
@@ -447,7 +503,8 @@ napi_value Binary(napi_env env, napi_callback_info info) {
       case 3: run([](float p, float q) { return p / q; }); break;
       case 4: run([](float p, float q) { return (p != p || q != q) ? NAN : (p < q ? p : q); }); break;
       case 5: run([](float p, float q) { return (p != p || q != q) ? NAN : (p > q ? p : q); }); break;
-      default: throw ArgError("binary op must be 0..5");
+      case 6: run([](float p, float q) { return reluOf(p + q); }); break;
+      default: throw ArgError("binary op must be 0..6");
     }
     return undefinedValue(env);
   });

@@ -2,7 +2,17 @@
 // shapes and values. Skipped, with the reason, when the addon is not built.
 import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend, nativeKernelCalls, nativeStatus, setNativeKernelsActive, NATIVE_BN_GRAD, NATIVE_BN_TRAIN } from "@gap/ml-core";
+import {
+  addRelu,
+  BatchNorm,
+  ForwardContext,
+  initBackend,
+  nativeKernelCalls,
+  nativeStatus,
+  setNativeKernelsActive,
+  NATIVE_BN_GRAD,
+  NATIVE_BN_TRAIN,
+} from "@gap/ml-core";
 
 await initBackend("cpu", { log: () => {} });
 await initBackend("wasm", { log: () => {} });
@@ -326,6 +336,95 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
         return tf.grads(f as never)(args, dy!);
       }, 2e-5);
       expect(nativeKernelCalls()["GapBatchNormInferenceGrad"]).toBe(1);
+    }
+  });
+
+  // bn(x) exactly 0 at x = 0 in channels with mean 0 and offset 0: the ReLU boundary.
+  function bnReluInputs(r: () => number, shape: number[]): Array<[Float32Array, number[]]> {
+    const c = shape[shape.length - 1]!;
+    const n = shape.reduce((a, b) => a * b, 1);
+    const zeroChannel = (i: number) => i % 4 === 0;
+    return [
+      [Float32Array.from(randn(r, n), (v, i) => (zeroChannel(i % c) && i % 3 === 0 ? 0 : v)), shape],
+      [Float32Array.from(randn(r, c), (v, i) => (zeroChannel(i) ? 0 : v)), [c]],
+      [Float32Array.from({ length: c }, () => 0.1 + r()), [c]],
+      [Float32Array.from(randn(r, c), (v, i) => (zeroChannel(i) ? 0 : v)), [c]],
+      [randn(r, c), [c]],
+      [randn(r, n), shape],
+    ];
+  }
+
+  /** A BatchNorm layer over variables made from the given tensors (disposed by the caller). */
+  function bnLayer(gamma: tf.Tensor, beta: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor) {
+    const v = [gamma, beta, mean, variance].map((t) => tf.variable(t));
+    const entry = (name: string, variable: tf.Variable) => ({ name, variable, kind: "bn_weight" as const, prunable: false });
+    const bn = new BatchNorm("bn", entry("w", v[0]!), entry("b", v[1]!), entry("m", v[2]!), entry("v", v[3]!), 1e-5);
+    return { bn, vars: v };
+  }
+
+  /** y and the gradients of sum(y * dy) wrt x, gamma, beta (and mean, variance in inference) of BatchNorm.apply. */
+  function bnReluLayer(training: boolean, fused: boolean) {
+    return (x: tf.Tensor, m: tf.Tensor, v: tf.Tensor, o: tf.Tensor, s: tf.Tensor, dy: tf.Tensor) => {
+      const { bn, vars } = bnLayer(s, o, m, v);
+      const xv = tf.variable(x);
+      const stats: tf.Tensor[] = [];
+      const ctx = new ForwardContext({ training }, (st) => stats.push(st.mean, st.variance));
+      let y: tf.Tensor | undefined;
+      const wrt = training ? [xv, vars[0]!, vars[1]!] : [xv, ...vars];
+      const { value, grads } = tf.variableGrads(() => {
+        const out = fused ? bn.apply(x.rank === 4 ? (xv as tf.Tensor4D) : (xv as tf.Tensor2D), ctx, true) : tf.relu(bn.apply(xv as tf.Tensor4D, ctx));
+        y = tf.keep(out);
+        return tf.sum(tf.mul(out, dy));
+      }, wrt);
+      const result = [y!, ...wrt.map((w) => grads[w.name]!)];
+      tf.dispose([value, xv, ...vars, ...stats]);
+      return result;
+    };
+  }
+
+  it.each([true, false])("fused BatchNorm + ReLU (training %s): BatchNorm.apply(relu) equals bn then relu exactly, cpu within 1e-4", async (training) => {
+    const r = rng(training ? 61 : 67);
+    for (const shape of [
+      [4, 16, 16, 32],
+      [3, 5, 7, 16],
+      [6, 64],
+    ]) {
+      const inputs = bnReluInputs(r, shape);
+      nativeKernelCalls(true);
+      const fused = await on("wasm", inputs, bnReluLayer(training, true));
+      const calls = nativeKernelCalls(true);
+      const unfused = await on("wasm", inputs, bnReluLayer(training, false));
+      expect(calls[training ? NATIVE_BN_TRAIN : "GapBatchNormRelu"], `[${shape}]`).toBe(1);
+      expect(calls[training ? NATIVE_BN_GRAD : "GapBatchNormInferenceGrad"], `[${shape}]`).toBe(1);
+      expect(calls["GapReluGrad"] ?? 0).toBe(training ? 0 : 4); // inference: one per mean/variance/scale/offset gradient
+      expect(nativeKernelCalls()["GapReluGrad"]).toBe(1); // the unfused path's
+      fused.values.forEach((got, i) => expect(relErr(got, unfused.values[i]!), `output ${i} of [${shape}]`).toBe(0));
+      await compare(inputs, bnReluLayer(training, true), 1e-4);
+    }
+  });
+
+  it("fused residual add + ReLU (addRelu, GapAddRelu) equals add then relu exactly, values and gradients", async () => {
+    const r = rng(71);
+    for (const shape of [
+      [4, 16, 16, 32],
+      [3, 5, 7, 16],
+      [6, 64],
+    ]) {
+      const n = shape.reduce((x, y) => x * y, 1);
+      const a = randn(r, n);
+      // b = -a at every fifth element: a + b exactly 0, the ReLU boundary.
+      const b = Float32Array.from(randn(r, n), (v, i) => (i % 5 === 0 ? -a[i]! : v));
+      const inputs: Array<[Float32Array, number[]]> = [[a, shape], [b, shape], [randn(r, n), shape]];
+      const f = (fused: boolean) => (at: tf.Tensor, bt: tf.Tensor, dy: tf.Tensor) => {
+        const op = (x: tf.Tensor, y: tf.Tensor) => (fused ? addRelu(x, y) : tf.relu(tf.add(x, y)));
+        return [op(at, bt), ...tf.grads(op)([at, bt], dy)];
+      };
+      nativeKernelCalls(true);
+      const fused = await on("wasm", inputs, f(true));
+      expect(nativeKernelCalls(true)["GapAddRelu"], `[${shape}]`).toBe(2); // the value, and again inside tf.grads
+      const unfused = await on("wasm", inputs, f(false));
+      fused.values.forEach((got, i) => expect(relErr(got, unfused.values[i]!), `output ${i} of [${shape}]`).toBe(0));
+      await compare(inputs, f(true), 0);
     }
   });
 

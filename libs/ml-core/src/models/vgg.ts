@@ -12,7 +12,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ModelBuilder } from "../nn/builder.js";
 import type { WeightInit } from "../nn/init.js";
-import { type ForwardContext, maxPool2d, pooledSize, relu } from "../nn/layers.js";
+import { type ForwardContext, maxPool2d, pooledSize } from "../nn/layers.js";
 import type { ModelConfig } from "../nn/model.js";
 import type { Network } from "../nn/network.js";
 
@@ -51,7 +51,7 @@ export function createVggBnDrop(config: ModelConfig, seed: number): Network {
         init,
       });
       const bn = b.batchNorm(`features.${i}.bn`, item.conv, 1e-3);
-      steps.push((x, ctx) => ctx.quant(`features.${i}.conv`, relu(bn.apply(conv.apply(x, ctx), ctx))));
+      steps.push((x, ctx) => ctx.quant(`features.${i}.conv`, bn.apply(conv.apply(x, ctx), ctx, true)));
       channels = item.conv;
     }
   });
@@ -66,7 +66,7 @@ export function createVggBnDrop(config: ModelConfig, seed: number): Network {
     const [n, , , c] = x.shape;
     let y: tf.Tensor2D = tf.reshape(x, [n, c]);
     y = ctx.dropout(y, 0.5);
-    y = ctx.quant("classifier.1", relu(bn1d.apply(fc1.apply(y, ctx), ctx)));
+    y = ctx.quant("classifier.1", bn1d.apply(fc1.apply(y, ctx), ctx, true));
     y = ctx.dropout(y, 0.5);
     return ctx.quant("classifier.5", fc2.apply(y, ctx));
   });

@@ -3,7 +3,7 @@
  * weights are stored in the TensorFlow.js layout (see model.ts).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { NATIVE_BN_GRAD, NATIVE_BN_TRAIN, nativeKernelsActive } from "../runtime/native_kernels.js";
+import { NATIVE_ADD_RELU, NATIVE_BN_GRAD, NATIVE_BN_RELU, NATIVE_BN_TRAIN, nativeKernelsActive } from "../runtime/native_kernels.js";
 import type { BufferEntry, ForwardOptions, ParamEntry } from "./model.js";
 
 /** A BatchNorm's batch mean and unbiased variance from one training-mode forward. */
@@ -100,18 +100,31 @@ export class BatchNorm {
     readonly eps: number,
   ) {}
 
-  apply<T extends tf.Tensor4D | tf.Tensor2D>(x: T, ctx: ForwardContext): T {
+  /**
+   * relu: relu(bn(x)), fused into the batch-norm kernels (one pass forward, and
+   * backward without the ReLU's own) with native kernels on; bn then relu otherwise.
+   * The result is float32-identical either way.
+   */
+  apply<T extends tf.Tensor4D | tf.Tensor2D>(x: T, ctx: ForwardContext, relu = false): T {
     const gamma = this.weight.variable as tf.Tensor1D;
     const beta = this.bias.variable as tf.Tensor1D;
+    const native = x.dtype === "float32" && tf.getBackend() === "wasm" && nativeKernelsActive();
     if (!ctx.training) {
-      return tf.batchNorm(x, this.runningMean.variable as tf.Tensor1D, this.runningVar.variable as tf.Tensor1D, beta, gamma, this.eps) as T;
+      const mean = this.runningMean.variable as tf.Tensor1D;
+      const variance = this.runningVar.variable as tf.Tensor1D;
+      if (relu && native && [mean, variance, gamma, beta].every((t) => t.dtype === "float32")) {
+        const inputs = { x, mean, variance, offset: beta, scale: gamma };
+        return tf.engine().runKernel(NATIVE_BN_RELU, inputs, { varianceEpsilon: this.eps }) as T;
+      }
+      const y = tf.batchNorm(x, mean, variance, beta, gamma, this.eps) as T;
+      return relu ? tf.relu(y) : y;
     }
     const axes = x.rank === 4 ? [0, 1, 2] : [0];
     const channels = x.shape[x.rank - 1] as number;
     const n = x.size / channels;
     if (n < 2) throw new Error(`${this.name}: training-mode BatchNorm needs more than 1 value per channel, got input shape [${x.shape}]`);
-    if (x.dtype === "float32" && tf.getBackend() === "wasm" && nativeKernelsActive()) {
-      const { y, mean, variance } = nativeTrainingBatchNorm(x, gamma, beta, this.eps);
+    if (native) {
+      const { y, mean, variance } = nativeTrainingBatchNorm(x, gamma, beta, this.eps, relu);
       ctx.recordBatchStats({ bn: this, mean, variance: tf.keep(tf.mul(variance, n / (n - 1)) as tf.Tensor1D) });
       variance.dispose();
       return y as tf.Tensor as T;
@@ -125,7 +138,8 @@ export class BatchNorm {
     });
     const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, this.eps)));
     const shift = tf.sub(beta, tf.mul(mean, scale));
-    return tf.add(tf.mul(x, scale), shift) as tf.Tensor as T;
+    const y = tf.add(tf.mul(x, scale), shift) as tf.Tensor as T;
+    return relu ? tf.relu(y) : y;
   }
 
   /** running = (1 - momentum) * running + momentum * batch, for mean and unbiased variance. */
@@ -144,25 +158,27 @@ export class BatchNorm {
 /**
  * Training-mode batch norm as one fused oneDNN forward (batch mean and biased
  * variance) and one fused backward (through the batch statistics too), on the
- * wasm backend with native kernels. mean and variance come back kept (outside
+ * wasm backend with native kernels; relu fuses a following ReLU (its output
+ * is saved as the backward's mask). mean and variance come back kept (outside
  * any tidy); the caller owns them.
  */
-function nativeTrainingBatchNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number) {
+function nativeTrainingBatchNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number, relu: boolean) {
   let mean: tf.Tensor1D | undefined;
   let variance: tf.Tensor1D | undefined;
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xs, g, b] = args as [tf.Tensor, tf.Tensor, tf.Tensor];
     const save = args[3] as tf.GradSaveFunc;
-    const [y, m, v] = tf.engine().runKernel(NATIVE_BN_TRAIN, { x: xs, scale: g, offset: b }, { eps }) as tf.Tensor[];
-    save([xs, m!, v!, g]);
+    const [y, m, v] = tf.engine().runKernel(NATIVE_BN_TRAIN, { x: xs, scale: g, offset: b }, { eps, relu }) as tf.Tensor[];
+    save(relu ? [xs, m!, v!, g, y!] : [xs, m!, v!, g]);
     // Clones: the saved tensors are freed after backprop, the batch stats outlive it.
     mean = tf.keep(tf.clone(m!) as tf.Tensor1D);
     variance = tf.keep(tf.clone(v!) as tf.Tensor1D);
     return {
       value: y!,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [sx, sm, sv, sg] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-        return tf.engine().runKernel(NATIVE_BN_GRAD, { x: sx, dy: dy as tf.Tensor, mean: sm, variance: sv, scale: sg }, { eps }) as tf.Tensor[];
+        const [sx, sm, sv, sg, sy] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+        const inputs = { x: sx, dy: dy as tf.Tensor, mean: sm, variance: sv, scale: sg, ...(sy ? { mask: sy } : {}) };
+        return tf.engine().runKernel(NATIVE_BN_GRAD, inputs, { eps }) as tf.Tensor[];
       },
     };
   });
@@ -172,6 +188,18 @@ function nativeTrainingBatchNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tens
 
 export function relu<T extends tf.Tensor>(x: T): T {
   return tf.relu(x);
+}
+
+/**
+ * relu(a + b) (the residual add): one native pass with native kernels on
+ * (same-shape float32), else tf.add then tf.relu; float32-identical either way.
+ */
+export function addRelu<T extends tf.Tensor>(a: T, b: T): T {
+  const native = a.dtype === "float32" && b.dtype === "float32" && tf.getBackend() === "wasm" && nativeKernelsActive();
+  if (native && a.rank === b.rank && a.shape.every((d, i) => d === b.shape[i])) {
+    return tf.engine().runKernel(NATIVE_ADD_RELU, { a, b }, {}) as T;
+  }
+  return tf.relu(tf.add(a, b)) as T;
 }
 
 export function relu6<T extends tf.Tensor>(x: T): T {

@@ -21,11 +21,17 @@
  * - With the native kernels on (wasm backend, float32), the batch-norm dx and
  *   ReLU's dy * step(x) (Step + Cast + Multiply) are one multi-threaded pass
  *   each (GapBatchNormInferenceGrad, GapReluGrad in native_kernels.ts).
+ * - GapBatchNormRelu (native inference BN + ReLU, nn/layers.ts): dx in one
+ *   pass, dy * step(y) * scale / sqrt(variance + eps); the other inputs'
+ *   gradients are FusedBatchNorm's on the ReLU gradient dy * step(y).
+ * - GapAddRelu (native relu(a + b), the residual add): both inputs get the
+ *   ReLU gradient dy * step(y), computed once.
  */
 import {
   add,
   backend_util,
   cast,
+  clone,
   getBackend,
   step,
   engine,
@@ -47,7 +53,7 @@ import {
   type NamedAttrMap,
   type Tensor,
 } from "@tensorflow/tfjs-core";
-import { NATIVE_BN_INFERENCE_GRAD, NATIVE_RELU_GRAD, nativeKernelsActive } from "./native_kernels.js";
+import { NATIVE_ADD_RELU, NATIVE_BN_INFERENCE_GRAD, NATIVE_BN_RELU, NATIVE_RELU_GRAD, nativeKernelsActive } from "./native_kernels.js";
 import { windowGeometry, type PadSpec, type Rounding } from "./padding.js";
 
 /** The fused native gradient kernels apply: wasm backend with native kernels on, float32 tensors. */
@@ -198,7 +204,39 @@ const fusedBatchNormGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
   };
 };
 
+/** Gradient of GapBatchNormRelu (native only; float32-identical to FusedBatchNorm's after Relu's). */
+const batchNormReluGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
+  const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
+  const [x, mean, variance, scale, y] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
+  const g = dy as Tensor;
+  // Recomputed per input: tfjs runs each input's gradient in its own tidy (PGD only needs x's).
+  const bn = () => fusedBatchNormGrad(run(NATIVE_RELU_GRAD, { dy: g, x: y }, {}), [x, mean, variance, scale], attrs) as Record<string, () => Tensor>;
+  return {
+    x: () => run(NATIVE_BN_INFERENCE_GRAD, { dy: g, variance, scale, mask: y }, { eps: varianceEpsilon }),
+    mean: () => bn()["mean"]!(),
+    variance: () => bn()["variance"]!(),
+    scale: () => bn()["scale"]!(),
+    offset: () => bn()["offset"]!(),
+  };
+};
+
 const GRADIENTS: GradConfig[] = [
+  {
+    kernelName: NATIVE_ADD_RELU,
+    outputsToSave: [true],
+    gradFunc: (dy, saved) => {
+      const [y] = saved as [Tensor];
+      const g = run(NATIVE_RELU_GRAD, { dy: dy as Tensor, x: y }, {});
+      // b gets a clone (shares the data): tfjs may dispose a's gradient once summed.
+      return { a: () => g, b: () => clone(g) };
+    },
+  },
+  {
+    kernelName: NATIVE_BN_RELU,
+    inputsToSave: ["x", "mean", "variance", "scale"],
+    outputsToSave: [true],
+    gradFunc: batchNormReluGrad,
+  },
   {
     kernelName: "Relu",
     inputsToSave: ["x"],

@@ -20,6 +20,8 @@ export { kernelsUsedBy, listMissingKernels } from "./kernel_check.js";
 export {
   NATIVE_BN_GRAD,
   NATIVE_BN_INFERENCE_GRAD,
+  NATIVE_BN_RELU,
+  NATIVE_ADD_RELU,
   NATIVE_BN_TRAIN,
   NATIVE_RELU_GRAD,
   nativeAddonPath,

@@ -11,8 +11,11 @@
  * Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter, FusedBatchNorm
  * (inference), strided Slice, PadV2 and the float32 binary ops with a
  * per-channel operand, plus kernels of our own: training-mode batch
- * norm (GapBatchNormTrain, GapBatchNormGrad; used by nn/layers.ts) and the
- * gradients of inference batch norm and ReLU (runtime/gradients.ts).
+ * norm (GapBatchNormTrain, GapBatchNormGrad; used by nn/layers.ts), inference
+ * batch norm + ReLU (GapBatchNormRelu) and the gradients of inference batch
+ * norm and ReLU (runtime/gradients.ts). The batch-norm kernels take an
+ * optional fused ReLU (forward: attr relu; backward: input mask = the ReLU's
+ * output, whose step multiplies dy first), saving the separate ReLU passes.
  *
  * Off when GAP_NATIVE=0, when the built .node file is missing, or when it
  * fails to load; nativeStatus() says which and why.
@@ -53,6 +56,8 @@ interface NativeAddon {
     w: number,
     c: number,
     eps: number,
+    relu: 0 | 1,
+    mask: number,
   ): void;
   batchNormTrain(
     heap: ArrayBuffer,
@@ -67,6 +72,7 @@ interface NativeAddon {
     w: number,
     c: number,
     eps: number,
+    relu: 0 | 1,
   ): void;
   batchNormBackward(
     heap: ArrayBuffer,
@@ -83,6 +89,7 @@ interface NativeAddon {
     w: number,
     c: number,
     eps: number,
+    mask: number,
   ): void;
   slice4(heap: ArrayBuffer, x: number, y: number, shape: number[], begin: number[], size: number[]): void;
   pad4(heap: ArrayBuffer, x: number, y: number, shape: number[], before: number[], after: number[], value: number): void;
@@ -110,6 +117,13 @@ export const NATIVE_BN_TRAIN = "GapBatchNormTrain";
 export const NATIVE_BN_GRAD = "GapBatchNormGrad";
 /** dx of inference-mode batch norm: dy * scale / sqrt(variance + eps) (runtime/gradients.ts). */
 export const NATIVE_BN_INFERENCE_GRAD = "GapBatchNormInferenceGrad";
+/**
+ * relu(FusedBatchNorm(x)) in one pass (inference; nn/layers.ts). Same inputs and
+ * attrs as FusedBatchNorm; its gradient is in runtime/gradients.ts.
+ */
+export const NATIVE_BN_RELU = "GapBatchNormRelu";
+/** relu(a + b) of two same-shape float32 tensors in one pass (the residual add; nn/layers.ts). */
+export const NATIVE_ADD_RELU = "GapAddRelu";
 /** ReLU's gradient dy * (x > 0) in one pass (runtime/gradients.ts). */
 export const NATIVE_RELU_GRAD = "GapReluGrad";
 /** Elementwise kernels below this many elements stay on wasm (the call overhead wins). */
@@ -346,15 +360,38 @@ function nativeFusedBatchNorm(original: KernelFunc): KernelFunc {
       off(out),
       ...dims,
       varianceEpsilon,
+      0,
+      -1,
     );
     return out;
   };
 }
 
-/** GapBatchNormTrain: inputs x, scale, offset; attrs eps. Outputs y, batch mean, biased batch variance. */
+/**
+ * GapBatchNormRelu: relu(FusedBatchNorm(x)) (inference) in one pass. Inputs and
+ * attrs as FusedBatchNorm (all per-channel float32 of an NHWC or [N, C] x: the
+ * caller checks, see nn/layers.ts).
+ */
+function batchNormRelu(args: KernelArgs): TensorInfo {
+  const { x, mean, variance, offset, scale } = args.inputs;
+  const { varianceEpsilon } = args.attrs as unknown as { varianceEpsilon: number };
+  const dims = nhwc(x!.shape);
+  if (dims == null) throw new Error(`${NATIVE_BN_RELU}: input must be rank 2 or 4, got [${x!.shape}]`);
+  const backend = args.backend as BackendWasm;
+  const out = backend.makeOutput([...x!.shape], "float32");
+  const off = (t: TensorInfo | undefined) => (t == null ? -1 : offsetOf(backend, t));
+  count(NATIVE_BN_RELU);
+  addon!.batchNormInference(heapOf(backend), off(x), off(mean), off(variance), off(scale), off(offset), off(out), ...dims, varianceEpsilon, 1, -1);
+  return out;
+}
+
+/**
+ * GapBatchNormTrain: inputs x, scale, offset; attrs eps, relu (optional: y =
+ * max(0, bn(x))). Outputs y, batch mean, biased batch variance.
+ */
 function batchNormTrain(args: KernelArgs): TensorInfo[] {
   const { x, scale, offset } = args.inputs;
-  const { eps } = args.attrs as unknown as { eps: number };
+  const { eps, relu } = args.attrs as unknown as { eps: number; relu?: boolean };
   const dims = nhwc(x!.shape);
   if (dims == null) throw new Error(`${NATIVE_BN_TRAIN}: input must be rank 2 or 4, got [${x!.shape}]`);
   const C = dims[3];
@@ -373,17 +410,19 @@ function batchNormTrain(args: KernelArgs): TensorInfo[] {
     offsetOf(backend, variance),
     ...dims,
     eps,
+    relu === true ? 1 : 0,
   );
   return [y, mean, variance];
 }
 
 /**
  * GapBatchNormGrad: inputs x, dy, mean, variance (biased, from the forward),
- * scale; attrs eps. Outputs dx, dscale, doffset (oneDNN's full batch-norm
- * backward, including the paths through the batch statistics).
+ * scale, mask (optional: the fused ReLU's output y; dy * step(y) is used);
+ * attrs eps. Outputs dx, dscale, doffset (the full batch-norm backward,
+ * including the paths through the batch statistics).
  */
 function batchNormGrad(args: KernelArgs): TensorInfo[] {
-  const { x, dy, mean, variance, scale } = args.inputs;
+  const { x, dy, mean, variance, scale, mask } = args.inputs;
   const { eps } = args.attrs as unknown as { eps: number };
   const dims = nhwc(x!.shape);
   if (dims == null) throw new Error(`${NATIVE_BN_GRAD}: input must be rank 2 or 4, got [${x!.shape}]`);
@@ -405,6 +444,7 @@ function batchNormGrad(args: KernelArgs): TensorInfo[] {
     offsetOf(backend, doffset),
     ...dims,
     eps,
+    mask == null ? -1 : offsetOf(backend, mask),
   );
   return [dx, dscale, doffset];
 }
@@ -434,9 +474,12 @@ function nativeSlice(original: KernelFunc): KernelFunc {
   };
 }
 
-/** GapBatchNormInferenceGrad: inputs dy, variance, scale (optional); attrs eps. Output dx. */
+/**
+ * GapBatchNormInferenceGrad: inputs dy, variance, scale (optional), mask
+ * (optional: GapBatchNormRelu's output y; dy * step(y) is used); attrs eps. Output dx.
+ */
 function batchNormInferenceGrad(args: KernelArgs): TensorInfo {
-  const { dy, variance, scale } = args.inputs;
+  const { dy, variance, scale, mask } = args.inputs;
   const { eps } = args.attrs as unknown as { eps: number };
   const dims = nhwc(dy!.shape);
   if (dims == null) throw new Error(`${NATIVE_BN_INFERENCE_GRAD}: dy must be rank 2 or 4, got [${dy!.shape}]`);
@@ -445,7 +488,7 @@ function batchNormInferenceGrad(args: KernelArgs): TensorInfo {
   const scaleOff = scale == null ? -1 : offsetOf(backend, scale);
   count(NATIVE_BN_INFERENCE_GRAD);
   // Inference batch norm of dy with mean 0 and no offset is exactly dy * scale / sqrt(var + eps).
-  addon!.batchNormInference(heapOf(backend), offsetOf(backend, dy!), -1, offsetOf(backend, variance!), scaleOff, -1, offsetOf(backend, dx), ...dims, eps);
+  addon!.batchNormInference(heapOf(backend), offsetOf(backend, dy!), -1, offsetOf(backend, variance!), scaleOff, -1, offsetOf(backend, dx), ...dims, eps, 0, mask == null ? -1 : offsetOf(backend, mask));
   return dx;
 }
 
@@ -457,6 +500,19 @@ function reluGrad(args: KernelArgs): TensorInfo {
   count(NATIVE_RELU_GRAD);
   addon!.reluGrad(heapOf(backend), offsetOf(backend, dy!), offsetOf(backend, x!), offsetOf(backend, dx), util.sizeFromShape(x!.shape));
   return dx;
+}
+
+/** GapAddRelu: inputs a, b (same shape, float32). Output relu(a + b); gradient in runtime/gradients.ts. */
+function addRelu(args: KernelArgs): TensorInfo {
+  const { a, b } = args.inputs;
+  if (!sameShape(a!.shape, b!.shape)) throw new Error(`${NATIVE_ADD_RELU}: shapes differ, [${a!.shape}] and [${b!.shape}]`);
+  const backend = args.backend as BackendWasm;
+  const out = backend.makeOutput([...a!.shape], "float32");
+  const n = util.sizeFromShape(a!.shape);
+  const c = a!.shape.length > 0 ? a!.shape[a!.shape.length - 1]! : 1;
+  count(NATIVE_ADD_RELU);
+  if (n > 0) addon!.binary(6, heapOf(backend), offsetOf(backend, a!), offsetOf(backend, b!), offsetOf(backend, out), n / c, c, 1, 1);
+  return out;
 }
 
 interface BinaryPlan {
@@ -567,6 +623,8 @@ export function registerNativeKernels(): NativeStatus {
     [NATIVE_BN_TRAIN, batchNormTrain],
     [NATIVE_BN_GRAD, batchNormGrad],
     [NATIVE_BN_INFERENCE_GRAD, batchNormInferenceGrad],
+    [NATIVE_BN_RELU, batchNormRelu],
+    [NATIVE_ADD_RELU, addRelu],
     [NATIVE_RELU_GRAD, reluGrad],
   ] as const) {
     if (getKernel(kernelName, "wasm") == null) registerKernel({ kernelName, backendName: "wasm", kernelFunc });

@@ -10,9 +10,9 @@
  * logits). Average pooling keeps its input's qparams: its output is requantized with the
  * last add's (the int8 mean is rounded onto the same grid).
  */
+import * as tf from "@tensorflow/tfjs-core";
 import { ModelBuilder } from "../nn/builder.js";
 import type { WeightInit } from "../nn/init.js";
-import * as tf from "@tensorflow/tfjs-core";
 import { addRelu, type BatchNorm, type Conv2d, globalAvgPool, padChannels, relu, subsample2 } from "../nn/layers.js";
 import type { ModelConfig } from "../nn/model.js";
 import type { Network } from "../nn/network.js";

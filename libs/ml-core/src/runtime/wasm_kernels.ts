@@ -120,39 +120,40 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
   );
   const [B, H, W, Ci] = xShape;
   const [KH, KW] = attrs.filterShape;
-  const { strideHeight: sH, strideWidth: sW, outHeight: OH, outWidth: OW } = info;
-  const top = info.padInfo.top;
-  const left = info.padInfo.left;
-  // Rows/cols the forward conv actually read, in padded coordinates.
-  const spanH = (OH - 1) * sH + KH;
-  const spanW = (OW - 1) * sW + KW;
-  const bottom = spanH - top - H; // negative: trailing rows of x were never read
-  const right = spanW - left - W;
-  assertShape("Conv2DBackpropFilter", "dy", dy!.shape, [B, OH, OW, attrs.filterShape[3]]);
+  const window = filterGradientWindow(info, H, W, KH, KW);
+  assertShape("Conv2DBackpropFilter", "dy", dy!.shape, [B, info.outHeight, info.outWidth, attrs.filterShape[3]]);
 
   return compose(args.backend as BackendWasm, (ops) => {
     let xT = ops.transpose(x!, [3, 1, 2, 0]); // [Ci, H, W, B]
-    if (bottom < 0 || right < 0) {
-      xT = ops.slice(xT, [0, 0, 0, 0], [Ci, H + Math.min(bottom, 0), W + Math.min(right, 0), B]);
-    }
+    if (window.cropped) xT = ops.slice(xT, [0, 0, 0, 0], [Ci, window.height, window.width, B]);
     const dyT = ops.transpose(dy!, [1, 2, 0, 3]); // [OH, OW, B, Co]
-    const out = ops.run(
-      "Conv2D",
-      { x: xT, filter: dyT },
-      {
-        strides: [1, 1],
-        pad: [
-          [0, 0],
-          [top, Math.max(bottom, 0)],
-          [left, Math.max(right, 0)],
-          [0, 0],
-        ],
-        dataFormat: "NHWC",
-        dilations: [sH, sW],
-      },
-    ); // [Ci, KH, KW, Co]
+    const out = ops.run("Conv2D", { x: xT, filter: dyT }, window.convAttrs); // [Ci, KH, KW, Co]
     return ops.transpose(out, [1, 2, 0, 3]);
   });
+}
+
+/**
+ * What a filter gradient correlates: x cropped to the rows/cols the forward
+ * conv read (trailing ones it never reached are dropped), padded as in the
+ * forward, against dy as a filter dilated by the stride (stride-1 conv attrs).
+ */
+function filterGradientWindow(info: backend_util.Conv2DInfo, H: number, W: number, KH: number, KW: number) {
+  const { top, left } = info.padInfo;
+  // Negative: trailing rows (cols) of x were never read.
+  const bottom = (info.outHeight - 1) * info.strideHeight + KH - top - H;
+  const right = (info.outWidth - 1) * info.strideWidth + KW - left - W;
+  const pad: backend_util.ExplicitPadding = [
+    [0, 0],
+    [top, Math.max(bottom, 0)],
+    [left, Math.max(right, 0)],
+    [0, 0],
+  ];
+  return {
+    cropped: bottom < 0 || right < 0,
+    height: H + Math.min(bottom, 0),
+    width: W + Math.min(right, 0),
+    convAttrs: { strides: [1, 1], pad, dataFormat: "NHWC", dilations: [info.strideHeight, info.strideWidth] } as NamedAttrMap,
+  };
 }
 
 /** A dy that does not match the forward output would make XNNPACK read out of bounds. */
@@ -200,20 +201,13 @@ function depthwiseConv2dNativeBackpropFilter(args: KernelArgs): TensorInfo {
   );
   const [B, H, W, C] = xShape;
   const [KH, KW, , M] = attrs.filterShape;
-  const { strideHeight: sH, strideWidth: sW, outHeight: OH, outWidth: OW } = info;
-  const top = info.padInfo.top;
-  const left = info.padInfo.left;
-  const spanH = (OH - 1) * sH + KH;
-  const spanW = (OW - 1) * sW + KW;
-  const bottom = spanH - top - H;
-  const right = spanW - left - W;
+  const { outHeight: OH, outWidth: OW } = info;
+  const window = filterGradientWindow(info, H, W, KH, KW);
   assertShape("DepthwiseConv2dNativeBackpropFilter", "dy", dy!.shape, [B, OH, OW, C * M]);
 
   return compose(args.backend as BackendWasm, (ops) => {
     let xs = x!;
-    if (bottom < 0 || right < 0) {
-      xs = ops.slice(xs, [0, 0, 0, 0], [B, H + Math.min(bottom, 0), W + Math.min(right, 0), C]);
-    }
+    if (window.cropped) xs = ops.slice(xs, [0, 0, 0, 0], [B, window.height, window.width, C]);
     const h = xs.shape[1]!;
     const w = xs.shape[2]!;
     if (M > 1) {
@@ -223,21 +217,7 @@ function depthwiseConv2dNativeBackpropFilter(args: KernelArgs): TensorInfo {
     const lanes = B * C * M;
     const xT = ops.reshape(ops.transpose(ops.reshape(xs, [B, h, w, C * M]), [1, 2, 0, 3]), [1, h, w, lanes]);
     const dyT = ops.reshape(ops.transpose(dy!, [1, 2, 0, 3]), [OH, OW, lanes, 1]);
-    const out = ops.run(
-      "DepthwiseConv2dNative",
-      { x: xT, filter: dyT },
-      {
-        strides: [1, 1],
-        pad: [
-          [0, 0],
-          [top, Math.max(bottom, 0)],
-          [left, Math.max(right, 0)],
-          [0, 0],
-        ],
-        dataFormat: "NHWC",
-        dilations: [sH, sW],
-      },
-    ); // [1, KH, KW, B*C*M]
+    const out = ops.run("DepthwiseConv2dNative", { x: xT, filter: dyT }, window.convAttrs); // [1, KH, KW, B*C*M]
     const perBatch = ops.reshape(out, [KH, KW, B, C * M]);
     return ops.reshape(ops.sum(perBatch, [2]), [KH, KW, C, M]);
   });

@@ -28,8 +28,7 @@ export const REPORT_PAGE = "report.html";
 const text = (s: string) => new TextEncoder().encode(s);
 
 /** The figures of a report, in page order. */
-export function reportFigures(data: ReportData): Figure[] {
-  const summaries = summarize(data.rows);
+export function reportFigures(data: ReportData, summaries = summarize(data.rows)): Figure[] {
   const models = [...new Set(summaries.map((s) => s.model))];
   const figures: Figure[] = [];
   for (const model of models) {
@@ -50,14 +49,14 @@ export function reportFigures(data: ReportData): Figure[] {
  */
 export async function buildReport(data: ReportData): Promise<ReportFile[]> {
   const summaries = summarize(data.rows);
-  const records = resultRecords(data.rows);
+  const records = resultRecords(data.rows, summaries);
   const files: ReportFile[] = [
     { name: "results.csv", contentType: "text/csv", bytes: text(toCsv(records)) },
     { name: "results.json", contentType: "application/json", bytes: text(JSON.stringify(records, null, 2) + "\n") },
     { name: "summary.md", contentType: "text/markdown", bytes: text(`# ${data.title}\n\nAccuracies in percent, mean ± standard deviation over trials.\n\n${toMarkdown(summaries)}`) },
   ];
   const rendered = [];
-  for (const figure of reportFigures(data)) {
+  for (const figure of reportFigures(data, summaries)) {
     const svg = await renderSvg(figure.spec);
     rendered.push({ figure, svg });
     files.push({ name: `${figure.name}.svg`, contentType: "image/svg+xml", bytes: text(svg) });

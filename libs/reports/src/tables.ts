@@ -21,9 +21,9 @@ export type ResultRecord = Record<(typeof RECORD_COLUMNS)[number], string | numb
  * exact counts of that trial and the mean and standard deviation of its grid
  * cell over all trials. The CSV and the JSON file hold exactly these records.
  */
-export function resultRecords(rows: readonly ReportRow[]): ResultRecord[] {
+export function resultRecords(rows: readonly ReportRow[], summaries: readonly SummaryRow[] = summarize(rows)): ResultRecord[] {
   const key = (r: { model: string; ratio: number; quantized: boolean }, series: string) => JSON.stringify([r.model, series, r.ratio, r.quantized]);
-  const cells = new Map(summarize(rows).map((s) => [key(s, s.series), s]));
+  const cells = new Map(summaries.map((s) => [key(s, s.series), s]));
   return sortRows(rows).map((row) => {
     const cell = cells.get(key(row, seriesName(row)))!;
     const record: Record<string, string | number | boolean | null> = {

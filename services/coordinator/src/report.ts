@@ -162,7 +162,7 @@ function timingsTable(source: ReportSource): { table: Table; note: string } {
   }
   const times = source.events.map((e) => (e.time ? timestampDate(e.time).getTime() : NaN)).filter(Number.isFinite);
   const wall = times.length > 1 ? (Math.max(...times) - Math.min(...times)) / 1000 : 0;
-  const cached = [...source.steps].filter((s) => source.events.some((e) => e.stepId === s.id && e.state === RunState.CACHED)).length;
+  const cached = new Set(source.events.filter((e) => e.stepId && e.state === RunState.CACHED).map((e) => e.stepId)).size;
   return {
     table: { columns, rows, numericFrom: 1 },
     note: `Wall time of each compute job as its service measured it; cached steps keep the time of the run that computed them. This run: ${seconds(wall)} s from start to the last event, ${cached} of ${source.steps.length} steps found cached.`,
@@ -178,13 +178,12 @@ export async function writeReport(store: ArtifactStore, source: ReportSource) {
   const rows = resultRows(source.spec, source.steps, source.outputs).map(reportRow);
   const prunes = prunesOfTrial0(source);
   const timings = timingsTable(source);
-  const done = [...source.outputs.keys()].length;
   const files = await buildReport({
     title: `GAP Lab report: ${source.spec.name || source.id}`,
     facts: [
       ["experiment", source.id],
       ["state", RunState[source.state].toLowerCase()],
-      ["steps finished", `${done} of ${source.steps.length}`],
+      ["steps finished", `${source.outputs.size} of ${source.steps.length}`],
       ["generated", new Date().toISOString()],
     ],
     spec: toJson(ExperimentSpecSchema, source.spec),

@@ -19,12 +19,20 @@ pixel-space NCHW inputs in [0, 1], 10 classes), times what ml.ts times, the same
            final classifier), summed over batches, scores = -sum, one global threshold
            keeping the top-scoring weights (ties: lower flat index first)
 
+Memory: glibc's malloc hands every large tensor back to the kernel when it is freed
+(mmap/munmap), so each step page-faults its activations in again, which made PyTorch's
+training step vary between 0.21 and 0.69 s here. The script re-executes itself with
+glibc's tunables set to keep freed memory (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_,
+MALLOC_TOP_PAD_; the effect PyTorch's CPU tuning guide gets from jemalloc or tcmalloc),
+which makes it faster and steady; --system-malloc keeps glibc's defaults.
+
 train/eval: one warm-up call, then best of `repeats` timed calls. pgd10: warm-up with a
 PGD-`pgd_warmup_steps` call on the same batch (same kernels and shapes), then best of
 `repeats` PGD-10 calls. gap: one timed call (ml.ts times it once too).
 
 usage: bench_reference.py --arch resnet20 [--batch 128] [--repeats 3] [--gap-inputs 1000]
                           [--eval-batches 4] [--pgd-warmup-steps 1] [--threads 2] [--out FILE]
+                          [--system-malloc]
 Prints the result as JSON on stdout (and writes it to --out when given).
 """
 import argparse
@@ -46,6 +54,12 @@ import reference_models  # noqa: E402
 
 EPS = 8 / 255
 STEP = 2 / 255
+# Keep freed memory in the process (see the docstring): no mmap per tensor, no trimming.
+MALLOC_TUNABLES = {
+    "MALLOC_MMAP_THRESHOLD_": str(1 << 32),
+    "MALLOC_TRIM_THRESHOLD_": str(1 << 36),
+    "MALLOC_TOP_PAD_": str(1 << 30),
+}
 
 
 class Normalized(nn.Module):
@@ -125,7 +139,11 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out")
+    parser.add_argument("--system-malloc", action="store_true", help="keep glibc's malloc defaults")
     args = parser.parse_args()
+    if not args.system_malloc and any(os.environ.get(k) != v for k, v in MALLOC_TUNABLES.items()):
+        # glibc reads these when the process starts, hence the re-exec.
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_TUNABLES})
 
     load_start = list(os.getloadavg())
     torch.set_num_threads(args.threads)
@@ -222,6 +240,7 @@ def main():
             "mkldnn": torch.backends.mkldnn.is_available(),
             "python": platform.python_version(),
             "executable": sys.executable,
+            "malloc": "glibc defaults" if args.system_malloc else " ".join(f"{k}={v}" for k, v in MALLOC_TUNABLES.items()),
         },
         "trainStep": train,
         "evaluation": evaluation,

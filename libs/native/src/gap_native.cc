@@ -10,6 +10,9 @@
 //                                      kind 1: dx = conv_bwd_data(dy@a, w@b)
 //                                      kind 2: dw = conv_bwd_weights(x@a, dy@b)
 //      p: [N, H, W, Ci, KH, KW, Co, OH, OW, sH, sW, dH, dW, padT, padL, padB, padR]
+//   conv2dFused(heap, x, w, bias, residual|-1, y, p, relu)
+//      y = conv(x, w) + bias (+ residual) (then max(0, .) if relu != 0), one
+//      oneDNN inference primitive with the add (sum) and ReLU as post-ops
 //   batchNormInference(heap, x, mean|-1, var, scale|-1, shift|-1, y, N, H, W, C, eps, relu, mask|-1)
 //      one OpenMP pass y = x * a[c] + b[c] (not oneDNN: see below); relu != 0:
 //      y = max(0, ...) (fused BN + ReLU); mask: x is first multiplied by
@@ -150,9 +153,10 @@ std::unordered_map<std::string, std::unique_ptr<ConvEntry>>& convCache() {
   return c;
 }
 
-ConvEntry& convEntry(int kind, const std::vector<int64_t>& p) {
+// kind 3: the fused inference forward (bias, then optional residual add and ReLU post-ops).
+ConvEntry& convEntry(int kind, const std::vector<int64_t>& p, bool residual = false, bool relu = false) {
   std::ostringstream key;
-  key << kind;
+  key << kind << (residual ? 'r' : '-') << (relu ? 'a' : '-');
   for (auto x : p) key << ',' << x;
   auto& cache = convCache();
   auto it = cache.find(key.str());
@@ -172,7 +176,21 @@ ConvEntry& convEntry(int kind, const std::vector<int64_t>& p) {
   dnnl::convolution_forward::desc fwdDesc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
                                           e->userSrcMd, anyWei, e->userDstMd, strides, dil, padL, padR);
   e->fwdPd = dnnl::convolution_forward::primitive_desc(fwdDesc, eng());
-  if (kind == 0) {
+  if (kind == 3) {
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                      e->userSrcMd, anyWei, memory::desc({Co}, dt::f32, tag::a), e->userDstMd, strides,
+                                      dil, padL, padR);
+    dnnl::post_ops ops;
+    // A sum post-op over y pre-filled with the residual: with a binary add
+    // post-op oneDNN 2.6 drops from brgconv to a slower jit kernel.
+    if (residual) ops.append_sum(1.0f);
+    if (relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    e->fwdPd = dnnl::convolution_forward::primitive_desc(d, attr, eng());
+    e->prim = dnnl::convolution_forward(e->fwdPd);
+    e->weiMd = e->fwdPd.weights_desc();
+  } else if (kind == 0) {
     e->prim = dnnl::convolution_forward(e->fwdPd);
     e->weiMd = e->fwdPd.weights_desc();
   } else if (kind == 1) {
@@ -243,6 +261,37 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
                          {DNNL_ARG_DIFF_WEIGHTS, e.weiNeedsReorder ? *e.weiBuf : dwm}});
       if (e.weiNeedsReorder) e.weiReorder.execute(s, *e.weiBuf, dwm);
     }
+    s.wait();
+    return undefinedValue(env);
+  });
+}
+
+napi_value Conv2dFused(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info, 8);
+    a.takeHeap(0);
+    const auto p = a.intArray(6, 17);
+    for (auto x : p)
+      if (x < 0) throw ArgError("negative conv parameter");
+    const int64_t N = p[0], H = p[1], W = p[2], Ci = p[3], KH = p[4], KW = p[5], Co = p[6], OH = p[7], OW = p[8];
+    const int64_t xCount = N * H * W * Ci, wCount = KH * KW * Ci * Co, yCount = N * OH * OW * Co;
+    const int64_t residualOff = a.integer(4);
+    ConvEntry& e = convEntry(3, p, residualOff >= 0, a.integer(7) != 0);
+    auto& s = strm();
+    memory xm(e.userSrcMd, eng(), a.at(a.integer(1), xCount)), wm(e.userWeiMd, eng(), a.at(a.integer(2), wCount));
+    memory bm(memory::desc({Co}, dt::f32, tag::a), eng(), a.at(a.integer(3), Co));
+    memory ym(e.userDstMd, eng(), a.at(a.integer(5), yCount));
+    if (e.weiNeedsReorder) e.weiReorder.execute(s, wm, *e.weiBuf);
+    if (residualOff >= 0) {
+      const float* residual = a.at(residualOff, yCount);
+      float* y = static_cast<float*>(ym.get_data_handle());
+#pragma omp parallel for simd schedule(static)
+      for (int64_t i = 0; i < yCount; i++) y[i] = residual[i];
+    }
+    e.prim.execute(s, {{DNNL_ARG_SRC, xm},
+                       {DNNL_ARG_WEIGHTS, e.weiNeedsReorder ? *e.weiBuf : wm},
+                       {DNNL_ARG_BIAS, bm},
+                       {DNNL_ARG_DST, ym}});
     s.wait();
     return undefinedValue(env);
   });
@@ -628,6 +677,7 @@ napi_value Info(napi_env env, napi_callback_info) {
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"conv2dFused", nullptr, Conv2dFused, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"batchNormInference", nullptr, BatchNormInference, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"batchNormTrain", nullptr, BatchNormTrain, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"batchNormBackward", nullptr, BatchNormBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -12,6 +12,7 @@ import {
   setNativeKernelsActive,
   NATIVE_BN_GRAD,
   NATIVE_BN_TRAIN,
+  NATIVE_CONV_FUSED,
 } from "@gap/ml-core";
 
 await initBackend("cpu", { log: () => {} });
@@ -400,6 +401,52 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
       expect(nativeKernelCalls()["GapReluGrad"]).toBe(1); // the unfused path's
       fused.values.forEach((got, i) => expect(relErr(got, unfused.values[i]!), `output ${i} of [${shape}]`).toBe(0));
       await compare(inputs, bnReluLayer(training, true), 1e-4);
+    }
+  });
+
+  it("fused conv + bias (+ residual) (+ ReLU) (GapFusedConv2D) matches the composed ops on cpu, values and gradients", async () => {
+    const fusable = CASES.filter((c) => !c.rounding && !c.dilation);
+    for (const [i, c] of fusable.entries()) {
+      for (const [residual, relu] of [
+        [false, false],
+        [false, true],
+        [true, true],
+      ] as const) {
+        const r = rng(3000 + i);
+        const xShape = [c.n, c.h, c.w, c.ci];
+        const wShape = [c.k[0], c.k[1], c.ci, c.co];
+        const composed = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, res?: tf.Tensor) => {
+          const y = tf.add(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad as never), b);
+          const z = res ? tf.add(y, res) : y;
+          return relu ? tf.relu(z) : z;
+        };
+        const x = randn(r, xShape.reduce((a, b) => a * b, 1));
+        const w = randn(r, wShape.reduce((a, b) => a * b, 1));
+        const outShape = (await on("cpu", [[x, xShape], [w, wShape]], (xt, wt) => tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, c.s, c.pad as never))).shapes[0]!;
+        const outSize = outShape.reduce((a, b) => a * b, 1);
+        const inputs: Array<[Float32Array, number[]]> = [
+          [x, xShape],
+          [w, wShape],
+          [randn(r, c.co), [c.co]],
+          [randn(r, outSize), outShape],
+          [randn(r, outSize), outShape],
+        ];
+        const f = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, res: tf.Tensor, dy: tf.Tensor) => {
+          const op = (...t: tf.Tensor[]) =>
+            tf.getBackend() === "wasm"
+              ? (tf.engine().runKernel(NATIVE_CONV_FUSED, { x: t[0]!, filter: t[1]!, bias: t[2]!, ...(residual ? { residual: t[3]! } : {}) }, {
+                  strides: c.s,
+                  pad: c.pad,
+                  relu,
+                } as never) as tf.Tensor)
+              : composed(t[0]!, t[1]!, t[2]!, residual ? t[3] : undefined);
+          const args = residual ? [x, w, b, res] : [x, w, b];
+          return [op(...args), ...tf.grads(op)(args, dy)];
+        };
+        nativeKernelCalls(true);
+        await compare(inputs, f, 2e-5);
+        expect(nativeKernelCalls(true)[NATIVE_CONV_FUSED], `${label(c)} residual ${residual} relu ${relu}`).toBe(2);
+      }
     }
   });
 

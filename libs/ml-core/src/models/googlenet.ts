@@ -13,7 +13,7 @@
 import type * as tf from "@tensorflow/tfjs-core";
 import { ModelBuilder } from "../nn/builder.js";
 import type { WeightInit } from "../nn/init.js";
-import { concatChannels, type ForwardContext, globalAvgPool, maxPool2d } from "../nn/layers.js";
+import { concatChannels, convBn, type ForwardContext, globalAvgPool, maxPool2d } from "../nn/layers.js";
 import type { ModelConfig } from "../nn/model.js";
 import type { Network } from "../nn/network.js";
 
@@ -42,7 +42,7 @@ export function createGoogLeNet(config: ModelConfig, seed: number): Network {
   const basicConv = (name: string, inChannels: number, outChannels: number, kernelSize: number, stride = 1, padding = 0): Step => {
     const conv = b.conv2d(`${name}.conv`, { inChannels, outChannels, kernelSize, stride, padding, init });
     const bn = b.batchNorm(`${name}.bn`, outChannels, 1e-3);
-    return (x, ctx) => ctx.quant(`${name}.conv`, bn.apply(conv.apply(x, ctx), ctx, true));
+    return (x, ctx) => convBn(conv, bn, x, ctx, `${name}.conv`, true);
   };
 
   const inception = (name: string, inC: number, c1: number, c3r: number, c3: number, c5r: number, c5: number, proj: number): Step => {

@@ -12,7 +12,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ModelBuilder } from "../nn/builder.js";
 import type { WeightInit } from "../nn/init.js";
-import { type ForwardContext, maxPool2d, pooledSize } from "../nn/layers.js";
+import { convBn, type ForwardContext, maxPool2d, pooledSize } from "../nn/layers.js";
 import type { ModelConfig } from "../nn/model.js";
 import type { Network } from "../nn/network.js";
 
@@ -51,7 +51,7 @@ export function createVggBnDrop(config: ModelConfig, seed: number): Network {
         init,
       });
       const bn = b.batchNorm(`features.${i}.bn`, item.conv, 1e-3);
-      steps.push((x, ctx) => ctx.quant(`features.${i}.conv`, bn.apply(conv.apply(x, ctx), ctx, true)));
+      steps.push((x, ctx) => convBn(conv, bn, x, ctx, `features.${i}.conv`, true));
       channels = item.conv;
     }
   });

@@ -26,6 +26,10 @@
  *   gradients are FusedBatchNorm's on the ReLU gradient dy * step(y).
  * - GapAddRelu (native relu(a + b), the residual add): both inputs get the
  *   ReLU gradient dy * step(y), computed once.
+ * - GapFusedConv2D (native conv + bias (+ residual) (+ ReLU), the conv with
+ *   batch norm folded in): dz = dy * step(y) when fused with a ReLU, then
+ *   Conv2D's own backward kernels on dz, sum(dz) for the bias and dz for the
+ *   residual, each only when asked for.
  */
 import {
   add,
@@ -53,7 +57,14 @@ import {
   type NamedAttrMap,
   type Tensor,
 } from "@tensorflow/tfjs-core";
-import { NATIVE_ADD_RELU, NATIVE_BN_INFERENCE_GRAD, NATIVE_BN_RELU, NATIVE_RELU_GRAD, nativeKernelsActive } from "./native_kernels.js";
+import {
+  NATIVE_ADD_RELU,
+  NATIVE_BN_INFERENCE_GRAD,
+  NATIVE_BN_RELU,
+  NATIVE_CONV_FUSED,
+  NATIVE_RELU_GRAD,
+  nativeKernelsActive,
+} from "./native_kernels.js";
 import { windowGeometry, type PadSpec, type Rounding } from "./padding.js";
 
 /** The fused native gradient kernels apply: wasm backend with native kernels on, float32 tensors. */
@@ -220,7 +231,29 @@ const batchNormReluGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
   };
 };
 
+/** Gradient of GapFusedConv2D, relu?(conv(x, filter) + bias (+ residual)); dilation 1, NHWC. */
+const fusedConvGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
+  const [x, filter, y] = saved as [Tensor, Tensor, Tensor];
+  const a = attrs as unknown as { strides: number | [number, number]; pad: PadSpec; relu: boolean };
+  // The pre-activation gradient, once: every input's gradient starts from it.
+  const dz = a.relu ? run(NATIVE_RELU_GRAD, { dy: dy as Tensor, x: y }, {}) : (dy as Tensor);
+  const common = { strides: a.strides, pad: a.pad, dataFormat: "NHWC" };
+  return {
+    x: () => run("Conv2DBackpropInput", { dy: dz, filter }, { ...common, inputShape: x.shape }),
+    filter: () => run("Conv2DBackpropFilter", { x, dy: dz }, { ...common, filterShape: filter.shape }),
+    bias: () => sum(dz, [0, 1, 2]),
+    // A clone (shares the data): tfjs may dispose an input's gradient once summed.
+    residual: () => clone(dz),
+  };
+};
+
 const GRADIENTS: GradConfig[] = [
+  {
+    kernelName: NATIVE_CONV_FUSED,
+    inputsToSave: ["x", "filter"],
+    outputsToSave: [true],
+    gradFunc: fusedConvGrad,
+  },
   {
     kernelName: NATIVE_ADD_RELU,
     outputsToSave: [true],

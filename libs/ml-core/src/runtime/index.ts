@@ -23,6 +23,7 @@ export {
   NATIVE_BN_RELU,
   NATIVE_ADD_RELU,
   NATIVE_BN_TRAIN,
+  NATIVE_CONV_FUSED,
   NATIVE_RELU_GRAD,
   nativeAddonPath,
   nativeKernelCalls,

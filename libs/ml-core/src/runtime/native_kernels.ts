@@ -43,6 +43,7 @@ type Pair = [number, number];
 
 interface NativeAddon {
   conv2d(kind: 0 | 1 | 2, heap: ArrayBuffer, a: number, b: number, out: number, p: number[]): void;
+  conv2dFused(heap: ArrayBuffer, x: number, w: number, bias: number, residual: number, y: number, p: number[], relu: 0 | 1): void;
   batchNormInference(
     heap: ArrayBuffer,
     x: number,
@@ -124,6 +125,13 @@ export const NATIVE_BN_INFERENCE_GRAD = "GapBatchNormInferenceGrad";
 export const NATIVE_BN_RELU = "GapBatchNormRelu";
 /** relu(a + b) of two same-shape float32 tensors in one pass (the residual add; nn/layers.ts). */
 export const NATIVE_ADD_RELU = "GapAddRelu";
+/**
+ * conv2d(x, filter) + bias (+ residual) (then ReLU when attr relu), NHWC float32,
+ * as one oneDNN inference conv with the add and ReLU as post-ops: the conv with
+ * batch norm folded in (nn/layers.ts). Attrs strides, pad, relu; gradient in
+ * runtime/gradients.ts.
+ */
+export const NATIVE_CONV_FUSED = "GapFusedConv2D";
 /** ReLU's gradient dy * (x > 0) in one pass (runtime/gradients.ts). */
 export const NATIVE_RELU_GRAD = "GapReluGrad";
 /** Elementwise kernels below this many elements stay on wasm (the call overhead wins). */
@@ -324,6 +332,28 @@ function nativeConv2DBackpropFilter(original: KernelFunc): KernelFunc {
     addon!.conv2d(2, heapOf(backend), offsetOf(backend, x!), offsetOf(backend, dy!), offsetOf(backend, out), g.p);
     return out;
   };
+}
+
+/** Whether GapFusedConv2D can run this conv: native kernels on and a geometry oneDNN expresses. */
+export function nativeConvFusable(xShape: readonly number[], filterShape: readonly number[], strides: number | Pair, pad: PadSpec): boolean {
+  return nativeKernelsActive() && convGeometry(xShape, filterShape, strides, 1, pad, undefined) != null;
+}
+
+function fusedConv2D(args: KernelArgs): TensorInfo {
+  const { x, filter, bias, residual } = args.inputs;
+  const a = args.attrs as unknown as ConvAttrs & { relu: boolean };
+  const g = convGeometry(x!.shape, filter!.shape, a.strides, 1, a.pad, undefined);
+  if (g == null) throw new Error(`${NATIVE_CONV_FUSED}: oneDNN cannot express x [${x!.shape}], filter [${filter!.shape}], pad ${JSON.stringify(a.pad)}`);
+  const float = [x, filter, bias, residual].every((t) => t == null || t.dtype === "float32");
+  if (!float || bias!.shape.length !== 1 || bias!.shape[0] !== g.outShape[3] || (residual != null && !sameShape(residual.shape, g.outShape))) {
+    throw new Error(`${NATIVE_CONV_FUSED}: needs float32 inputs, bias [${g.outShape[3]}] and residual [${g.outShape}]`);
+  }
+  const backend = args.backend as BackendWasm;
+  const out = backend.makeOutput(g.outShape, "float32");
+  const off = (t: TensorInfo) => offsetOf(backend, t);
+  count(NATIVE_CONV_FUSED);
+  addon!.conv2dFused(heapOf(backend), off(x!), off(filter!), off(bias!), residual == null ? -1 : off(residual), off(out), g.p, a.relu ? 1 : 0);
+  return out;
 }
 
 /** [N, H, W, C] of an NHWC (rank 4) or [N, C] (rank 2) tensor, else null. */
@@ -626,6 +656,7 @@ export function registerNativeKernels(): NativeStatus {
     [NATIVE_BN_RELU, batchNormRelu],
     [NATIVE_ADD_RELU, addRelu],
     [NATIVE_RELU_GRAD, reluGrad],
+    [NATIVE_CONV_FUSED, fusedConv2D],
   ] as const) {
     if (getKernel(kernelName, "wasm") == null) registerKernel({ kernelName, backendName: "wasm", kernelFunc });
     kernels.push(kernelName);

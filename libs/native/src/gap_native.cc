@@ -25,6 +25,8 @@
 //   binary(op, heap, a, b, out, rows, C, aFull, bFull)   elementwise / per-channel
 //      (op 6: relu(a + b), the residual add + ReLU, same shapes)
 //   reluGrad(heap, dy, x, dx, n)
+//   maxPoolGrad(heap, dy, x, dx, [N, H, W, C, OH, OW, KH, KW, sH, sW, padT, padL])
+//      dx of a max pool: each window's dy goes to its first maximum (row-major)
 //   pad4(heap, x, y, shape[4], before[4], after[4], value)   float32, rank <= 4
 //   slice4(heap, x, y, shape[4], begin[4], size[4])   4-byte elements, rank <= 4
 //   info() -> { version, isa, threads, cached }
@@ -293,6 +295,70 @@ napi_value Conv2dFused(napi_env env, napi_callback_info info) {
                        {DNNL_ARG_BIAS, bm},
                        {DNNL_ARG_DST, ym}});
     s.wait();
+    return undefinedValue(env);
+  });
+}
+
+// Max-pool gradient, one image per OpenMP iteration (windows of one image may
+// overlap, images never do). Per window, the running maximum and its position
+// are kept for all C channels at once so that the tap loop vectorises; the
+// first maximum in row-major order wins ties, padding taps are skipped.
+napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info, 5);
+    a.takeHeap(0);
+    const auto p = a.intArray(4, 12);
+    const int64_t N = p[0], H = p[1], W = p[2], C = p[3], OH = p[4], OW = p[5], KH = p[6], KW = p[7];
+    const int64_t sH = p[8], sW = p[9], top = p[10], left = p[11];
+    for (auto v : p)
+      if (v < 0) throw ArgError("negative pooling parameter");
+    if (sH < 1 || sW < 1) throw ArgError("pooling strides must be positive");
+    const float* dy = a.at(a.integer(1), N * OH * OW * C);
+    const float* x = a.at(a.integer(2), N * H * W * C);
+    float* dx = a.at(a.integer(3), N * H * W * C);
+#pragma omp parallel
+    {
+      std::vector<float> best(C);
+      std::vector<int64_t> at(C);
+#pragma omp for schedule(static)
+      for (int64_t n = 0; n < N; n++) {
+        const float* xn = x + n * H * W * C;
+        float* dxn = dx + n * H * W * C;
+        std::fill(dxn, dxn + H * W * C, 0.0f);
+        for (int64_t oh = 0; oh < OH; oh++) {
+          for (int64_t ow = 0; ow < OW; ow++) {
+            bool first = true;
+            for (int64_t kh = 0; kh < KH; kh++) {
+              const int64_t h = oh * sH - top + kh;
+              if (h < 0 || h >= H) continue;
+              for (int64_t kw = 0; kw < KW; kw++) {
+                const int64_t w = ow * sW - left + kw;
+                if (w < 0 || w >= W) continue;
+                const int64_t base = (h * W + w) * C;
+                const float* xr = xn + base;
+                if (first) {
+                  for (int64_t c = 0; c < C; c++) {
+                    best[c] = xr[c];
+                    at[c] = base + c;
+                  }
+                  first = false;
+                  continue;
+                }
+#pragma omp simd
+                for (int64_t c = 0; c < C; c++) {
+                  const bool better = xr[c] > best[c];
+                  best[c] = better ? xr[c] : best[c];
+                  at[c] = better ? base + c : at[c];
+                }
+              }
+            }
+            if (first) continue;  // a window of padding only
+            const float* dyr = dy + ((n * OH + oh) * OW + ow) * C;
+            for (int64_t c = 0; c < C; c++) dxn[at[c]] += dyr[c];
+          }
+        }
+      }
+    }
     return undefinedValue(env);
   });
 }
@@ -678,6 +744,7 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"conv2dFused", nullptr, Conv2dFused, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"batchNormInference", nullptr, BatchNormInference, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"batchNormTrain", nullptr, BatchNormTrain, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"batchNormBackward", nullptr, BatchNormBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

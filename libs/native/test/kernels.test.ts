@@ -450,6 +450,35 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
     }
   });
 
+  it("MaxPoolGrad (ties, padding, strides, ceil mode) and SplitV match cpu", async () => {
+    const r = rng(91);
+    const pools: Array<{ shape: number[]; k: number; s: number; pad: "same" | "valid" | number; rounding?: "ceil" }> = [
+      { shape: [3, 8, 8, 16], k: 3, s: 1, pad: "same" },
+      { shape: [2, 9, 7, 24], k: 3, s: 2, pad: "valid" },
+      { shape: [2, 10, 10, 8], k: 3, s: 2, pad: 0, rounding: "ceil" },
+      { shape: [4, 6, 6, 32], k: 2, s: 2, pad: "valid" },
+    ];
+    for (const c of pools) {
+      const n = c.shape.reduce((a, b) => a * b, 1);
+      // Small integers: many ties inside each window.
+      const x = Float32Array.from({ length: n }, () => Math.floor(r() * 5) - 2);
+      const pooled = await on("cpu", [[x, c.shape]], (xt) => tf.maxPool(xt as tf.Tensor4D, c.k, c.s, c.pad as never, c.rounding));
+      const dy = randn(r, pooled.values[0]!.length);
+      nativeKernelCalls(true);
+      await compare(
+        [[x, c.shape], [dy, pooled.shapes[0]!]],
+        (xt, d) => tf.grad((z: tf.Tensor) => tf.maxPool(z as tf.Tensor4D, c.k, c.s, c.pad as never, c.rounding))(xt!, d!),
+        1e-6, // overlapping windows add their dy in another order than cpu
+      );
+      expect(nativeKernelCalls(true)["MaxPoolGrad"], JSON.stringify(c)).toBe(1);
+    }
+    const x = randn(r, 4 * 5 * 6 * 40);
+    nativeKernelCalls(true);
+    await compare([[x, [4, 5, 6, 40]]], (xt) => tf.split(xt!, [8, 16, 3, 13], 3), 0);
+    await compare([[x, [4, 5, 6, 40]]], (xt) => tf.split(xt!, 3, 2), 0);
+    expect(nativeKernelCalls(true)["Slice"]).toBeGreaterThanOrEqual(4);
+  });
+
   it("fused residual add + ReLU (addRelu, GapAddRelu) equals add then relu exactly, values and gradients", async () => {
     const r = rng(71);
     for (const shape of [

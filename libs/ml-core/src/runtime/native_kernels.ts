@@ -35,7 +35,7 @@ import {
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import type { PadSpec, Rounding } from "./padding.js";
+import { windowGeometry, type PadSpec, type Rounding } from "./padding.js";
 import { runtimeWrappers } from "./wasm_kernels.js";
 
 type KernelArgs = Parameters<KernelFunc>[0];
@@ -96,6 +96,7 @@ interface NativeAddon {
   pad4(heap: ArrayBuffer, x: number, y: number, shape: number[], before: number[], after: number[], value: number): void;
   binary(op: number, heap: ArrayBuffer, a: number, b: number, out: number, rows: number, c: number, aFull: 0 | 1, bFull: 0 | 1): void;
   reluGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number): void;
+  maxPoolGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, p: number[]): void;
   info(): { version: string; isa: string; threads: number; cached: number };
 }
 
@@ -617,6 +618,48 @@ function nativePad(original: KernelFunc): KernelFunc {
   };
 }
 
+/** MaxPoolGrad (NHWC float32): one threaded pass instead of wasm_kernels.ts's composed argmax. */
+function nativeMaxPoolGrad(original: KernelFunc): KernelFunc {
+  return (args: KernelArgs) => {
+    const { dy, input } = args.inputs;
+    if (!nativeKernelsActive() || input!.shape.length !== 4 || input!.dtype !== "float32" || dy!.dtype !== "float32") return original(args);
+    const a = args.attrs as unknown as { filterSize: number | Pair; strides: number | Pair; pad: PadSpec; dimRoundingMode?: Rounding };
+    const filter = pair(a.filterSize);
+    const g = windowGeometry(input!.shape, filter, a.strides, 1, a.pad, a.dimRoundingMode);
+    const [N, H, W, C] = input!.shape as [number, number, number, number];
+    if (!sameShape(dy!.shape, [N, g.outHeight, g.outWidth, C]) || N * H * W * C === 0) return original(args);
+    const backend = args.backend as BackendWasm;
+    const out = backend.makeOutput([N, H, W, C], "float32");
+    count("MaxPoolGrad");
+    const p = [N, H, W, C, g.outHeight, g.outWidth, ...filter, g.strideHeight, g.strideWidth, g.pad[1][0], g.pad[2][0]];
+    addon!.maxPoolGrad(heapOf(backend), offsetOf(backend, dy!), offsetOf(backend, input!), offsetOf(backend, out), p);
+    return out;
+  };
+}
+
+/**
+ * SplitV (the concat gradient): the wasm kernel slices with its own slow strided
+ * copy, bypassing the registered (native) Slice; this routes each piece through it.
+ */
+function nativeSplitV(original: KernelFunc): KernelFunc {
+  return (args: KernelArgs) => {
+    const { x } = args.inputs;
+    const sliceKernel = getKernel("Slice", "wasm");
+    if (!nativeKernelsActive() || sliceKernel == null) return original(args);
+    const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number | number[] };
+    const at = util.parseAxisParam(axis, x!.shape)[0]!;
+    const sizes = backend_util.prepareSplitSize(x as never, numOrSizeSplits, at);
+    const begin = new Array<number>(x!.shape.length).fill(0);
+    return sizes.map((s) => {
+      const size = [...x!.shape];
+      size[at] = s;
+      const piece = sliceKernel.kernelFunc({ inputs: { x: x! }, attrs: { begin: [...begin], size }, backend: args.backend }) as TensorInfo;
+      begin[at]! += s;
+      return piece;
+    });
+  };
+}
+
 const NATIVE_WRAPS: ReadonlyArray<[string, (original: KernelFunc) => KernelFunc]> = [
   ["Conv2D", nativeConv2D],
   ["Conv2DBackpropInput", nativeConv2DBackpropInput],
@@ -624,6 +667,8 @@ const NATIVE_WRAPS: ReadonlyArray<[string, (original: KernelFunc) => KernelFunc]
   ["FusedBatchNorm", nativeFusedBatchNorm],
   ["Slice", nativeSlice],
   ["PadV2", nativePad],
+  ["MaxPoolGrad", nativeMaxPoolGrad],
+  ["SplitV", nativeSplitV],
   ...(["Add", "Sub", "Multiply", "RealDiv", "Minimum", "Maximum"] as const).map(
     (name, op) => [name, nativeBinary(op, name)] as [string, (original: KernelFunc) => KernelFunc],
   ),

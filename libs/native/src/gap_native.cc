@@ -9,7 +9,8 @@
 //   conv2d(kind, heap, a, b, out, p)   kind 0: y  = conv(x@a, w@b)
 //                                      kind 1: dx = conv_bwd_data(dy@a, w@b)
 //                                      kind 2: dw = conv_bwd_weights(x@a, dy@b)
-//      p: [N, H, W, Ci, KH, KW, Co, OH, OW, sH, sW, dH, dW, padT, padL, padB, padR]
+//      p: [N, H, W, Ci, KH, KW, Co, OH, OW, sH, sW, dH, dW, padT, padL, padB, padR, groups]
+//      groups = Ci: depthwise, w is tfjs's [KH, KW, Ci, Co / Ci]
 //   conv2dFused(heap, x, w, bias, residual|-1, y, p, relu)
 //      y = conv(x, w) + bias (+ residual) (then max(0, .) if relu != 0), one
 //      oneDNN inference primitive with the add (sum) and ReLU as post-ops
@@ -166,13 +167,17 @@ ConvEntry& convEntry(int kind, const std::vector<int64_t>& p, bool residual = fa
 
   const int64_t N = p[0], H = p[1], W = p[2], Ci = p[3], KH = p[4], KW = p[5], Co = p[6], OH = p[7], OW = p[8];
   const int64_t sH = p[9], sW = p[10], dH = p[11], dW = p[12], pT = p[13], pL = p[14], pB = p[15], pR = p[16];
-  memory::dims srcDims{N, Ci, H, W}, weiDims{Co, Ci, KH, KW}, dstDims{N, Co, OH, OW};
+  // Groups G > 1: a depthwise conv (G = Ci), tfjs filter [KH, KW, Ci, Co / Ci] = oneDNN's hwigo.
+  const int64_t G = p[17];
+  if (G < 1 || Ci % G != 0 || Co % G != 0) throw ArgError("conv groups must divide both channel counts");
+  memory::dims srcDims{N, Ci, H, W}, dstDims{N, Co, OH, OW};
+  memory::dims weiDims = G == 1 ? memory::dims{Co, Ci, KH, KW} : memory::dims{G, Co / G, Ci / G, KH, KW};
   memory::dims strides{sH, sW}, dil{dH - 1, dW - 1}, padL{pT, pL}, padR{pB, pR};
 
   auto e = std::make_unique<ConvEntry>();
   e->userSrcMd = memory::desc(srcDims, dt::f32, tag::nhwc);
   e->userDstMd = memory::desc(dstDims, dt::f32, tag::nhwc);
-  e->userWeiMd = memory::desc(weiDims, dt::f32, tag::hwio);
+  e->userWeiMd = memory::desc(weiDims, dt::f32, G == 1 ? tag::hwio : tag::hwigo);
   memory::desc anyWei(weiDims, dt::f32, tag::any);
 
   dnnl::convolution_forward::desc fwdDesc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
@@ -230,11 +235,12 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
     const int kind = static_cast<int>(a.integer(0));
     if (kind < 0 || kind > 2) throw ArgError("conv2d kind must be 0, 1 or 2");
     a.takeHeap(1);
-    const auto p = a.intArray(5, 17);
+    const auto p = a.intArray(5, 18);
     const int64_t N = p[0], H = p[1], W = p[2], Ci = p[3], KH = p[4], KW = p[5], Co = p[6], OH = p[7], OW = p[8];
     for (auto x : p)
       if (x < 0) throw ArgError("negative conv parameter");
-    const int64_t xCount = N * H * W * Ci, wCount = KH * KW * Ci * Co, yCount = N * OH * OW * Co;
+    if (p[17] < 1) throw ArgError("conv groups must be >= 1");
+    const int64_t xCount = N * H * W * Ci, wCount = KH * KW * Ci * Co / p[17], yCount = N * OH * OW * Co;
     ConvEntry& e = convEntry(kind, p);
     auto& s = strm();
     if (kind == 0) {
@@ -272,11 +278,12 @@ napi_value Conv2dFused(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     Args a(env, info, 8);
     a.takeHeap(0);
-    const auto p = a.intArray(6, 17);
+    const auto p = a.intArray(6, 18);
     for (auto x : p)
       if (x < 0) throw ArgError("negative conv parameter");
+    if (p[17] < 1) throw ArgError("conv groups must be >= 1");
     const int64_t N = p[0], H = p[1], W = p[2], Ci = p[3], KH = p[4], KW = p[5], Co = p[6], OH = p[7], OW = p[8];
-    const int64_t xCount = N * H * W * Ci, wCount = KH * KW * Ci * Co, yCount = N * OH * OW * Co;
+    const int64_t xCount = N * H * W * Ci, wCount = KH * KW * Ci * Co / p[17], yCount = N * OH * OW * Co;
     const int64_t residualOff = a.integer(4);
     ConvEntry& e = convEntry(3, p, residualOff >= 0, a.integer(7) != 0);
     auto& s = strm();

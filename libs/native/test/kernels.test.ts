@@ -450,6 +450,30 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
     }
   });
 
+  it("depthwise conv and its input and filter gradients (oneDNN groups) match cpu", async () => {
+    const cases: Array<{ shape: number[]; k: number; m: number; s: number; pad: "same" | "valid" | number }> = [
+      { shape: [2, 8, 8, 16], k: 3, m: 1, s: 1, pad: 1 },
+      { shape: [3, 9, 7, 32], k: 3, m: 1, s: 2, pad: "same" },
+      { shape: [2, 6, 6, 8], k: 3, m: 2, s: 1, pad: "valid" },
+      { shape: [2, 11, 10, 24], k: 5, m: 1, s: 2, pad: 2 },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const r = rng(500 + i);
+      const wShape = [c.k, c.k, c.shape[3]!, c.m];
+      const x = randn(r, c.shape.reduce((a, b) => a * b, 1));
+      const w = randn(r, wShape.reduce((a, b) => a * b, 1));
+      const conv = (xt: tf.Tensor, wt: tf.Tensor) => tf.depthwiseConv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, c.s, c.pad as never);
+      const outShape = (await on("cpu", [[x, c.shape], [w, wShape]], conv)).shapes[0]!;
+      const dy = randn(r, outShape.reduce((a, b) => a * b, 1));
+      nativeKernelCalls(true);
+      await compare([[x, c.shape], [w, wShape], [dy, outShape]], (xt, wt, d) => [conv(xt!, wt!), ...tf.grads(conv)([xt!, wt!], d!)], 2e-5);
+      const calls = nativeKernelCalls(true);
+      for (const name of ["DepthwiseConv2dNative", "DepthwiseConv2dNativeBackpropInput", "DepthwiseConv2dNativeBackpropFilter"]) {
+        expect(calls[name], `${name} ${JSON.stringify(c)}`).toBeGreaterThan(0);
+      }
+    }
+  });
+
   it("MaxPoolGrad (ties, padding, strides, ceil mode) and SplitV match cpu", async () => {
     const r = rng(91);
     const pools: Array<{ shape: number[]; k: number; s: number; pad: "same" | "valid" | number; rounding?: "ceil" }> = [

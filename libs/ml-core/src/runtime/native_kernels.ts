@@ -222,7 +222,7 @@ function offsetOf(backend: BackendWasm, t: TensorInfo): number {
 const pair = (v: number | Pair | undefined, d = 1): Pair => (v == null ? [d, d] : typeof v === "number" ? [v, v] : v);
 
 interface ConvGeometry {
-  /** [N, H, W, Ci, KH, KW, Co, OH, OW, sH, sW, dH, dW, padT, padL, padB, padR] */
+  /** [N, H, W, Ci, KH, KW, Co, OH, OW, sH, sW, dH, dW, padT, padL, padB, padR, groups] */
   p: number[];
   outShape: [number, number, number, number];
 }
@@ -239,10 +239,13 @@ function convGeometry(
   dilations: number | Pair | undefined,
   pad: PadSpec,
   rounding: Rounding | undefined,
+  depthwise = false,
 ): ConvGeometry | null {
   if (xShape.length !== 4 || filterShape.length !== 4) return null;
   const [N, H, W, Ci] = xShape as [number, number, number, number];
-  const [KH, KW, fCi, Co] = filterShape as [number, number, number, number];
+  // Depthwise filters are [KH, KW, Ci, multiplier]: Ci groups of one input channel each.
+  const [KH, KW, fCi, fOut] = filterShape as [number, number, number, number];
+  const Co = depthwise ? Ci * fOut : fOut;
   if (fCi !== Ci) return null;
   const info = backend_util.computeConv2DInfo(
     [N, H, W, Ci],
@@ -267,7 +270,7 @@ function convGeometry(
   const right = fit(W, left, info.padInfo.right, eKW, sW, OW);
   if (bottom == null || right == null) return null;
   return {
-    p: [N, H, W, Ci, KH, KW, Co, OH, OW, sH, sW, dH, dW, top, left, bottom, right],
+    p: [N, H, W, Ci, KH, KW, Co, OH, OW, sH, sW, dH, dW, top, left, bottom, right, depthwise ? Ci : 1],
     outShape: [N, OH, OW, Co],
   };
 }
@@ -284,52 +287,52 @@ interface ConvAttrs {
   filterShape?: [number, number, number, number];
 }
 
-function nativeConv2D(original: KernelFunc): KernelFunc {
+function nativeConv2D(original: KernelFunc, depthwise = false): KernelFunc {
   return (args: KernelArgs) => {
     const { x, filter } = args.inputs;
     const a = args.attrs as unknown as ConvAttrs;
     if (!nativeKernelsActive() || a.dataFormat === "NCHW" || x!.dtype !== "float32" || filter!.dtype !== "float32") {
       return original(args);
     }
-    const g = convGeometry(x!.shape, filter!.shape, a.strides, a.dilations, a.pad, a.dimRoundingMode);
+    const g = convGeometry(x!.shape, filter!.shape, a.strides, a.dilations, a.pad, a.dimRoundingMode, depthwise);
     if (g == null) return original(args);
     const backend = args.backend as BackendWasm;
     const out = backend.makeOutput(g.outShape, "float32");
-    count("Conv2D");
+    count(depthwise ? "DepthwiseConv2dNative" : "Conv2D");
     addon!.conv2d(0, heapOf(backend), offsetOf(backend, x!), offsetOf(backend, filter!), offsetOf(backend, out), g.p);
     return out;
   };
 }
 
-function nativeConv2DBackpropInput(original: KernelFunc): KernelFunc {
+function nativeConv2DBackpropInput(original: KernelFunc, depthwise = false): KernelFunc {
   return (args: KernelArgs) => {
     const { dy, filter } = args.inputs;
     const a = args.attrs as unknown as ConvAttrs;
     if (!nativeKernelsActive() || a.dataFormat === "NCHW" || dy!.dtype !== "float32" || filter!.dtype !== "float32" || a.inputShape == null) {
       return original(args);
     }
-    const g = convGeometry(a.inputShape, filter!.shape, a.strides, a.dilations, a.pad, a.dimRoundingMode);
+    const g = convGeometry(a.inputShape, filter!.shape, a.strides, a.dilations, a.pad, a.dimRoundingMode, depthwise);
     if (g == null || !sameShape(dy!.shape, g.outShape)) return original(args);
     const backend = args.backend as BackendWasm;
     const out = backend.makeOutput([...a.inputShape], "float32");
-    count("Conv2DBackpropInput");
+    count(depthwise ? "DepthwiseConv2dNativeBackpropInput" : "Conv2DBackpropInput");
     addon!.conv2d(1, heapOf(backend), offsetOf(backend, dy!), offsetOf(backend, filter!), offsetOf(backend, out), g.p);
     return out;
   };
 }
 
-function nativeConv2DBackpropFilter(original: KernelFunc): KernelFunc {
+function nativeConv2DBackpropFilter(original: KernelFunc, depthwise = false): KernelFunc {
   return (args: KernelArgs) => {
     const { x, dy } = args.inputs;
     const a = args.attrs as unknown as ConvAttrs;
     if (!nativeKernelsActive() || a.dataFormat === "NCHW" || x!.dtype !== "float32" || dy!.dtype !== "float32" || a.filterShape == null) {
       return original(args);
     }
-    const g = convGeometry(x!.shape, a.filterShape, a.strides, a.dilations, a.pad, a.dimRoundingMode);
+    const g = convGeometry(x!.shape, a.filterShape, a.strides, a.dilations, a.pad, a.dimRoundingMode, depthwise);
     if (g == null || !sameShape(dy!.shape, g.outShape)) return original(args);
     const backend = args.backend as BackendWasm;
     const out = backend.makeOutput([...a.filterShape], "float32");
-    count("Conv2DBackpropFilter");
+    count(depthwise ? "DepthwiseConv2dNativeBackpropFilter" : "Conv2DBackpropFilter");
     addon!.conv2d(2, heapOf(backend), offsetOf(backend, x!), offsetOf(backend, dy!), offsetOf(backend, out), g.p);
     return out;
   };
@@ -664,6 +667,9 @@ const NATIVE_WRAPS: ReadonlyArray<[string, (original: KernelFunc) => KernelFunc]
   ["Conv2D", nativeConv2D],
   ["Conv2DBackpropInput", nativeConv2DBackpropInput],
   ["Conv2DBackpropFilter", nativeConv2DBackpropFilter],
+  ["DepthwiseConv2dNative", (original) => nativeConv2D(original, true)],
+  ["DepthwiseConv2dNativeBackpropInput", (original) => nativeConv2DBackpropInput(original, true)],
+  ["DepthwiseConv2dNativeBackpropFilter", (original) => nativeConv2DBackpropFilter(original, true)],
   ["FusedBatchNorm", nativeFusedBatchNorm],
   ["Slice", nativeSlice],
   ["PadV2", nativePad],

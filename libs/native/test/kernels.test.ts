@@ -310,6 +310,16 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
     }
   });
 
+  it("Relu6's gradient (GapRelu6Grad) matches cpu exactly, including x = 0 and x = 6", async () => {
+    const r = rng(42);
+    const shape = [4, 16, 16, 24];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const x = Float32Array.from(randn(r, n), (v, i) => (i % 13 === 0 ? 0 : i % 11 === 0 ? 6 : 8 * v));
+    nativeKernelCalls(true);
+    await compare([[x, shape], [randn(r, n), shape]], (xt, dy) => tf.grad((v: tf.Tensor) => tf.relu6(v))(xt!, dy!), 0);
+    expect(nativeKernelCalls()["GapRelu6Grad"]).toBe(1);
+  });
+
   it("inference batch norm gradients (x natively via GapBatchNormInferenceGrad; mean, variance, scale, offset) match cpu", async () => {
     const r = rng(43);
     for (const [shape, withAffine] of [

@@ -24,6 +24,7 @@ export {
   NATIVE_ADD_RELU,
   NATIVE_BN_TRAIN,
   NATIVE_CONV_FUSED,
+  NATIVE_RELU6_GRAD,
   NATIVE_RELU_GRAD,
   nativeAddonPath,
   nativeKernelCalls,

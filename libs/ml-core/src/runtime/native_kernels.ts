@@ -97,6 +97,7 @@ interface NativeAddon {
   binary(op: number, heap: ArrayBuffer, a: number, b: number, out: number, rows: number, c: number, aFull: 0 | 1, bFull: 0 | 1): void;
   reluGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number): void;
   maxPoolGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, p: number[]): void;
+  relu6Grad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number): void;
   info(): { version: string; isa: string; threads: number; cached: number };
 }
 
@@ -133,6 +134,8 @@ export const NATIVE_ADD_RELU = "GapAddRelu";
  * runtime/gradients.ts.
  */
 export const NATIVE_CONV_FUSED = "GapFusedConv2D";
+/** ReLU6's gradient dy * (0 < x <= 6) in one pass (runtime/gradients.ts). */
+export const NATIVE_RELU6_GRAD = "GapRelu6Grad";
 /** ReLU's gradient dy * (x > 0) in one pass (runtime/gradients.ts). */
 export const NATIVE_RELU_GRAD = "GapReluGrad";
 /** Elementwise kernels below this many elements stay on wasm (the call overhead wins). */
@@ -536,6 +539,16 @@ function reluGrad(args: KernelArgs): TensorInfo {
   return dx;
 }
 
+/** GapRelu6Grad: inputs dy, x (same shape, float32). Output dy * (0 < x <= 6), NaN where x is. */
+function relu6Grad(args: KernelArgs): TensorInfo {
+  const { dy, x } = args.inputs;
+  const backend = args.backend as BackendWasm;
+  const dx = backend.makeOutput([...x!.shape], "float32");
+  count(NATIVE_RELU6_GRAD);
+  addon!.relu6Grad(heapOf(backend), offsetOf(backend, dy!), offsetOf(backend, x!), offsetOf(backend, dx), util.sizeFromShape(x!.shape));
+  return dx;
+}
+
 /** GapAddRelu: inputs a, b (same shape, float32). Output relu(a + b); gradient in runtime/gradients.ts. */
 function addRelu(args: KernelArgs): TensorInfo {
   const { a, b } = args.inputs;
@@ -708,6 +721,7 @@ export function registerNativeKernels(): NativeStatus {
     [NATIVE_ADD_RELU, addRelu],
     [NATIVE_RELU_GRAD, reluGrad],
     [NATIVE_CONV_FUSED, fusedConv2D],
+    [NATIVE_RELU6_GRAD, relu6Grad],
   ] as const) {
     if (getKernel(kernelName, "wasm") == null) registerKernel({ kernelName, backendName: "wasm", kernelFunc });
     kernels.push(kernelName);

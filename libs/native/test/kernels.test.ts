@@ -1,6 +1,5 @@
 // Every native (oneDNN) kernel against the cpu backend on seeded random
 // shapes and values. Skipped, with the reason, when the addon is not built.
-import { createRequire } from "node:module";
 import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import {
@@ -11,7 +10,6 @@ import {
   nativeKernelCalls,
   nativeStatus,
   setNativeKernelsActive,
-  Sgd,
   NATIVE_BN_GRAD,
   NATIVE_BN_TRAIN,
   NATIVE_CONV_FUSED,
@@ -190,20 +188,14 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
 
   it("training batch norm forward and backward (GapBatchNormTrain/Grad) match a float64 reference", async () => {
     const r = rng(13);
-    // [shape, mean of x]: C not a multiple of 16 (rows of lcm(C, 16) and a
-    // scalar tail), many reduction blocks on both threads, a large mean.
-    for (const [shape, offset] of [
-      [[16, 16, 16, 32], 0.5],
-      [[5, 3, 7, 64], 0.5],
-      [[8, 16], 0.5],
-      [[3, 5, 7, 24], 0.5],
-      [[2, 5, 7, 3], -2],
-      [[64, 16, 16, 16], 0.5],
-      [[16, 16, 16, 32], 100],
-    ] as Array<[number[], number]>) {
+    for (const shape of [
+      [16, 16, 16, 32],
+      [5, 3, 7, 64],
+      [8, 16],
+    ]) {
       const c = shape[shape.length - 1]!;
       const size = shape.reduce((a, b) => a * b, 1);
-      const x = Float32Array.from(randn(r, size), (v) => 3 * v + offset);
+      const x = Float32Array.from(randn(r, size), (v) => 3 * v + 0.5);
       const gamma = randn(r, c);
       const beta = randn(r, c);
       const dy = randn(r, size);
@@ -256,7 +248,7 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
     }
   });
 
-  it("binary ops (per-channel either side natively, large same shape natively for Add/Sub/Multiply, small on wasm) match cpu exactly", async () => {
+  it("binary ops (per-channel either side natively; same shape and small on wasm) match cpu exactly", async () => {
     const r = rng(31);
     const ops: Array<[string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor]> = [
       ["Add", tf.add],
@@ -270,12 +262,9 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
       [[4, 32, 32, 16], [16]],
       [[16], [4, 32, 32, 16]],
       [[8, 32, 32, 3], [1, 1, 1, 3]], // C = 3: rows grouped in the addon
-      [[7, 33, 33, 3], [3]], // rows of lcm(3, 16) = 48 floats and a scalar tail of 21
       [[3, 7, 900], [900]],
-      [[16, 32, 32, 16], [16, 32, 32, 16]], // same shape: native for Add, Sub, Multiply
-      [[9, 61, 67, 8], [9, 61, 67, 8]], // same shape, odd size
+      [[4, 32, 32, 16], [4, 32, 32, 16]], // same shape: stays on wasm
       [[2, 5, 5, 8], [8]], // small: stays on wasm
-      [[4, 32, 32, 16], [4, 32, 32, 16]], // same shape below 256K elements: stays on wasm
     ];
     nativeKernelCalls(true);
     for (const [name, op] of ops) {
@@ -283,8 +272,7 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
         const size = (s: number[]) => s.reduce((x, y) => x * y, 1);
         await compare([[randn(r, size(as)), as], [Float32Array.from(randn(r, size(bs)), (v) => v + 0.01), bs]], (a, b) => op(a!, b!), 0);
       }
-      const sameShape = ["Add", "Sub", "Multiply"].includes(name) ? 2 : 0;
-      expect(nativeKernelCalls(true)[name], name).toBe(pairs.length - 4 + sameShape);
+      expect(nativeKernelCalls(true)[name], name).toBe(pairs.length - 2);
     }
   });
 
@@ -568,130 +556,5 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
     expect(Array.from(await z.data())).toEqual([1, 2, 3, 4]);
     tf.dispose([z, i, v, zeros]);
     expect(tf.memory().numTensors).toBe(before);
-  });
-
-  /** Runs Sgd steps (native or the tf-ops fallback) from fixed values; returns the params and buffers. */
-  async function sgdSteps(native: boolean, options: ConstructorParameters<typeof Sgd>[0], init: Float32Array[], grads: Float32Array[][], lr = 0.05) {
-    await tf.setBackend("wasm");
-    setNativeKernelsActive(native);
-    try {
-      const params = new Map(init.map((v, i) => [`p${i}`, tf.tidy(() => tf.variable(tf.tensor(v)))] as const));
-      const sgd = new Sgd(options);
-      nativeKernelCalls(true);
-      for (const step of grads) {
-        const g = Object.fromEntries(step.map((v, i) => [`p${i}`, tf.tensor(v)] as const));
-        sgd.step(params, g, lr);
-        tf.dispose(Object.values(g));
-      }
-      const calls = nativeKernelCalls(true)["GapSgd"] ?? 0;
-      const buffers = [...(sgd as unknown as { buffers: Map<string, tf.Variable> }).buffers.values()];
-      const values = await Promise.all([...params.values(), ...buffers].map((t) => t.data() as Promise<Float32Array>));
-      sgd.dispose();
-      tf.dispose([...params.values()]);
-      return { values, calls };
-    } finally {
-      setNativeKernelsActive(true);
-    }
-  }
-
-  it("fused SGD (GapSgd) equals the tf-ops update bit for bit, with and without momentum, Nesterov and weight decay", async () => {
-    const r = rng(81);
-    const sizes = [3 * 3 * 16 * 32, 40000, 10]; // 40000: both threads
-    const init = sizes.map((n) => randn(r, n));
-    const grads = [0, 1, 2].map(() => sizes.map((n) => randn(r, n)));
-    const before = tf.memory().numTensors;
-    for (const options of [
-      { momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
-      { momentum: 0.9, nesterov: false, weightDecay: 0 },
-      { momentum: 0, nesterov: false, weightDecay: 1e-4 },
-    ]) {
-      const native = await sgdSteps(true, options, init, grads);
-      const fallback = await sgdSteps(false, options, init, grads);
-      expect(native.calls).toBe(sizes.length * grads.length);
-      expect(fallback.calls).toBe(0);
-      expect(native.values.length).toBe(options.momentum > 0 ? 2 * sizes.length : sizes.length);
-      native.values.forEach((v, i) => expect(relErr(v, fallback.values[i]!), `${JSON.stringify(options)} tensor ${i}`).toBe(0));
-    }
-    expect(tf.memory().numTensors).toBe(before);
-  });
-
-  it("fused SGD follows torch.optim.SGD in float32 over two steps (hand-computed, momentum + Nesterov + weight decay)", async () => {
-    const f = Math.fround;
-    const [lr, m, wd] = [0.1, 0.9, 0.01];
-    const w0 = [1, -2, 0.5, 3];
-    const grads = [[0.5, 0.25, -1, 0], [-1, 2, 0.125, -0.75]];
-    // torch: g = grad + wd * w; buf = g (first step), else m * buf + g; w -= lr * (g + m * buf), each op rounded to float32.
-    let w = w0.map(f);
-    let buf: number[] | null = null;
-    for (const grad of grads) {
-      const g = grad.map((gi, i) => f(gi + f(w[i]! * f(wd))));
-      buf = buf == null ? g : buf.map((b, i) => f(f(b * f(m)) + g[i]!));
-      w = w.map((wi, i) => f(wi - f(f(g[i]! + f(buf![i]! * f(m))) * f(lr))));
-    }
-    const got = await sgdSteps(true, { momentum: m, nesterov: true, weightDecay: wd }, [Float32Array.from(w0)], grads.map((g) => [Float32Array.from(g)]), lr);
-    expect(got.calls).toBe(2);
-    expect(Array.from(got.values[0]!)).toEqual(w);
-    expect(Array.from(got.values[1]!)).toEqual(buf);
-  });
-
-  it("batch norm running-statistics update (GapBatchNormUpdate) equals the tf-ops update bit for bit", async () => {
-    const r = rng(85);
-    const c = 24;
-    const values = [randn(r, c), Float32Array.from(randn(r, c), (v) => 1 + v), randn(r, c), Float32Array.from(randn(r, c), (v) => 2 + v)];
-    const run = async (native: boolean) => {
-      await tf.setBackend("wasm");
-      setNativeKernelsActive(native);
-      try {
-        const [rm, rv, mean, variance, gamma, beta] = [...values, new Float32Array(c).fill(1), new Float32Array(c)].map((v) => tf.tensor1d(v));
-        const { bn, vars } = bnLayer(gamma!, beta!, rm!, rv!);
-        nativeKernelCalls(true);
-        bn.update({ bn, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D }, 0.1);
-        const calls = nativeKernelCalls(true)["GapBatchNormUpdate"] ?? 0;
-        const out = await Promise.all([vars[2]!.data(), vars[3]!.data()]);
-        tf.dispose([rm!, rv!, mean!, variance!, gamma!, beta!, ...vars]);
-        return { out: out as Float32Array[], calls };
-      } finally {
-        setNativeKernelsActive(true);
-      }
-    };
-    const before = tf.memory().numTensors;
-    const native = await run(true);
-    const fallback = await run(false);
-    expect([native.calls, fallback.calls]).toEqual([1, 0]);
-    native.out.forEach((v, i) => expect(relErr(v, fallback.out[i]!), `output ${i}`).toBe(0));
-    expect(tf.memory().numTensors).toBe(before);
-  });
-
-  it("every instruction-set variant of the addon's loops gives bit-identical results", async () => {
-    const addon = createRequire(import.meta.url)(status.path!) as { useIsa(name: string): boolean };
-    const r = rng(91);
-    const shapes = [[4, 9, 11, 16], [3, 5, 7, 24], [7, 33, 33, 3]];
-    const cases = shapes.map((shape) => {
-      const c = shape[shape.length - 1]!;
-      const n = shape.reduce((a, b) => a * b, 1);
-      return [[Float32Array.from(randn(r, n), (v) => 2 * v + 1), shape], [randn(r, c), [c]], [randn(r, c), [c]], [randn(r, n), shape]] as Array<[Float32Array, number[]]>;
-    });
-    // Training BN + ReLU forward and backward, per-channel and same-shape binary ops, ReLU gradient, SGD.
-    const work = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => {
-      const [y, mean, variance] = tf.engine().runKernel(NATIVE_BN_TRAIN, { x, scale: g, offset: b }, { eps: 1e-5, relu: true } as never) as tf.Tensor[];
-      const grads = tf.engine().runKernel(NATIVE_BN_GRAD, { x, dy: d, mean: mean!, variance: variance!, scale: g, mask: y! }, { eps: 1e-5 } as never) as tf.Tensor[];
-      const sgd = tf.engine().runKernel("GapSgd", { param: x, grad: d, buffer: y! }, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4, nesterov: true } as never) as tf.Tensor[];
-      return [y!, mean!, variance!, ...grads, tf.mul(x, g), tf.sub(b, d), tf.add(x, d), tf.grad((t: tf.Tensor) => tf.relu(t))(d, x), ...sgd];
-    };
-    const results: Array<{ isa: string; values: Float32Array[] }> = [];
-    try {
-      for (const isa of ["avx512", "avx2", "sse2"]) {
-        if (!addon.useIsa(isa)) continue;
-        const values = [];
-        for (const inputs of cases) values.push(...(await on("wasm", inputs, work)).values);
-        results.push({ isa, values });
-      }
-    } finally {
-      addon.useIsa(status.loopsIsa!);
-    }
-    expect(results.map((x) => x.isa)).toContain("sse2");
-    for (const { isa, values } of results.slice(1)) {
-      values.forEach((v, i) => expect(relErr(v, results[0]!.values[i]!), `${isa} vs ${results[0]!.isa}, output ${i}`).toBe(0));
-    }
   });
 });

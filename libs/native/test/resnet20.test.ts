@@ -108,7 +108,6 @@ describe.skipIf(skip)("ResNet20 with native kernels off vs on (wasm)", () => {
     const calls = nativeKernelCalls(true);
     expect(tf.memory().numTensors).toBe(before);
     for (const name of [
-      "Add", // the gradient sums of backprop (same shape)
       "Conv2D",
       "Conv2DBackpropInput",
       "Conv2DBackpropFilter",
@@ -141,9 +140,8 @@ describe.skipIf(skip)("ResNet20 with native kernels off vs on (wasm)", () => {
     expect(relL2(on.dx, off.dx), "input gradient").toBeLessThan(1e-2);
   });
 
-  it("trains through the public train() with native kernels on (SGD and running statistics fused), leaving no tensors behind", async () => {
+  it("trains through the public train() with native kernels on, leaving no tensors behind", async () => {
     const before = tf.memory().numTensors;
-    nativeKernelCalls(true);
     const summary = await train(model, data, {
       epochs: 1,
       batchSize: 8,
@@ -155,9 +153,6 @@ describe.skipIf(skip)("ResNet20 with native kernels off vs on (wasm)", () => {
       seed: 0,
     });
     expect(Number.isFinite(summary.finalLoss)).toBe(true);
-    const calls = nativeKernelCalls(true);
-    expect(calls["GapSgd"]).toBe(2 * model.params.length); // 16 images in batches of 8
-    expect(calls["GapBatchNormUpdate"]).toBe(2 * model.params.filter((p) => p.kind === "bn_weight").length);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -9,16 +9,13 @@
  * Registered over the wasm kernels (the previous kernel stays the fallback
  * for anything unsupported: NCHW, non-float32, padding oneDNN cannot express):
  * Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter, FusedBatchNorm
- * (inference), strided Slice, PadV2, the float32 binary ops with a
- * per-channel operand and large same-shape Add, Sub and Multiply (on both
- * threads; the gradient sums of backprop), plus kernels of our own: training-mode batch
+ * (inference), strided Slice, PadV2 and the float32 binary ops with a
+ * per-channel operand, plus kernels of our own: training-mode batch
  * norm (GapBatchNormTrain, GapBatchNormGrad; used by nn/layers.ts), inference
  * batch norm + ReLU (GapBatchNormRelu) and the gradients of inference batch
  * norm and ReLU (runtime/gradients.ts). The batch-norm kernels take an
  * optional fused ReLU (forward: attr relu; backward: input mask = the ReLU's
  * output, whose step multiplies dy first), saving the separate ReLU passes.
- * GapSgd is one fused SGD update per parameter (train/sgd.ts), GapBatchNormUpdate
- * the running statistics' update of one batch norm (nn/layers.ts).
  *
  * Off when GAP_NATIVE=0, when the built .node file is missing, or when it
  * fails to load; nativeStatus() says which and why.
@@ -95,38 +92,13 @@ interface NativeAddon {
     eps: number,
     mask: number,
   ): void;
-  batchNormUpdate(
-    heap: ArrayBuffer,
-    runMean: number,
-    runVar: number,
-    mean: number,
-    variance: number,
-    runMeanOut: number,
-    runVarOut: number,
-    c: number,
-    momentum: number,
-  ): void;
   slice4(heap: ArrayBuffer, x: number, y: number, shape: number[], begin: number[], size: number[]): void;
   pad4(heap: ArrayBuffer, x: number, y: number, shape: number[], before: number[], after: number[], value: number): void;
   binary(op: number, heap: ArrayBuffer, a: number, b: number, out: number, rows: number, c: number, aFull: 0 | 1, bFull: 0 | 1): void;
   reluGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number): void;
   maxPoolGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, p: number[]): void;
   relu6Grad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number): void;
-  sgd(
-    heap: ArrayBuffer,
-    w: number,
-    grad: number,
-    buf: number,
-    wOut: number,
-    bufOut: number,
-    n: number,
-    lr: number,
-    momentum: number,
-    weightDecay: number,
-    nesterov: 0 | 1,
-    first: 0 | 1,
-  ): void;
-  info(): { version: string; isa: string; threads: number; cached: number; loopsIsa: string };
+  info(): { version: string; isa: string; threads: number; cached: number };
 }
 
 export interface NativeStatus {
@@ -140,8 +112,6 @@ export interface NativeStatus {
   onednn?: string;
   isa?: string;
   threads?: number;
-  /** Instruction set of the addon's own loops (batch norm, elementwise, SGD): avx512, avx2 or sse2. */
-  loopsIsa?: string;
   kernels?: string[];
 }
 
@@ -168,29 +138,8 @@ export const NATIVE_CONV_FUSED = "GapFusedConv2D";
 export const NATIVE_RELU6_GRAD = "GapRelu6Grad";
 /** ReLU's gradient dy * (x > 0) in one pass (runtime/gradients.ts). */
 export const NATIVE_RELU_GRAD = "GapReluGrad";
-/**
- * One torch.optim.SGD step of a float32 parameter (train/sgd.ts): inputs param,
- * grad, buffer (the momentum buffer; absent on the first step or without
- * momentum); attrs lr, momentum, weightDecay, nesterov. Outputs the new param
- * and, with momentum > 0, the new buffer. The same float32 operations as the
- * tf ops of sgd.ts in the same order, so bit for bit equal to them.
- */
-export const NATIVE_SGD = "GapSgd";
-/**
- * The running statistics' update of a batch norm (nn/layers.ts): inputs
- * runningMean, runningVar, mean, variance (float32 [C]); attr momentum.
- * Outputs running * (1 - momentum) + batch * momentum for both, the float32
- * operations of the tf-ops update (bit for bit).
- */
-export const NATIVE_BN_UPDATE = "GapBatchNormUpdate";
 /** Elementwise kernels below this many elements stay on wasm (the call overhead wins). */
 const MIN_ELEMENTWISE = 16384;
-/**
- * Same-shape binary ops below this many elements stay on wasm: its SIMD loop
- * is as fast as one native thread, and waking the second costs ~15 us
- * (measured Add: equal at 256K elements, native 1.5x faster at 1M, 1.9x at 2M).
- */
-const MIN_SAME_SHAPE = 262144;
 
 let addon: NativeAddon | null | undefined;
 let status: NativeStatus = { enabled: false, reason: "not loaded yet" };
@@ -237,7 +186,7 @@ function loadAddon(): NativeAddon | null {
     const loaded = createRequire(import.meta.url)(file) as NativeAddon;
     const info = loaded.info();
     addon = loaded;
-    status = { enabled: false, path: file, onednn: info.version, isa: info.isa, threads: info.threads, loopsIsa: info.loopsIsa };
+    status = { enabled: false, path: file, onednn: info.version, isa: info.isa, threads: info.threads };
   } catch (e) {
     status = { enabled: false, path: file, reason: `addon failed to load: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` };
   }
@@ -613,52 +562,6 @@ function addRelu(args: KernelArgs): TensorInfo {
   return out;
 }
 
-/** GapBatchNormUpdate (see NATIVE_BN_UPDATE). */
-function batchNormUpdate(args: KernelArgs): TensorInfo[] {
-  const { runningMean, runningVar, mean, variance } = args.inputs;
-  const { momentum } = args.attrs as unknown as { momentum: number };
-  const c = runningMean!.shape[0]!;
-  if ([runningMean, runningVar, mean, variance].some((t) => t!.dtype !== "float32" || t!.shape.length !== 1 || t!.shape[0] !== c)) {
-    throw new Error(`${NATIVE_BN_UPDATE}: inputs must all be float32 [C]`);
-  }
-  const backend = args.backend as BackendWasm;
-  const outs = [backend.makeOutput([c], "float32"), backend.makeOutput([c], "float32")];
-  const off = (t: TensorInfo) => offsetOf(backend, t);
-  count(NATIVE_BN_UPDATE);
-  addon!.batchNormUpdate(heapOf(backend), off(runningMean!), off(runningVar!), off(mean!), off(variance!), off(outs[0]!), off(outs[1]!), c, momentum);
-  return outs;
-}
-
-/** GapSgd (see NATIVE_SGD). */
-function sgd(args: KernelArgs): TensorInfo[] {
-  const { param, grad, buffer } = args.inputs;
-  const { lr, momentum, weightDecay, nesterov } = args.attrs as unknown as { lr: number; momentum: number; weightDecay: number; nesterov: boolean };
-  const n = util.sizeFromShape(param!.shape);
-  const inputs = buffer == null ? [param!, grad!] : [param!, grad!, buffer];
-  if (inputs.some((t) => t.dtype !== "float32" || !sameShape(t.shape, param!.shape))) {
-    throw new Error(`${NATIVE_SGD}: param, grad and buffer must be float32 of one shape`);
-  }
-  const backend = args.backend as BackendWasm;
-  const w = backend.makeOutput([...param!.shape], "float32");
-  const buf = momentum > 0 ? backend.makeOutput([...param!.shape], "float32") : null;
-  count(NATIVE_SGD);
-  addon!.sgd(
-    heapOf(backend),
-    offsetOf(backend, param!),
-    offsetOf(backend, grad!),
-    buffer == null ? -1 : offsetOf(backend, buffer),
-    offsetOf(backend, w),
-    buf == null ? -1 : offsetOf(backend, buf),
-    n,
-    lr,
-    momentum,
-    weightDecay,
-    nesterov ? 1 : 0,
-    buffer == null ? 1 : 0,
-  );
-  return buf == null ? [w] : [w, buf];
-}
-
 interface BinaryPlan {
   outShape: number[];
   rows: number;
@@ -670,15 +573,12 @@ interface BinaryPlan {
 /**
  * How the addon's binary kernel covers a op b: one full and the other
  * per-channel ([C], [1, .., C]: the last axis), where the wasm backend's
- * broadcasting path is 4-17x slower, or (sameShape: for Add, Sub, Multiply)
- * both of one large shape, on two threads. Else null: other broadcasts, small tensors.
+ * broadcasting path is 4-17x slower. Else null: same-shape ops are as fast on
+ * wasm (SIMD, memory-bound; measured 1.0x), other broadcasts, small tensors.
  */
-function binaryPlan(aShape: readonly number[], bShape: readonly number[], sameShapeOk: boolean): BinaryPlan | null {
+function binaryPlan(aShape: readonly number[], bShape: readonly number[]): BinaryPlan | null {
   const an = util.sizeFromShape([...aShape]);
   const bn = util.sizeFromShape([...bShape]);
-  if (sameShape(aShape, bShape)) {
-    return sameShapeOk && an >= MIN_SAME_SHAPE ? { outShape: [...aShape], rows: an, c: 1, aFull: 1, bFull: 1 } : null;
-  }
   if (Math.max(an, bn) < MIN_ELEMENTWISE || an === bn) return null;
   const perChannel = (full: readonly number[], small: readonly number[]) =>
     small.length >= 1 &&
@@ -691,12 +591,12 @@ function binaryPlan(aShape: readonly number[], bShape: readonly number[], sameSh
   return { outShape: [...full], rows: Math.max(an, bn) / c, c, aFull, bFull: aFull === 1 ? 0 : 1 };
 }
 
-/** Add, Sub, Multiply, RealDiv, Minimum, Maximum on float32, one operand per-channel (or, sameShapeOk, none). */
-function nativeBinary(op: number, name: string, sameShapeOk: boolean): (original: KernelFunc) => KernelFunc {
+/** Add, Sub, Multiply, RealDiv, Minimum, Maximum on float32, one operand per-channel. */
+function nativeBinary(op: number, name: string): (original: KernelFunc) => KernelFunc {
   return (original) => (args: KernelArgs) => {
     const { a, b } = args.inputs;
     if (!nativeKernelsActive() || a!.dtype !== "float32" || b!.dtype !== "float32") return original(args);
-    const plan = binaryPlan(a!.shape, b!.shape, sameShapeOk);
+    const plan = binaryPlan(a!.shape, b!.shape);
     if (plan == null) return original(args);
     const backend = args.backend as BackendWasm;
     const out = backend.makeOutput(plan.outShape, "float32");
@@ -789,7 +689,7 @@ const NATIVE_WRAPS: ReadonlyArray<[string, (original: KernelFunc) => KernelFunc]
   ["MaxPoolGrad", nativeMaxPoolGrad],
   ["SplitV", nativeSplitV],
   ...(["Add", "Sub", "Multiply", "RealDiv", "Minimum", "Maximum"] as const).map(
-    (name, op) => [name, nativeBinary(op, name, op <= 2)] as [string, (original: KernelFunc) => KernelFunc],
+    (name, op) => [name, nativeBinary(op, name)] as [string, (original: KernelFunc) => KernelFunc],
   ),
 ];
 
@@ -822,8 +722,6 @@ export function registerNativeKernels(): NativeStatus {
     [NATIVE_RELU_GRAD, reluGrad],
     [NATIVE_CONV_FUSED, fusedConv2D],
     [NATIVE_RELU6_GRAD, relu6Grad],
-    [NATIVE_SGD, sgd],
-    [NATIVE_BN_UPDATE, batchNormUpdate],
   ] as const) {
     if (getKernel(kernelName, "wasm") == null) registerKernel({ kernelName, backendName: "wasm", kernelFunc });
     kernels.push(kernelName);

@@ -307,22 +307,6 @@ napi_value Conv2dFused(napi_env env, napi_callback_info info) {
   });
 }
 
-// tfjs's ReLU6 gradient, dy * (x <= 6) * step(x) (LessEqual, Step, Cast and two
-// Multiplies on wasm, ~1/3 of a MobileNetV2 PGD step), in one pass; NaN x gives NaN.
-napi_value Relu6Grad(napi_env env, napi_callback_info info) {
-  return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 5);
-    a.takeHeap(0);
-    const int64_t n = a.integer(4);
-    const float* dy = a.at(a.integer(1), n);
-    const float* x = a.at(a.integer(2), n);
-    float* dx = a.at(a.integer(3), n);
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (x[i] > 0.0f && x[i] <= 6.0f ? 1.0f : (x[i] != x[i] ? x[i] : 0.0f));
-    return undefinedValue(env);
-  });
-}
-
 // Max-pool gradient, one image per OpenMP iteration (windows of one image may
 // overlap, images never do). Per window, the running maximum and its position
 // are kept for all C channels at once so that the tap loop vectorises; the
@@ -649,12 +633,13 @@ napi_value Binary(napi_env env, napi_callback_info info) {
   });
 }
 
-// reluGrad(heap, dy, x, dx, n): dx = dy * step(x), tfjs's ReLU gradient
-// (Step + Cast + Multiply) in one pass: a multiply by a selected 0/1 (NaN
-// for NaN x, as tfjs's Step). Selects like this only vectorise with
-// -fno-trapping-math (binding.gyp); scalar, the branches mispredicted on
-// random signs: 10-20 ms per 2M elements instead of <1 ms.
-napi_value ReluGrad(napi_env env, napi_callback_info info) {
+// dx = dy * (0 < x <= upper), NaN where x is NaN (as tfjs's Step): the ReLU
+// gradient (upper = inf; tfjs: Step + Cast + Multiply) and ReLU6's (upper = 6;
+// tfjs: LessEqual, Step, Cast and two Multiplies, ~1/3 of a MobileNetV2 PGD
+// step on wasm) in one pass. A multiply by a selected 0/1: selects like this
+// only vectorise with -fno-trapping-math (binding.gyp); scalar, the branches
+// mispredicted on random signs: 10-20 ms per 2M elements instead of <1 ms.
+napi_value gatedGradient(napi_env env, napi_callback_info info, float upper) {
   return guarded(env, [&]() -> napi_value {
     Args a(env, info, 5);
     a.takeHeap(0);
@@ -663,10 +648,14 @@ napi_value ReluGrad(napi_env env, napi_callback_info info) {
     const float* x = a.at(a.integer(2), n);
     float* dx = a.at(a.integer(3), n);
 #pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (x[i] > 0.0f ? 1.0f : (x[i] != x[i] ? x[i] : 0.0f));
+    for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (x[i] > 0.0f && x[i] <= upper ? 1.0f : (x[i] != x[i] ? x[i] : 0.0f));
     return undefinedValue(env);
   });
 }
+
+// reluGrad(heap, dy, x, dx, n), relu6Grad(heap, dy, x, dx, n)
+napi_value ReluGrad(napi_env env, napi_callback_info info) { return gatedGradient(env, info, INFINITY); }
+napi_value Relu6Grad(napi_env env, napi_callback_info info) { return gatedGradient(env, info, 6.0f); }
 
 // ------------------------------------------------------------------ slice
 

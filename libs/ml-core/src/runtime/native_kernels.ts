@@ -529,24 +529,19 @@ function batchNormInferenceGrad(args: KernelArgs): TensorInfo {
   return dx;
 }
 
-/** GapReluGrad: inputs dy, x (same shape, float32). Output dy * step(x). */
-function reluGrad(args: KernelArgs): TensorInfo {
-  const { dy, x } = args.inputs;
-  const backend = args.backend as BackendWasm;
-  const dx = backend.makeOutput([...x!.shape], "float32");
-  count(NATIVE_RELU_GRAD);
-  addon!.reluGrad(heapOf(backend), offsetOf(backend, dy!), offsetOf(backend, x!), offsetOf(backend, dx), util.sizeFromShape(x!.shape));
-  return dx;
-}
-
-/** GapRelu6Grad: inputs dy, x (same shape, float32). Output dy * (0 < x <= 6), NaN where x is. */
-function relu6Grad(args: KernelArgs): TensorInfo {
-  const { dy, x } = args.inputs;
-  const backend = args.backend as BackendWasm;
-  const dx = backend.makeOutput([...x!.shape], "float32");
-  count(NATIVE_RELU6_GRAD);
-  addon!.relu6Grad(heapOf(backend), offsetOf(backend, dy!), offsetOf(backend, x!), offsetOf(backend, dx), util.sizeFromShape(x!.shape));
-  return dx;
+/**
+ * GapReluGrad (dy * step(x)) and GapRelu6Grad (dy * (0 < x <= 6)): inputs dy, x
+ * (same shape, float32); NaN where x is NaN.
+ */
+function gatedGrad(name: string, op: "reluGrad" | "relu6Grad"): KernelFunc {
+  return (args: KernelArgs) => {
+    const { dy, x } = args.inputs;
+    const backend = args.backend as BackendWasm;
+    const dx = backend.makeOutput([...x!.shape], "float32");
+    count(name);
+    addon![op](heapOf(backend), offsetOf(backend, dy!), offsetOf(backend, x!), offsetOf(backend, dx), util.sizeFromShape(x!.shape));
+    return dx;
+  };
 }
 
 /** GapAddRelu: inputs a, b (same shape, float32). Output relu(a + b); gradient in runtime/gradients.ts. */
@@ -719,9 +714,9 @@ export function registerNativeKernels(): NativeStatus {
     [NATIVE_BN_INFERENCE_GRAD, batchNormInferenceGrad],
     [NATIVE_BN_RELU, batchNormRelu],
     [NATIVE_ADD_RELU, addRelu],
-    [NATIVE_RELU_GRAD, reluGrad],
+    [NATIVE_RELU_GRAD, gatedGrad(NATIVE_RELU_GRAD, "reluGrad")],
     [NATIVE_CONV_FUSED, fusedConv2D],
-    [NATIVE_RELU6_GRAD, relu6Grad],
+    [NATIVE_RELU6_GRAD, gatedGrad(NATIVE_RELU6_GRAD, "relu6Grad")],
   ] as const) {
     if (getKernel(kernelName, "wasm") == null) registerKernel({ kernelName, backendName: "wasm", kernelFunc });
     kernels.push(kernelName);

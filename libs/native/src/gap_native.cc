@@ -639,16 +639,20 @@ napi_value Binary(napi_env env, napi_callback_info info) {
 // step on wasm) in one pass. A multiply by a selected 0/1: selects like this
 // only vectorise with -fno-trapping-math (binding.gyp); scalar, the branches
 // mispredicted on random signs: 10-20 ms per 2M elements instead of <1 ms.
+// The loop is a free function: written inside the guarded lambda, `upper` was
+// a captured reference, the conditional load kept gcc from vectorising it,
+// and the pass took 6.6 ms instead of 0.35 ms per 2M elements.
+void gatedRows(const float* dy, const float* x, float* dx, int64_t n, float upper) {
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+  for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (x[i] > 0.0f && x[i] <= upper ? 1.0f : (x[i] != x[i] ? x[i] : 0.0f));
+}
+
 napi_value gatedGradient(napi_env env, napi_callback_info info, float upper) {
   return guarded(env, [&]() -> napi_value {
     Args a(env, info, 5);
     a.takeHeap(0);
     const int64_t n = a.integer(4);
-    const float* dy = a.at(a.integer(1), n);
-    const float* x = a.at(a.integer(2), n);
-    float* dx = a.at(a.integer(3), n);
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (x[i] > 0.0f && x[i] <= upper ? 1.0f : (x[i] != x[i] ? x[i] : 0.0f));
+    gatedRows(a.at(a.integer(1), n), a.at(a.integer(2), n), a.at(a.integer(3), n), n, upper);
     return undefinedValue(env);
   });
 }

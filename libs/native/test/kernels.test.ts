@@ -123,6 +123,10 @@ const CASES: ConvCase[] = [
   { n: 2, h: 9, w: 9, ci: 16, co: 16, k: [3, 3], s: 2, pad: [[0, 0], [0, 1], [1, 0], [0, 0]] },
   { n: 2, h: 10, w: 10, ci: 16, co: 16, k: [3, 3], s: 2, pad: 0, rounding: "ceil" },
   { n: 2, h: 12, w: 11, ci: 16, co: 32, k: [3, 3], s: 1, pad: "same", dilation: 2 },
+  // Channel counts off the 16-blocks (zero padding in the blocked weights).
+  { n: 2, h: 8, w: 8, ci: 5, co: 24, k: [3, 3], s: 1, pad: 1 },
+  // Over 2^18 weights: oneDNN's own weight reorder instead of the offset table.
+  { n: 1, h: 4, w: 4, ci: 256, co: 128, k: [3, 3], s: 1, pad: 1 },
 ];
 
 const label = (c: ConvCase) =>

@@ -1,9 +1,9 @@
-// nx run bench:compare [--arch resnet20,vgg_bn_drop,googlenet,mobilenet_v2] [--batch 128]
+// nx run bench:compare [--arch resnet20,vgg_bn_drop,googlenet,mobilenet_v2] [--batch 128] [--rounds N]
 //                      [--repeats N] [--gap-inputs N] [--eval-batches N] [--pgd-warmup-steps N]
 //                      [--threads 2] [--no-pytorch] [--wait-quiet 60] [--retry-noisy 1]
-// For each architecture, runs our benchmark (src/ml.ts) in a child process, then the PyTorch
+// For each architecture, runs our benchmark (src/ml.ts) in a child process and the PyTorch
 // reference (tools/pytorch/bench_reference.py) on identical shapes and parameters, one
-// process at a time, and writes bench-results/compare.json and bench-results/compare.md
+// process at a time, alternating over --rounds rounds (see DEFAULT_ROUNDS), and writes bench-results/compare.json and bench-results/compare.md
 // with the ratios ours / PyTorch. Both files are rewritten after every run, so an
 // interrupted run keeps what it measured.
 //
@@ -54,6 +54,7 @@ const { values: args } = parseArgs({
     "no-pytorch": { type: "boolean", default: false },
     "wait-quiet": { type: "string", default: "60" },
     "retry-noisy": { type: "string", default: "1" },
+    rounds: { type: "string" },
   },
 });
 const archs = args.arch!.split(",").map((a) => a.trim()).filter(Boolean);
@@ -65,6 +66,15 @@ if (!Number.isInteger(retryNoisy) || retryNoisy < 0) throw new Error(`--retry-no
 /** Other work (cores) above which a run counts as noisy. */
 const NOISY_CORES = 0.5;
 if (!(waitQuietSeconds >= 0)) throw new Error(`--wait-quiet must be >= 0 seconds, got ${args["wait-quiet"]}`);
+/**
+ * Rounds per architecture: ours and PyTorch alternate (ours first in even rounds,
+ * PyTorch first in odd ones), and each side keeps its best timings over its rounds.
+ * The VM's speed drifts by 20-30% over minutes, so a single pair of runs can catch
+ * one side in a slow spell; alternation exposes both sides to the same spells.
+ */
+const DEFAULT_ROUNDS: Record<(typeof ARCHS)[number], number> = { resnet20: 3, vgg_bn_drop: 1, googlenet: 1, mobilenet_v2: 1 };
+const roundsOverride = args.rounds === undefined ? undefined : Number(args.rounds);
+if (roundsOverride !== undefined && !(Number.isInteger(roundsOverride) && roundsOverride >= 1)) throw new Error(`--rounds must be a positive integer, got ${args.rounds}`);
 const overrides: Partial<Settings> = {};
 for (const [flag, key] of [
   ["batch", "batch"],
@@ -227,6 +237,15 @@ async function measure(executable: string, argv: string[], cwd: string, outFile:
     if (!rec.noisy) break;
     if (attempt <= retryNoisy) console.error(`other work took ${rec.otherCoresBusy?.toFixed(2)} cores during that run: running it again`);
   }
+  return combine(runs);
+}
+
+/**
+ * One record from several runs of the same side: each workload keeps its best timing
+ * (with every timed repeat listed), peak RSS the largest; the noise fields are those of
+ * the quietest run, and `runs` lists them all.
+ */
+function combine(runs: RunRecord[]): RunRecord {
   if (runs.length === 1) return runs[0]!;
   const quietest = runs.reduce((a, b) => ((b.otherCoresBusy ?? Infinity) < (a.otherCoresBusy ?? Infinity) ? b : a));
   const results = runs.map((r) => r.result!);
@@ -244,7 +263,8 @@ async function measure(executable: string, argv: string[], cwd: string, outFile:
     peakRssBytes: Math.max(...results.map((r) => r.peakRssBytes)),
     tensorLeak: Math.max(...results.map((r) => r.tensorLeak ?? 0)),
   };
-  return { ...quietest, result: merged, attempts: runs.length, runs };
+  const attempts = runs.reduce((n, r) => n + r.attempts, 0);
+  return { ...quietest, result: merged, attempts, runs: runs.flatMap((r) => r.runs ?? [r]) };
 }
 
 function sideArgs(s: Settings): string[] {
@@ -281,10 +301,12 @@ function ratios(ours: SideResult | null, torch: SideResult | null): Ratios {
 
 interface ArchRecord {
   architecture: string;
-  settings: Settings & { threads: number };
+  settings: Settings & { threads: number; rounds: number };
   ours: RunRecord;
   pytorch: RunRecord | null;
   ratios: Ratios;
+  /** Each round's own ratios (its ours run against its PyTorch run): the spread of the best-of ratios above. */
+  roundRatios: Ratios[];
 }
 
 const fmt = (v: number | null | undefined, digits = 1) => (v === null || v === undefined || !Number.isFinite(v) ? "–" : v.toFixed(digits));
@@ -325,7 +347,7 @@ function markdown(report: Report): string {
     const s = a.settings;
     lines.push(`## ${a.architecture}`, "");
     lines.push(
-      `batch ${s.batch}, best of ${s.repeats} after a warm-up, eval over ${s.batch * s.evalBatches} images, PGD warm-up ${s.pgdWarmupSteps} step(s), GAP scoring over ${s.gapInputs} inputs (one timed run), PyTorch threads ${s.threads}` +
+      `batch ${s.batch}, ${s.rounds} round(s) of alternating runs (ours, PyTorch), best of ${s.repeats} per run after a warm-up, eval over ${s.batch * s.evalBatches} images, PGD warm-up ${s.pgdWarmupSteps} step(s), GAP scoring over ${s.gapInputs} inputs (one timed run), PyTorch threads ${s.threads}` +
         (o ? `, ${o.parameters.toLocaleString("en-US")} parameters` : ""),
       "",
     );
@@ -350,6 +372,14 @@ function markdown(report: Report): string {
         "",
       );
     }
+    if (a.roundRatios.length > 1 && a.pytorch) {
+      const per = (key: keyof Ratios) => a.roundRatios.map((r) => fmtRatio(r[key])).join(", ");
+      lines.push(
+        `Each round's own ratios (its ours run against its PyTorch run): training ${per("trainStep")}; evaluation ${per("evaluation")}; ` +
+          `PGD-10 ${per("pgd10")}; GAP scoring ${per("gapScoring")}.`,
+        "",
+      );
+    }
     for (const [side, rec] of [["ours", a.ours], ["PyTorch", a.pytorch]] as const) {
       if (rec?.error) lines.push(`**${side} failed**: ${rec.error} (\`${rec.command.join(" ")}\`)`, "");
     }
@@ -362,6 +392,7 @@ function markdown(report: Report): string {
     "- Evaluation: eval-mode forward, argmax and summed loss read back, over `evalBatches` batches.",
     "- PGD-10: generateAdversarialSet on one batch: clean forward, random start, 10 signed-gradient steps of the summed loss w.r.t. the input (eps 8/255, step 2/255, eval-mode BatchNorm, clipped to [0, 1]), forward on the result. Warm-up is a PGD run with `pgdWarmupSteps` steps on the same batch: the same kernels on the same shapes, much cheaper than a full PGD-10 warm-up.",
     "- GAP scoring: prune(strategy gap, variant paper, global scope, compression 4) over an adversarial set made untimed by 1-step PGD: the gradient of the summed loss (eval-mode BatchNorm) w.r.t. the prunable parameters, batch by batch (batch size as above), summed, negated, then one global top-k threshold. Timed once, after the other workloads have warmed the same kernels up.",
+    "- Rounds: per architecture, `rounds` pairs of runs (ResNet20 3, the others 1; `--rounds` overrides), ours first in even rounds and PyTorch first in odd ones, each run a fresh process. This VM's speed drifts by 20-30% over minutes; alternating puts both sides through the same slow and fast spells. Each side's figures are its best over its rounds; each round's own ratios are listed under the table to show the spread.",
     "- Throughputs are the best of `repeats` timed runs after the warm-up. Peak RSS is the process's maxRSS (getrusage). Live tensor counts come from tf.memory().numTensors (PyTorch frees tensors by reference counting and has no such count).",
     `- Sizes: ResNet20 runs the full settings (5 repeats, GAP over 1000 inputs); vgg_bn_drop, googlenet and mobilenet_v2 run 2 repeats and GAP over 256 inputs, so that all four finish in about 15 minutes (their PGD-10 batches take tens of seconds on our side). Command-line flags override these for every architecture.`,
     "- Noise: the machine is shared. *Other work on the CPU* is the machine's busy CPU time (/proc/stat) during the run minus the run's own CPU time, per second of wall time: near 0 means the run had the machine to itself; on 2 cores, 1 means half of it was taken by something else. Before each run the comparison waits (up to `--wait-quiet` seconds, default 60) for other work to drop below half a core; the table shows how busy the machine was just before the run and how long it waited. A run during which other work averaged more than half a core is marked noisy and repeated (up to `--retry-noisy` times, default 1); each workload then reports its best timing over the attempts (best of all their timed repeats, as within one run), peak RSS the largest, and the noise rows the quietest attempt. PyTorch's OpenMP threads slow down far more than proportionally when a core is taken away, so noisy PyTorch numbers understate it (and inflate the ratios). The load average includes our own runs (about 1 for a single-threaded process, about 2 for PyTorch with 2 threads).",
@@ -398,21 +429,34 @@ const report: Report = {
 let failed = false;
 for (const arch of archs) {
   const settings = { ...PRESETS[arch as (typeof ARCHS)[number]], ...overrides };
-  const oursFile = join(runDir, `ours-${arch}.json`);
-  const torchFile = join(runDir, `pytorch-${arch}.json`);
-  const ours = await measure(tsx, ["src/ml.ts", `--arch=${arch}`, ...sideArgs(settings), `--out=${oursFile}`], benchDir, oursFile, false);
-  let pytorch: RunRecord | null = null;
-  if (python.executable) {
-    pytorch = await measure(
-      python.executable,
-      [referenceScript, `--arch=${arch}`, ...sideArgs(settings), `--threads=${threads}`, `--out=${torchFile}`],
-      benchDir,
-      torchFile,
-      true,
-    );
+  const rounds = roundsOverride ?? DEFAULT_ROUNDS[arch as (typeof ARCHS)[number]];
+  const oursRuns: RunRecord[] = [];
+  const torchRuns: RunRecord[] = [];
+  const runOurs = async (round: number) => {
+    const file = join(runDir, `ours-${arch}-${round}.json`);
+    oursRuns.push(await measure(tsx, ["src/ml.ts", `--arch=${arch}`, ...sideArgs(settings), `--out=${file}`], benchDir, file, false));
+  };
+  const runTorch = async (round: number) => {
+    if (!python.executable) return;
+    const file = join(runDir, `pytorch-${arch}-${round}.json`);
+    const argv = [referenceScript, `--arch=${arch}`, ...sideArgs(settings), `--threads=${threads}`, `--out=${file}`];
+    torchRuns.push(await measure(python.executable, argv, benchDir, file, true));
+  };
+  for (let round = 0; round < rounds; round++) {
+    if (round % 2 === 0) {
+      await runOurs(round);
+      await runTorch(round);
+    } else {
+      await runTorch(round);
+      await runOurs(round);
+    }
+    if ([...oursRuns, ...torchRuns].some((r) => r.error)) break;
   }
+  const ours = oursRuns.find((r) => r.error) ?? combine(oursRuns);
+  const pytorch = torchRuns.length === 0 ? null : (torchRuns.find((r) => r.error) ?? combine(torchRuns));
+  const roundRatios = oursRuns.map((o, i) => ratios(o.result, torchRuns[i]?.result ?? null));
   failed ||= !!ours.error || !!pytorch?.error;
-  report.archs.push({ architecture: arch, settings: { ...settings, threads }, ours, pytorch, ratios: ratios(ours.result, pytorch?.result ?? null) });
+  report.archs.push({ architecture: arch, settings: { ...settings, threads, rounds }, ours, pytorch, ratios: ratios(ours.result, pytorch?.result ?? null), roundRatios });
   write(report);
 }
 report.loadAverage.end = loadavg();

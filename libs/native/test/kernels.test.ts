@@ -252,7 +252,7 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
     }
   });
 
-  it("binary ops (per-channel either side natively; same shape and small on wasm) match cpu exactly", async () => {
+  it("binary ops (per-channel either side and large same-shape natively; small on wasm) match cpu exactly", async () => {
     const r = rng(31);
     const ops: Array<[string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor]> = [
       ["Add", tf.add],
@@ -267,7 +267,8 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
       [[16], [4, 32, 32, 16]],
       [[8, 32, 32, 3], [1, 1, 1, 3]], // C = 3: rows grouped in the addon
       [[3, 7, 900], [900]],
-      [[4, 32, 32, 16], [4, 32, 32, 16]], // same shape: stays on wasm
+      [[4, 64, 64, 16], [4, 64, 64, 16]], // same shape, 2^18 elements: native
+      [[4, 32, 32, 16], [4, 32, 32, 16]], // same shape under 2^18: stays on wasm
       [[2, 5, 5, 8], [8]], // small: stays on wasm
     ];
     nativeKernelCalls(true);
@@ -277,6 +278,13 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
         await compare([[randn(r, size(as)), as], [Float32Array.from(randn(r, size(bs)), (v) => v + 0.01), bs]], (a, b) => op(a!, b!), 0);
       }
       expect(nativeKernelCalls(true)[name], name).toBe(pairs.length - 2);
+      // NaN and infinities through the same-shape path (min/max propagate NaN as tfjs).
+      const special = Float32Array.from({ length: 1 << 18 }, (_, i) => [NaN, Infinity, -Infinity, 0, -0, 1.5][i % 6]!);
+      const specialInputs: Array<[Float32Array, number[]]> = [[special, [1 << 18]], [Float32Array.from(special).reverse(), [1 << 18]]];
+      const ref = (await on("cpu", specialInputs, (a, b) => op(a!, b!))).values[0]!;
+      const got = (await on("wasm", specialInputs, (a, b) => op(a!, b!))).values[0]!;
+      expect(got.findIndex((v, i) => !Object.is(v, ref[i])), name).toBe(-1);
+      expect(nativeKernelCalls(true)[name], name).toBe(1);
     }
   });
 

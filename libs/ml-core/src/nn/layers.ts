@@ -233,9 +233,7 @@ export function convBnAddRelu(
   const folded = foldedConvBn(conv, bn, x, ctx, true, shortcut);
   if (folded) return folded;
   const out = ctx.quant(points.conv, bn.apply(conv.apply(x, ctx), ctx));
-  // Fused add + ReLU only without training: in a training step it measured ~10%
-  // slower (slower gradient-accumulation Adds after it), in evaluation/PGD faster.
-  return ctx.quant(points.add, ctx.training ? relu(tf.add(out, shortcut)) : addRelu(out, shortcut));
+  return ctx.quant(points.add, addRelu(out, shortcut));
 }
 
 export function relu<T extends tf.Tensor>(x: T): T {

@@ -565,16 +565,26 @@ interface BinaryPlan {
   bFull: 0 | 1;
 }
 
+const SAME_SHAPE_MIN_ELEMENTS = 1 << 18;
+
 /**
  * How the addon's binary kernel covers a op b: one full and the other
  * per-channel ([C], [1, .., C]: the last axis), where the wasm backend's
- * broadcasting path is 4-17x slower. Else null: same-shape ops are as fast on
- * wasm (SIMD, memory-bound; measured 1.0x), other broadcasts, small tensors.
+ * broadcasting path is 4-17x slower, or both full with the same shape from
+ * SAME_SHAPE_MIN_ELEMENTS on. Else null: other broadcasts, small tensors.
  */
 function binaryPlan(aShape: readonly number[], bShape: readonly number[]): BinaryPlan | null {
   const an = util.sizeFromShape([...aShape]);
   const bn = util.sizeFromShape([...bShape]);
-  if (Math.max(an, bn) < MIN_ELEMENTWISE || an === bn) return null;
+  if (Math.max(an, bn) < MIN_ELEMENTWISE) return null;
+  if (an === bn) {
+    // Same shapes: wasm's SIMD loop is as fast while the data is in cache; from 2^18
+    // elements (gradient accumulation of activations) two threads win, below that
+    // waking the second thread (~15 us) costs more than it saves.
+    if (an < SAME_SHAPE_MIN_ELEMENTS || !sameShape(aShape, bShape)) return null;
+    const c = aShape[aShape.length - 1]!;
+    return { outShape: [...aShape], rows: an / c, c, aFull: 1, bFull: 1 };
+  }
   const perChannel = (full: readonly number[], small: readonly number[]) =>
     small.length >= 1 &&
     small.length <= full.length &&

@@ -11,9 +11,11 @@
 //                                      kind 2: dw = conv_bwd_weights(x@a, dy@b)
 //      p: [N, H, W, Ci, KH, KW, Co, OH, OW, sH, sW, dH, dW, padT, padL, padB, padR, groups]
 //      groups = Ci: depthwise, w is tfjs's [KH, KW, Ci, Co / Ci]
-//   conv2dFused(heap, x, w, bias, residual|-1, y, p, relu)
-//      y = conv(x, w) + bias (+ residual) (then max(0, .) if relu != 0), one
-//      oneDNN inference primitive with the add (sum) and ReLU as post-ops
+//   conv2dFused(heap, x, w, scale, offset, mean, var, eps, residual|-1, y, wFolded, p, relu)
+//      inference batch norm folded into the conv: wFolded = w * a (an output),
+//      y = conv(x, wFolded) + offset - mean * a (+ residual) (then max(0, .)
+//      if relu != 0), a = scale / sqrt(var + eps); one oneDNN inference
+//      primitive with the add (sum) and ReLU as post-ops
 //   batchNormInference(heap, x, mean|-1, var, scale|-1, shift|-1, y, N, H, W, C, eps, relu, mask|-1)
 //      one OpenMP pass y = x * a[c] + b[c] (not oneDNN: see below); relu != 0:
 //      y = max(0, ...) (fused BN + ReLU); mask: x is first multiplied by
@@ -363,22 +365,40 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
   });
 }
 
+// The batch-norm fold of PyTorch's fuse_conv_bn_weights, in double:
+// w' = w * a, b' = offset - mean * a, a = scale / sqrt(var + eps) per output
+// channel (hwio: the output channel is the innermost index).
 napi_value Conv2dFused(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 8);
+    Args a(env, info, 13);
     a.takeHeap(0);
-    const auto p = a.intArray(6, 18);
+    const auto p = a.intArray(11, 18);
     for (auto x : p)
       if (x < 0) throw ArgError("negative conv parameter");
-    if (p[17] < 1) throw ArgError("conv groups must be >= 1");
+    if (p[17] != 1) throw ArgError("the fused conv has no groups");
     const int64_t N = p[0], H = p[1], W = p[2], Ci = p[3], KH = p[4], KW = p[5], Co = p[6], OH = p[7], OW = p[8];
-    const int64_t xCount = N * H * W * Ci, wCount = KH * KW * Ci * Co / p[17], yCount = N * OH * OW * Co;
-    const int64_t residualOff = a.integer(4);
-    ConvEntry& e = convEntry(3, p, residualOff >= 0, a.integer(7) != 0);
+    const int64_t xCount = N * H * W * Ci, wCount = KH * KW * Ci * Co, yCount = N * OH * OW * Co;
+    const float* w = a.at(a.integer(2), wCount);
+    const float* scale = a.at(a.integer(3), Co);
+    const float* offset = a.at(a.integer(4), Co);
+    const float* mean = a.at(a.integer(5), Co);
+    const float* var = a.at(a.integer(6), Co);
+    const double eps = a.num(7);
+    const int64_t residualOff = a.integer(8);
+    float* wFolded = a.at(a.integer(10), wCount);
+    std::vector<double> k(Co);
+    std::vector<float> bias(Co);
+    for (int64_t o = 0; o < Co; o++) {
+      k[o] = scale[o] / std::sqrt(static_cast<double>(var[o]) + eps);
+      bias[o] = static_cast<float>(offset[o] - mean[o] * k[o]);
+    }
+    for (int64_t i = 0; i < wCount; i++) wFolded[i] = static_cast<float>(w[i] * k[i % Co]);
+
+    ConvEntry& e = convEntry(3, p, residualOff >= 0, a.integer(12) != 0);
     auto& s = strm();
-    memory xm(e.userSrcMd, eng(), a.at(a.integer(1), xCount)), wm(e.userWeiMd, eng(), a.at(a.integer(2), wCount));
-    memory bm(memory::desc({Co}, dt::f32, tag::a), eng(), a.at(a.integer(3), Co));
-    memory ym(e.userDstMd, eng(), a.at(a.integer(5), yCount));
+    memory xm(e.userSrcMd, eng(), a.at(a.integer(1), xCount)), wm(e.userWeiMd, eng(), wFolded);
+    memory bm(memory::desc({Co}, dt::f32, tag::a), eng(), bias.data());
+    memory ym(e.userDstMd, eng(), a.at(a.integer(9), yCount));
     if (e.weiNeedsReorder) reorderWeights(e, wm, *e.weiBuf);
     if (residualOff >= 0) {
       const float* residual = a.at(residualOff, yCount);

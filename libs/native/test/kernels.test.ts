@@ -426,7 +426,7 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
     }
   });
 
-  it("fused conv + bias (+ residual) (+ ReLU) (GapFusedConv2D) matches the composed ops on cpu, values and gradients", async () => {
+  it("conv + folded inference batch norm (+ residual) (+ ReLU) (GapFusedConv2D) matches the composed ops on cpu, values and all gradients", async () => {
     const fusable = CASES.filter((c) => !c.rounding && !c.dilation);
     for (const [i, c] of fusable.entries()) {
       for (const [residual, relu] of [
@@ -435,10 +435,13 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
         [true, true],
       ] as const) {
         const r = rng(3000 + i);
+        const eps = 1e-5;
         const xShape = [c.n, c.h, c.w, c.ci];
         const wShape = [c.k[0], c.k[1], c.ci, c.co];
-        const composed = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, res?: tf.Tensor) => {
-          const y = tf.add(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad as never), b);
+        // bn(conv(x, w)) with running statistics, then the residual and the ReLU, as the unfused layers do.
+        const composed = (x: tf.Tensor, w: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, res?: tf.Tensor) => {
+          const conv = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad as never);
+          const y = tf.batchNorm(conv, mean as tf.Tensor1D, variance as tf.Tensor1D, offset as tf.Tensor1D, scale as tf.Tensor1D, eps);
           const z = res ? tf.add(y, res) : y;
           return relu ? tf.relu(z) : z;
         };
@@ -449,24 +452,27 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
         const inputs: Array<[Float32Array, number[]]> = [
           [x, xShape],
           [w, wShape],
-          [randn(r, c.co), [c.co]],
-          [randn(r, outSize), outShape],
-          [randn(r, outSize), outShape],
+          [randn(r, c.co), [c.co]], // scale
+          [randn(r, c.co), [c.co]], // offset
+          [randn(r, c.co), [c.co]], // mean
+          [Float32Array.from(randn(r, c.co), (v) => v * v + 0.5), [c.co]], // variance
+          [randn(r, outSize), outShape], // residual
+          [randn(r, outSize), outShape], // dy
         ];
-        const f = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, res: tf.Tensor, dy: tf.Tensor) => {
-          const op = (...t: tf.Tensor[]) =>
-            tf.getBackend() === "wasm"
-              ? (tf.engine().runKernel(NATIVE_CONV_FUSED, { x: t[0]!, filter: t[1]!, bias: t[2]!, ...(residual ? { residual: t[3]! } : {}) }, {
-                  strides: c.s,
-                  pad: c.pad,
-                  relu,
-                } as never) as tf.Tensor)
-              : composed(t[0]!, t[1]!, t[2]!, residual ? t[3] : undefined);
-          const args = residual ? [x, w, b, res] : [x, w, b];
+        const f = (...t: tf.Tensor[]) => {
+          const dy = t[7]!;
+          const op = (...u: tf.Tensor[]) => {
+            if (tf.getBackend() !== "wasm") return composed(u[0]!, u[1]!, u[2]!, u[3]!, u[4]!, u[5]!, residual ? u[6] : undefined);
+            const named = { x: u[0]!, filter: u[1]!, scale: u[2]!, offset: u[3]!, mean: u[4]!, variance: u[5]!, ...(residual ? { residual: u[6]! } : {}) };
+            const [y, folded] = tf.engine().runKernel(NATIVE_CONV_FUSED, named, { strides: c.s, pad: c.pad, relu, eps } as never) as tf.Tensor[];
+            folded!.dispose();
+            return y!;
+          };
+          const args = t.slice(0, residual ? 7 : 6);
           return [op(...args), ...tf.grads(op)(args, dy)];
         };
         nativeKernelCalls(true);
-        await compare(inputs, f, 2e-5);
+        await compare(inputs, f, 5e-5);
         expect(nativeKernelCalls(true)[NATIVE_CONV_FUSED], `${label(c)} residual ${residual} relu ${relu}`).toBe(2);
       }
     }

@@ -197,20 +197,23 @@ function nativeTrainingBatchNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tens
 /**
  * Outside training and without quantization hooks, with native kernels on, a
  * conv followed by batch norm runs as one conv with the batch norm folded in
- * (PyTorch's fuse_conv_bn_weights):
+ * (PyTorch's fuse_conv_bn_weights; the fold itself is in the native kernel):
  *   w' = w * a,  b' = (b - mean) * a + beta,  a = gamma / sqrt(var + eps),
  * with a following residual add and ReLU as oneDNN post-ops (GapFusedConv2D).
- * The result matches the unfused layers to float32 rounding, not bit for bit.
+ * A conv bias b enters as mean - b. The result matches the unfused layers to
+ * float32 rounding, not bit for bit.
  */
 function foldedConvBn(conv: Conv2d, bn: BatchNorm, x: tf.Tensor4D, ctx: ForwardContext, relu: boolean, residual?: tf.Tensor4D): tf.Tensor4D | null {
   if (ctx.training || ctx.options.quantization || conv.depthwise || x.dtype !== "float32" || tf.getBackend() !== "wasm") return null;
   const w = ctx.effective(conv.weight) as tf.Tensor4D;
-  if (w.dtype !== "float32" || !nativeConvFusable(x.shape, w.shape, conv.stride, conv.padding)) return null;
-  const mean = bn.runningMean.variable;
-  const a = tf.mul(bn.weight.variable, tf.rsqrt(tf.add(bn.runningVar.variable, bn.eps)));
-  const centred = conv.bias ? tf.sub(ctx.effective(conv.bias), mean) : tf.neg(mean);
-  const inputs = { x, filter: tf.mul(w, a), bias: tf.add(tf.mul(centred, a), bn.bias.variable), ...(residual ? { residual } : {}) };
-  return tf.engine().runKernel(NATIVE_CONV_FUSED, inputs, { strides: conv.stride, pad: conv.padding, relu }) as tf.Tensor4D;
+  const perChannel = [bn.weight, bn.bias, bn.runningMean, bn.runningVar].map((p) => p.variable);
+  if ([w, ...perChannel].some((t) => t.dtype !== "float32") || !nativeConvFusable(x.shape, w.shape, conv.stride, conv.padding)) return null;
+  const [scale, offset, runningMean, variance] = perChannel;
+  const mean = conv.bias ? tf.sub(runningMean!, ctx.effective(conv.bias)) : runningMean!;
+  const inputs = { x, filter: w, scale: scale!, offset: offset!, mean, variance: variance!, ...(residual ? { residual } : {}) };
+  const [y, folded] = tf.engine().runKernel(NATIVE_CONV_FUSED, inputs, { strides: conv.stride, pad: conv.padding, relu, eps: bn.eps }) as tf.Tensor4D[];
+  folded!.dispose();
+  return y!;
 }
 
 /** bn(conv(x)), then ReLU when relu; `point` names the result's quantization point. */

@@ -29,10 +29,9 @@
  * - ReLU6 with native kernels on: dy * (0 < x <= 6) in one pass (GapRelu6Grad)
  *   instead of LessEqual, Step, Cast and two Multiplies (wasm's LessEqual alone
  *   was a third of a MobileNetV2 PGD step).
- * - GapFusedConv2D (native conv + bias (+ residual) (+ ReLU), the conv with
- *   batch norm folded in): dz = dy * step(y) when fused with a ReLU, then
- *   Conv2D's own backward kernels on dz, sum(dz) for the bias and dz for the
- *   residual, each only when asked for.
+ * - GapFusedConv2D (native conv with inference batch norm folded in (+ residual)
+ *   (+ ReLU)): dz = dy * step(y) when fused with a ReLU, then Conv2D's own
+ *   backward kernels on dz and the fold's chain rule, each only when asked for.
  */
 import {
   add,
@@ -45,6 +44,8 @@ import {
   getGradient,
   lessEqual,
   mul,
+  neg,
+  pow,
   tensor4d,
   pad,
   registerGradient,
@@ -237,16 +238,34 @@ const batchNormReluGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
 };
 
 /** Gradient of GapFusedConv2D, relu?(conv(x, filter) + bias (+ residual)); dilation 1, NHWC. */
+/**
+ * Gradients of GapFusedConv2D, y = act(conv(x, w * a) + offset - mean * a (+ r)),
+ * a = scale * s, s = 1 / sqrt(variance + eps). With dz the gradient before the
+ * ReLU, dW = Conv2DBackpropFilter(x, dz) and db = sum(dz) over N, H, W:
+ *   dx = Conv2DBackpropInput(dz, w * a)   dw = dW * a   doffset = db   dmean = -db * a
+ *   da = sum(dW * w) over H, W, I - db * mean
+ *   dscale = da * s                        dvariance = -da * scale * s^3 / 2
+ * Each is computed only when asked for (PGD asks for dx alone).
+ */
 const fusedConvGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
-  const [x, filter, y] = saved as [Tensor, Tensor, Tensor];
-  const a = attrs as unknown as { strides: number | [number, number]; pad: PadSpec; relu: boolean };
-  // The pre-activation gradient, once: every input's gradient starts from it.
-  const dz = a.relu ? run(NATIVE_RELU_GRAD, { dy: dy as Tensor, x: y }, {}) : (dy as Tensor);
+  const [x, filter, scale, mean, variance, y, folded] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+  const a = attrs as unknown as { strides: number | [number, number]; pad: PadSpec; relu: boolean; eps: number };
+  const dz = a.relu ? run(NATIVE_RELU_GRAD, { dy: (dy as Tensor[])[0]!, x: y }, {}) : (dy as Tensor[])[0]!;
   const common = { strides: a.strides, pad: a.pad, dataFormat: "NHWC" };
+  // Not shared between the inputs: tfjs runs each input's gradient in its own
+  // tidy scope. Only the filter's (GAP scoring) and x's (PGD) are asked for in practice.
+  const s = () => rsqrt(add(variance, a.eps));
+  const k = () => mul(scale, s());
+  const dW = () => run("Conv2DBackpropFilter", { x, dy: dz }, { ...common, filterShape: filter.shape });
+  const db = () => sum(dz, [0, 1, 2]);
+  const da = () => sub(sum(mul(dW(), filter), [0, 1, 2]), mul(db(), mean));
   return {
-    x: () => run("Conv2DBackpropInput", { dy: dz, filter }, { ...common, inputShape: x.shape }),
-    filter: () => run("Conv2DBackpropFilter", { x, dy: dz }, { ...common, filterShape: filter.shape }),
-    bias: () => sum(dz, [0, 1, 2]),
+    x: () => run("Conv2DBackpropInput", { dy: dz, filter: folded }, { ...common, inputShape: x.shape }),
+    filter: () => mul(dW(), k()),
+    offset: db,
+    mean: () => neg(mul(db(), k())),
+    scale: () => mul(da(), s()),
+    variance: () => mul(mul(da(), scale), mul(pow(s(), 3), -0.5)),
     // A clone (shares the data): tfjs may dispose an input's gradient once summed.
     residual: () => clone(dz),
   };
@@ -255,8 +274,8 @@ const fusedConvGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
 const GRADIENTS: GradConfig[] = [
   {
     kernelName: NATIVE_CONV_FUSED,
-    inputsToSave: ["x", "filter"],
-    outputsToSave: [true],
+    inputsToSave: ["x", "filter", "scale", "mean", "variance"],
+    outputsToSave: [true, true],
     gradFunc: fusedConvGrad,
   },
   {

@@ -43,7 +43,21 @@ type Pair = [number, number];
 
 interface NativeAddon {
   conv2d(kind: 0 | 1 | 2, heap: ArrayBuffer, a: number, b: number, out: number, p: number[]): void;
-  conv2dFused(heap: ArrayBuffer, x: number, w: number, bias: number, residual: number, y: number, p: number[], relu: 0 | 1): void;
+  conv2dFused(
+    heap: ArrayBuffer,
+    x: number,
+    w: number,
+    scale: number,
+    offset: number,
+    mean: number,
+    variance: number,
+    eps: number,
+    residual: number,
+    y: number,
+    wFolded: number,
+    p: number[],
+    relu: 0 | 1,
+  ): void;
   batchNormInference(
     heap: ArrayBuffer,
     x: number,
@@ -128,10 +142,14 @@ export const NATIVE_BN_RELU = "GapBatchNormRelu";
 /** relu(a + b) of two same-shape float32 tensors in one pass (the residual add; nn/layers.ts). */
 export const NATIVE_ADD_RELU = "GapAddRelu";
 /**
- * conv2d(x, filter) + bias (+ residual) (then ReLU when attr relu), NHWC float32,
- * as one oneDNN inference conv with the add and ReLU as post-ops: the conv with
- * batch norm folded in (nn/layers.ts). Attrs strides, pad, relu; gradient in
- * runtime/gradients.ts.
+ * Inference batch norm folded into a conv (PyTorch's fuse_conv_bn_weights), NHWC
+ * float32: inputs x, filter, scale, offset, mean, variance, residual (optional);
+ * attrs strides, pad, relu, eps. Outputs
+ *   y = conv2d(x, filter * a) + offset - mean * a (+ residual) (then ReLU when relu),
+ *   the folded filter * a (kept for the input gradient),
+ * a = scale / sqrt(variance + eps) per output channel: the fold and the weight
+ * reorder in one native pass, then one oneDNN inference conv with the add and ReLU
+ * as post-ops (nn/layers.ts). Gradients in runtime/gradients.ts.
  */
 export const NATIVE_CONV_FUSED = "GapFusedConv2D";
 /** ReLU6's gradient dy * (0 < x <= 6) in one pass (runtime/gradients.ts). */
@@ -346,21 +364,38 @@ export function nativeConvFusable(xShape: readonly number[], filterShape: readon
   return nativeKernelsActive() && convGeometry(xShape, filterShape, strides, 1, pad, undefined) != null;
 }
 
-function fusedConv2D(args: KernelArgs): TensorInfo {
-  const { x, filter, bias, residual } = args.inputs;
-  const a = args.attrs as unknown as ConvAttrs & { relu: boolean };
+function fusedConv2D(args: KernelArgs): TensorInfo[] {
+  const { x, filter, scale, offset, mean, variance, residual } = args.inputs;
+  const a = args.attrs as unknown as ConvAttrs & { relu: boolean; eps: number };
   const g = convGeometry(x!.shape, filter!.shape, a.strides, 1, a.pad, undefined);
   if (g == null) throw new Error(`${NATIVE_CONV_FUSED}: oneDNN cannot express x [${x!.shape}], filter [${filter!.shape}], pad ${JSON.stringify(a.pad)}`);
-  const float = [x, filter, bias, residual].every((t) => t == null || t.dtype === "float32");
-  if (!float || bias!.shape.length !== 1 || bias!.shape[0] !== g.outShape[3] || (residual != null && !sameShape(residual.shape, g.outShape))) {
-    throw new Error(`${NATIVE_CONV_FUSED}: needs float32 inputs, bias [${g.outShape[3]}] and residual [${g.outShape}]`);
+  const channels = g.outShape[3];
+  const perChannel = [scale, offset, mean, variance];
+  const float = [x, filter, ...perChannel, residual].every((t) => t == null || t.dtype === "float32");
+  if (!float || perChannel.some((t) => t == null || t.shape.length !== 1 || t.shape[0] !== channels) || (residual != null && !sameShape(residual.shape, g.outShape))) {
+    throw new Error(`${NATIVE_CONV_FUSED}: needs float32 inputs, scale/offset/mean/variance [${channels}] and residual [${g.outShape}]`);
   }
   const backend = args.backend as BackendWasm;
   const out = backend.makeOutput(g.outShape, "float32");
+  const folded = backend.makeOutput([...filter!.shape], "float32");
   const off = (t: TensorInfo) => offsetOf(backend, t);
   count(NATIVE_CONV_FUSED);
-  addon!.conv2dFused(heapOf(backend), off(x!), off(filter!), off(bias!), residual == null ? -1 : off(residual), off(out), g.p, a.relu ? 1 : 0);
-  return out;
+  addon!.conv2dFused(
+    heapOf(backend),
+    off(x!),
+    off(filter!),
+    off(scale!),
+    off(offset!),
+    off(mean!),
+    off(variance!),
+    a.eps,
+    residual == null ? -1 : off(residual),
+    off(out),
+    off(folded),
+    g.p,
+    a.relu ? 1 : 0,
+  );
+  return [out, folded];
 }
 
 /** [N, H, W, C] of an NHWC (rank 4) or [N, C] (rank 2) tensor, else null. */

@@ -68,15 +68,40 @@ describe("int8 on wasm", () => {
     const float = await evaluate(model, test, { batchSize: 250 });
     const int8 = await evaluate(sim, test, { batchSize: 250 });
     const agreement = float.predictions.reduce((n, p, i) => n + (p === int8.predictions[i] ? 1 : 0), 0) / test.count;
+    // A model this briefly trained has many near-tied top two logits, where any
+    // rounding (int8, or a change of summation order in training) flips the
+    // prediction: overall agreement ranged 0.88-0.96 over training seeds. So the
+    // int8 logits are checked against the float ones directly, and the
+    // predictions where the float model's top-two margin is clear of that error.
+    const xs = tf.tensor4d(test.images, [test.count, 32, 32, 3]);
+    const [a, b] = [model.forward(xs, { training: false }), sim.forward(xs, { training: false })].map((t) => {
+      const values = Array.from(t.dataSync());
+      t.dispose();
+      return values;
+    }) as [number[], number[]];
+    xs.dispose();
+    const mean = a.reduce((s, v) => s + v, 0) / a.length;
+    const spread = Math.sqrt(a.reduce((s, v) => s + (v - mean) ** 2, 0) / a.length);
+    const err = Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]!) ** 2, 0) / a.length);
+    const margins = Array.from(float.predictions, (_, i) => {
+      const row = a.slice(i * 10, i * 10 + 10).sort((x, y) => y - x);
+      return row[0]! - row[1]!;
+    });
+    // Clear: a margin of 3 RMS logit errors (the two logits' errors would have to differ by over 2 sigma).
+    const clear = margins.flatMap((m, i) => (m > 3 * err ? [i] : []));
+    const clearAgreement = clear.filter((i) => float.predictions[i] === int8.predictions[i]).length / clear.length;
     const size = quantizedSize(q);
     console.log(
       `resnet20: float accuracy ${float.accuracy} (loss ${float.loss.toFixed(4)}), int8 ${int8.accuracy} (loss ${int8.loss.toFixed(4)}), ` +
-        `prediction agreement ${agreement}; size ${JSON.stringify(size)}`,
+        `prediction agreement ${agreement}, relative logit error ${(err / spread).toFixed(4)}, agreement ${clearAgreement.toFixed(4)} on the ` +
+        `${clear.length} inputs with a top-two margin over 3 RMS logit errors; size ${JSON.stringify(size)}`,
     );
     expect(float.accuracy).toBeGreaterThan(0.18); // it learned something (chance: 0.1)
     expect(Math.abs(int8.accuracy - float.accuracy)).toBeLessThanOrEqual(0.03);
     expect(Math.abs(int8.loss - float.loss)).toBeLessThan(0.05 * float.loss);
-    expect(agreement).toBeGreaterThanOrEqual(0.9);
+    expect(err).toBeLessThan(0.1 * spread);
+    expect(clear.length).toBeGreaterThan(test.count / 5);
+    expect(clearAgreement).toBeGreaterThanOrEqual(0.97);
     expect(int8.predictions).not.toEqual(float.predictions.map(() => 0)); // not degenerate
     expect(size.before).toBe(269_722 * 4);
     expect(size.after).toBeLessThan(size.before / 3.5);

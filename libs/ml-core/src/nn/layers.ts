@@ -8,6 +8,7 @@ import {
   NATIVE_BN_GRAD,
   NATIVE_BN_RELU,
   NATIVE_BN_TRAIN,
+  NATIVE_BN_UPDATE,
   NATIVE_CONV_FUSED,
   nativeConvFusable,
   nativeKernelsActive,
@@ -150,9 +151,20 @@ export class BatchNorm {
     return relu ? tf.relu(y) : y;
   }
 
-  /** running = (1 - momentum) * running + momentum * batch, for mean and unbiased variance. */
+  /**
+   * running = (1 - momentum) * running + momentum * batch, for mean and unbiased
+   * variance; one native kernel for both with native kernels on (bit for bit the same).
+   */
   update(stats: BatchStats, momentum: number): void {
+    const inputs = { runningMean: this.runningMean.variable, runningVar: this.runningVar.variable, mean: stats.mean, variance: stats.variance };
+    const native = tf.getBackend() === "wasm" && nativeKernelsActive() && Object.values(inputs).every((t) => t.dtype === "float32");
     tf.tidy(() => {
+      if (native) {
+        const [mean, variance] = tf.engine().runKernel(NATIVE_BN_UPDATE, inputs, { momentum }) as tf.Tensor[];
+        this.runningMean.variable.assign(mean!);
+        this.runningVar.variable.assign(variance!);
+        return;
+      }
       for (const [buffer, value] of [
         [this.runningMean, stats.mean],
         [this.runningVar, stats.variance],

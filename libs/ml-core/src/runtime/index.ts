@@ -26,6 +26,8 @@ export {
   NATIVE_CONV_FUSED,
   NATIVE_RELU6_GRAD,
   NATIVE_RELU_GRAD,
+  NATIVE_SGD,
+  NATIVE_BN_UPDATE,
   nativeAddonPath,
   nativeKernelCalls,
   nativeKernelsActive,

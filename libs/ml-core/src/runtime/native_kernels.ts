@@ -16,6 +16,8 @@
  * norm and ReLU (runtime/gradients.ts). The batch-norm kernels take an
  * optional fused ReLU (forward: attr relu; backward: input mask = the ReLU's
  * output, whose step multiplies dy first), saving the separate ReLU passes.
+ * GapSgd and GapBatchNormUpdate fuse the optimizer's per-parameter update and
+ * the running statistics' update (bit for bit the tf ops they replace).
  *
  * Off when GAP_NATIVE=0, when the built .node file is missing, or when it
  * fails to load; nativeStatus() says which and why.
@@ -112,6 +114,8 @@ interface NativeAddon {
   reluGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number): void;
   maxPoolGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, p: number[]): void;
   relu6Grad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number): void;
+  sgd(heap: ArrayBuffer, w: number, grad: number, buf: number, wOut: number, bufOut: number, n: number, lr: number, momentum: number, weightDecay: number, nesterov: 0 | 1): void;
+  batchNormUpdate(heap: ArrayBuffer, runMean: number, runVar: number, mean: number, variance: number, runMeanOut: number, runVarOut: number, c: number, momentum: number): void;
   info(): { version: string; isa: string; threads: number; cached: number };
 }
 
@@ -156,6 +160,20 @@ export const NATIVE_CONV_FUSED = "GapFusedConv2D";
 export const NATIVE_RELU6_GRAD = "GapRelu6Grad";
 /** ReLU's gradient dy * (x > 0) in one pass (runtime/gradients.ts). */
 export const NATIVE_RELU_GRAD = "GapReluGrad";
+/**
+ * One torch.optim.SGD step of a float32 parameter (train/sgd.ts): inputs param,
+ * grad, buffer (the momentum buffer; absent on the first step); attrs lr,
+ * momentum, weightDecay, nesterov. Outputs the new param and, with momentum > 0,
+ * the new buffer: the float32 operations of sgd.ts's tf ops in their order (bit
+ * for bit), in one kernel instead of up to eight.
+ */
+export const NATIVE_SGD = "GapSgd";
+/**
+ * The running statistics' update of a batch norm (nn/layers.ts): inputs
+ * runningMean, runningVar, mean, variance (float32 [C]); attr momentum. Outputs
+ * running * (1 - momentum) + batch * momentum for both (bit for bit the tf ops).
+ */
+export const NATIVE_BN_UPDATE = "GapBatchNormUpdate";
 /** Elementwise kernels below this many elements stay on wasm (the call overhead wins). */
 const MIN_ELEMENTWISE = 16384;
 
@@ -698,6 +716,38 @@ function nativeMaxPoolGrad(original: KernelFunc): KernelFunc {
   };
 }
 
+function sgd(args: KernelArgs): TensorInfo[] {
+  const { param, grad, buffer } = args.inputs;
+  const { lr, momentum, weightDecay, nesterov } = args.attrs as unknown as { lr: number; momentum: number; weightDecay: number; nesterov: boolean };
+  const tensors = buffer == null ? [param!, grad!] : [param!, grad!, buffer];
+  if (tensors.some((t) => t.dtype !== "float32" || !sameShape(t.shape, param!.shape))) {
+    throw new Error(`${NATIVE_SGD}: param, grad and buffer must be float32 tensors of one shape`);
+  }
+  const backend = args.backend as BackendWasm;
+  const w = backend.makeOutput([...param!.shape], "float32");
+  const buf = momentum > 0 ? backend.makeOutput([...param!.shape], "float32") : null;
+  const off = (t: TensorInfo | null | undefined) => (t == null ? -1 : offsetOf(backend, t));
+  count(NATIVE_SGD);
+  const n = util.sizeFromShape(param!.shape);
+  addon!.sgd(heapOf(backend), off(param), off(grad), off(buffer), off(w), off(buf), n, lr, momentum, weightDecay, nesterov ? 1 : 0);
+  return buf == null ? [w] : [w, buf];
+}
+
+function batchNormUpdate(args: KernelArgs): TensorInfo[] {
+  const { runningMean, runningVar, mean, variance } = args.inputs;
+  const { momentum } = args.attrs as unknown as { momentum: number };
+  const c = runningMean!.shape[0]!;
+  if ([runningMean, runningVar, mean, variance].some((t) => t!.dtype !== "float32" || t!.shape.length !== 1 || t!.shape[0] !== c)) {
+    throw new Error(`${NATIVE_BN_UPDATE}: inputs must all be float32 [C]`);
+  }
+  const backend = args.backend as BackendWasm;
+  const outs = [backend.makeOutput([c], "float32"), backend.makeOutput([c], "float32")];
+  const off = (t: TensorInfo) => offsetOf(backend, t);
+  count(NATIVE_BN_UPDATE);
+  addon!.batchNormUpdate(heapOf(backend), off(runningMean!), off(runningVar!), off(mean!), off(variance!), off(outs[0]!), off(outs[1]!), c, momentum);
+  return outs;
+}
+
 /**
  * SplitV (the concat gradient): the wasm kernel slices with its own slow strided
  * copy, bypassing the registered (native) Slice; this routes each piece through it.
@@ -767,6 +817,8 @@ export function registerNativeKernels(): NativeStatus {
     [NATIVE_RELU_GRAD, gatedGrad(NATIVE_RELU_GRAD, "reluGrad")],
     [NATIVE_CONV_FUSED, fusedConv2D],
     [NATIVE_RELU6_GRAD, gatedGrad(NATIVE_RELU6_GRAD, "relu6Grad")],
+    [NATIVE_SGD, sgd],
+    [NATIVE_BN_UPDATE, batchNormUpdate],
   ] as const) {
     if (getKernel(kernelName, "wasm") == null) registerKernel({ kernelName, backendName: "wasm", kernelFunc });
     kernels.push(kernelName);

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { NATIVE_SGD, nativeKernelsActive } from "../runtime/native_kernels.js";
 
 export interface SgdOptions {
   momentum: number;
@@ -12,6 +13,8 @@ export interface SgdOptions {
  *   buf = momentum * buf + g          (buf = g on the first step)
  *   step = nesterov ? g + momentum * buf : buf
  *   w = w - lr * step
+ * With native kernels on (wasm), one GapSgd kernel per parameter does the same
+ * float32 operations in the same order (bit for bit equal).
  */
 export class Sgd {
   private readonly buffers = new Map<string, tf.Variable>();
@@ -23,10 +26,15 @@ export class Sgd {
   /** Applies one update; `params` and `grads` share keys; `grads` are disposed by the caller. */
   step(params: ReadonlyMap<string, tf.Variable>, grads: Record<string, tf.Tensor>, lr: number): void {
     const { momentum, nesterov, weightDecay } = this.options;
+    const native = tf.getBackend() === "wasm" && nativeKernelsActive();
     tf.tidy(() => {
       for (const [name, grad] of Object.entries(grads)) {
         const w = params.get(name);
         if (!w) throw new Error(`Sgd: gradient for unknown parameter ${name}`);
+        if (native && w.dtype === "float32" && grad.dtype === "float32") {
+          this.nativeStep(name, w, grad, lr);
+          continue;
+        }
         const g = weightDecay > 0 ? tf.add(grad, tf.mul(w, weightDecay)) : grad;
         let update = g;
         if (momentum > 0) {
@@ -39,6 +47,17 @@ export class Sgd {
         w.assign(tf.sub(w, tf.mul(update, lr)));
       }
     });
+  }
+
+  private nativeStep(name: string, w: tf.Variable, grad: tf.Tensor, lr: number): void {
+    const { momentum, nesterov, weightDecay } = this.options;
+    const buffer = this.buffers.get(name);
+    const inputs: tf.NamedTensorMap = buffer ? { param: w, grad, buffer } : { param: w, grad };
+    const [param, buf] = tf.engine().runKernel(NATIVE_SGD, inputs, { lr, momentum, weightDecay, nesterov }) as tf.Tensor[];
+    w.assign(param!);
+    if (buf == null) return;
+    if (buffer) buffer.assign(buf);
+    else this.buffers.set(name, tf.variable(buf, false, `sgd/${name}`));
   }
 
   dispose(): void {

@@ -423,62 +423,74 @@ napi_value Conv2dFused(napi_env env, napi_callback_info info) {
 // overlap, images never do). Per window, the running maximum and its position
 // are kept for all C channels at once so that the tap loop vectorises; the
 // first maximum in row-major order wins ties, padding taps are skipped.
+// One image per OpenMP iteration. A free function over raw pointers (inside the
+// N-API lambda gcc did not vectorise the channel loops); window positions are
+// int32 (per image) so that they vectorise alongside the float compares.
+void maxPoolGradImages(const float* dy, const float* x, float* dx, const int64_t* p) {
+  const int64_t N = p[0], H = p[1], W = p[2], C = p[3], OH = p[4], OW = p[5], KH = p[6], KW = p[7];
+  const int64_t sH = p[8], sW = p[9], top = p[10], left = p[11];
+#pragma omp parallel
+  {
+    std::vector<float> bestBuf(C);
+    std::vector<int32_t> atBuf(C);
+    float* __restrict best = bestBuf.data();
+    int32_t* __restrict at = atBuf.data();
+    const int32_t C32 = static_cast<int32_t>(C);
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+      const float* xn = x + n * H * W * C;
+      float* dxn = dx + n * H * W * C;
+      std::fill(dxn, dxn + H * W * C, 0.0f);
+      for (int64_t oh = 0; oh < OH; oh++) {
+        for (int64_t ow = 0; ow < OW; ow++) {
+          bool first = true;
+          for (int64_t kh = 0; kh < KH; kh++) {
+            const int64_t h = oh * sH - top + kh;
+            if (h < 0 || h >= H) continue;
+            for (int64_t kw = 0; kw < KW; kw++) {
+              const int64_t w = ow * sW - left + kw;
+              if (w < 0 || w >= W) continue;
+              const int32_t base = static_cast<int32_t>((h * W + w) * C);
+              const float* xr = xn + base;
+              if (first) {
+#pragma omp simd
+                for (int32_t c = 0; c < C32; c++) {
+                  best[c] = xr[c];
+                  at[c] = base + c;
+                }
+                first = false;
+                continue;
+              }
+              // Branch-free (a mask for the position): with selects gcc saw control flow.
+#pragma omp simd
+              for (int32_t c = 0; c < C32; c++) {
+                const float v = xr[c], b = best[c];
+                const int32_t better = -static_cast<int32_t>(v > b);
+                best[c] = v > b ? v : b;
+                at[c] = (at[c] & ~better) | ((base + c) & better);
+              }
+            }
+          }
+          if (first) continue;  // a window of padding only
+          const float* dyr = dy + ((n * OH + oh) * OW + ow) * C;
+          for (int64_t c = 0; c < C; c++) dxn[at[c]] += dyr[c];
+        }
+      }
+    }
+  }
+}
+
 napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     Args a(env, info, 5);
     a.takeHeap(0);
     const auto p = a.intArray(4, 12);
-    const int64_t N = p[0], H = p[1], W = p[2], C = p[3], OH = p[4], OW = p[5], KH = p[6], KW = p[7];
-    const int64_t sH = p[8], sW = p[9], top = p[10], left = p[11];
+    const int64_t N = p[0], H = p[1], W = p[2], C = p[3], OH = p[4], OW = p[5];
     for (auto v : p)
       if (v < 0) throw ArgError("negative pooling parameter");
-    if (sH < 1 || sW < 1) throw ArgError("pooling strides must be positive");
-    const float* dy = a.at(a.integer(1), N * OH * OW * C);
-    const float* x = a.at(a.integer(2), N * H * W * C);
-    float* dx = a.at(a.integer(3), N * H * W * C);
-#pragma omp parallel
-    {
-      std::vector<float> best(C);
-      std::vector<int64_t> at(C);
-#pragma omp for schedule(static)
-      for (int64_t n = 0; n < N; n++) {
-        const float* xn = x + n * H * W * C;
-        float* dxn = dx + n * H * W * C;
-        std::fill(dxn, dxn + H * W * C, 0.0f);
-        for (int64_t oh = 0; oh < OH; oh++) {
-          for (int64_t ow = 0; ow < OW; ow++) {
-            bool first = true;
-            for (int64_t kh = 0; kh < KH; kh++) {
-              const int64_t h = oh * sH - top + kh;
-              if (h < 0 || h >= H) continue;
-              for (int64_t kw = 0; kw < KW; kw++) {
-                const int64_t w = ow * sW - left + kw;
-                if (w < 0 || w >= W) continue;
-                const int64_t base = (h * W + w) * C;
-                const float* xr = xn + base;
-                if (first) {
-                  for (int64_t c = 0; c < C; c++) {
-                    best[c] = xr[c];
-                    at[c] = base + c;
-                  }
-                  first = false;
-                  continue;
-                }
-#pragma omp simd
-                for (int64_t c = 0; c < C; c++) {
-                  const bool better = xr[c] > best[c];
-                  best[c] = better ? xr[c] : best[c];
-                  at[c] = better ? base + c : at[c];
-                }
-              }
-            }
-            if (first) continue;  // a window of padding only
-            const float* dyr = dy + ((n * OH + oh) * OW + ow) * C;
-            for (int64_t c = 0; c < C; c++) dxn[at[c]] += dyr[c];
-          }
-        }
-      }
-    }
+    if (p[8] < 1 || p[9] < 1) throw ArgError("pooling strides must be positive");
+    if (H * W * C >= (int64_t{1} << 31)) throw ArgError("image too large for the pooling gradient");
+    maxPoolGradImages(a.at(a.integer(1), N * OH * OW * C), a.at(a.integer(2), N * H * W * C), a.at(a.integer(3), N * H * W * C), p.data());
     return undefinedValue(env);
   });
 }

@@ -8,6 +8,7 @@ import {
   CIFAR10_MEAN,
   CIFAR10_STD,
   drawWeights,
+  dropoutMultiplier,
   globalAvgPool,
   InitRng,
   maxPool2d,
@@ -291,5 +292,23 @@ describe("ModelBuilder and Network", () => {
     expect(Array.from(e).every((v) => v === 1)).toBe(true);
     net.dispose();
     z.dispose();
+  });
+
+  it("dropout's multiplier keeps 1 - p of the values, independently per layer and seed", () => {
+    const n = 1_000_000;
+    for (const rate of [0.1, 0.5, 0.9]) {
+      const a = dropoutMultiplier(n, rate, 11);
+      const b = dropoutMultiplier(n, rate, 12);
+      const kept = a.filter((v) => v !== 0).length / n;
+      // Binomial standard deviation sqrt(p(1-p)/n) <= 5e-4: 5 sigma.
+      expect(Math.abs(kept - (1 - rate)), `rate ${rate}`).toBeLessThan(2.5e-3);
+      expect(new Set(a)).toEqual(new Set([0, Math.fround(1 / (1 - rate))]));
+      // Two streams agree where independent masks would: (1-p)^2 + p^2 of the time.
+      const same = a.filter((v, i) => (v === 0) === (b[i] === 0)).length / n;
+      expect(Math.abs(same - ((1 - rate) ** 2 + rate ** 2)), `rate ${rate}`).toBeLessThan(2.5e-3);
+      // Neighbours are not correlated either.
+      const pairs = a.filter((v, i) => i > 0 && (v === 0) === (a[i - 1] === 0)).length / (n - 1);
+      expect(Math.abs(pairs - ((1 - rate) ** 2 + rate ** 2)), `rate ${rate}`).toBeLessThan(2.5e-3);
+    }
   });
 });

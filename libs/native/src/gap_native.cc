@@ -28,6 +28,7 @@
 //   binary(op, heap, a, b, out, rows, C, aFull, bFull)   elementwise / per-channel
 //      (op 6: relu(a + b), the residual add + ReLU, same shapes)
 //   reluGrad(heap, dy, x, dx, n)
+//   dropout(heap, x, y, n, rate, seed, keep)   y = x * (hash(seed, i) >= rate ? keep : 0)
 //   channelSum(heap, x, out, rows, C)   out[c] = sum over rows of x[r, c] (in double)
 //   sgd(heap, w, grad, buf|-1, wOut, bufOut|-1, n, lr, momentum, weightDecay, nesterov)
 //      one torch.optim.SGD step of one parameter (train/sgd.ts, bit for bit)
@@ -740,6 +741,36 @@ napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
   });
 }
 
+// ------------------------------------------------------------------ dropout
+// y = x * (u_i >= rate ? keep : 0), u_i = fmix32(seed + i * 0x9e3779b9) / 2^32
+// (murmur3's finaliser over a Weyl sequence): the same integer hash as
+// dropoutMultiplier in nn/layers.ts, so both give the same bits. A multiply,
+// not a select, so that -0 and NaN come out as with tf.mul. Linear in x: the
+// gradient is the same call on dy.
+void dropoutRows(const float* x, float* y, int64_t n, double threshold, float keep, uint32_t seed) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t h = seed + static_cast<uint32_t>(i) * 0x9e3779b9u;
+    h = (h ^ (h >> 16)) * 0x85ebca6bu;
+    h = (h ^ (h >> 13)) * 0xc2b2ae35u;
+    h ^= h >> 16;
+    y[i] = x[i] * (static_cast<double>(h) >= threshold ? keep : 0.0f);
+  }
+}
+
+// dropout(heap, x, y, n, rate, seed, keep)
+napi_value Dropout(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info, 7);
+    a.takeHeap(0);
+    const int64_t n = a.integer(3);
+    const double rate = a.num(4), seed = a.num(5);
+    if (!(rate >= 0 && rate < 1) || !(seed >= 0 && seed < 4294967296.0)) throw ArgError("dropout needs 0 <= rate < 1 and a uint32 seed");
+    dropoutRows(a.at(a.integer(1), n), a.at(a.integer(2), n), n, rate * 4294967296.0, static_cast<float>(a.num(6)), static_cast<uint32_t>(seed));
+    return undefinedValue(env);
+  });
+}
+
 // ---------------------------------------------------------- optimizer steps
 // The same float32 operations, in the same order, as the tf ops they replace
 // (train/sgd.ts, BatchNorm.update), so bit for bit equal to them; built with
@@ -991,6 +1022,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"channelSum", nullptr, ChannelSum, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"dropout", nullptr, Dropout, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgd", nullptr, Sgd, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"batchNormUpdate", nullptr, BatchNormUpdate, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"pad4", nullptr, Pad4, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -252,6 +252,38 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
     }
   });
 
+  it("GapDropout equals the JS multiplier path bit for bit, values and gradient (incl. -0, NaN, inf), per seed and layer", async () => {
+    const r = rng(41);
+    const n = 3 * 70_001; // odd size, over the two-thread threshold
+    const x = Float32Array.from(randn(r, n), (v, i) => (i % 1000 === 1 ? NaN : i % 1000 === 2 ? -Infinity : i % 1000 === 3 ? -0 : v));
+    const dy = randn(r, n);
+    const run = async (native: boolean) => {
+      setNativeKernelsActive(native);
+      try {
+        nativeKernelCalls(true);
+        const ctx = new ForwardContext({ training: true, dropoutSeed: 1234 }, () => {});
+        const out = tf.tidy(() => {
+          const xt = tf.tensor2d(x, [3, n / 3]);
+          const f = (t: tf.Tensor) => ctx.dropout(ctx.dropout(t, 0.3), 0.5); // two layers: two streams
+          const y = f(xt);
+          const g = tf.grad(f)(xt, tf.tensor2d(dy, [3, n / 3]));
+          return [y, g];
+        });
+        const values = (await Promise.all(out.map((t) => t.data()))) as Float32Array[];
+        tf.dispose(out);
+        return { values, calls: nativeKernelCalls(true)["GapDropout"] ?? 0 };
+      } finally {
+        setNativeKernelsActive(true);
+      }
+    };
+    const off = await run(false);
+    const on = await run(true);
+    expect([off.calls, on.calls]).toEqual([0, 6]); // y, then tf.grad's own forward and the two gradients
+    on.values.forEach((v, i) => expect(v.findIndex((u, j) => !Object.is(u, off.values[i]![j])), ["y", "dx"][i]).toBe(-1));
+    const kept = on.values[0]!.filter((v) => v !== 0).length / n;
+    expect(Math.abs(kept - 0.35)).toBeLessThan(0.01); // (1 - 0.3) * (1 - 0.5), NaN inputs stay NaN
+  });
+
   it("Sum over every axis but the last runs natively (in double) and matches cpu; other reductions stay on wasm", async () => {
     const r = rng(37);
     const cases: Array<[number[], number[] | number, boolean, boolean]> = [

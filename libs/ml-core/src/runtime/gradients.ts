@@ -67,6 +67,7 @@ import {
   NATIVE_BN_INFERENCE_GRAD,
   NATIVE_BN_RELU,
   NATIVE_CONV_FUSED,
+  NATIVE_DROPOUT,
   NATIVE_RELU6_GRAD,
   NATIVE_RELU_GRAD,
   nativeKernelsActive,
@@ -277,6 +278,11 @@ const GRADIENTS: GradConfig[] = [
     inputsToSave: ["x", "filter", "scale", "mean", "variance"],
     outputsToSave: [true, true],
     gradFunc: fusedConvGrad,
+  },
+  {
+    // y = x * mask (a function of the attrs only): dx = dy * mask, the same kernel.
+    kernelName: NATIVE_DROPOUT,
+    gradFunc: (dy, _saved, attrs) => ({ x: () => run(NATIVE_DROPOUT, { x: dy as Tensor }, attrs as object) }),
   },
   {
     kernelName: NATIVE_ADD_RELU,

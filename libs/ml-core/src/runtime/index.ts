@@ -27,6 +27,7 @@ export {
   NATIVE_RELU6_GRAD,
   NATIVE_RELU_GRAD,
   NATIVE_SGD,
+  NATIVE_DROPOUT,
   NATIVE_BN_UPDATE,
   nativeAddonPath,
   nativeKernelCalls,

@@ -115,6 +115,7 @@ interface NativeAddon {
   maxPoolGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, p: number[]): void;
   relu6Grad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number): void;
   channelSum(heap: ArrayBuffer, x: number, out: number, rows: number, c: number): void;
+  dropout(heap: ArrayBuffer, x: number, y: number, n: number, rate: number, seed: number, keep: number): void;
   sgd(heap: ArrayBuffer, w: number, grad: number, buf: number, wOut: number, bufOut: number, n: number, lr: number, momentum: number, weightDecay: number, nesterov: 0 | 1): void;
   batchNormUpdate(heap: ArrayBuffer, runMean: number, runVar: number, mean: number, variance: number, runMeanOut: number, runVarOut: number, c: number, momentum: number): void;
   info(): { version: string; isa: string; threads: number; cached: number };
@@ -175,6 +176,12 @@ export const NATIVE_SGD = "GapSgd";
  * running * (1 - momentum) + batch * momentum for both (bit for bit the tf ops).
  */
 export const NATIVE_BN_UPDATE = "GapBatchNormUpdate";
+/**
+ * Inverted dropout of a float32 tensor: input x; attrs rate, seed (uint32). Output
+ * x * dropoutMultiplier(rate, seed) (nn/layers.ts) in one threaded pass, the same
+ * bits as its JS fallback. Linear in x: its gradient is the same kernel on dy.
+ */
+export const NATIVE_DROPOUT = "GapDropout";
 /** Elementwise kernels below this many elements stay on wasm (the call overhead wins). */
 const MIN_ELEMENTWISE = 16384;
 
@@ -739,6 +746,17 @@ function nativeMaxPoolGrad(original: KernelFunc): KernelFunc {
   };
 }
 
+function dropout(args: KernelArgs): TensorInfo {
+  const { x } = args.inputs;
+  const { rate, seed } = args.attrs as unknown as { rate: number; seed: number };
+  if (x!.dtype !== "float32") throw new Error(`${NATIVE_DROPOUT}: x must be float32`);
+  const backend = args.backend as BackendWasm;
+  const y = backend.makeOutput([...x!.shape], "float32");
+  count(NATIVE_DROPOUT);
+  addon!.dropout(heapOf(backend), offsetOf(backend, x!), offsetOf(backend, y), util.sizeFromShape(x!.shape), rate, seed, Math.fround(1 / (1 - rate)));
+  return y;
+}
+
 function sgd(args: KernelArgs): TensorInfo[] {
   const { param, grad, buffer } = args.inputs;
   const { lr, momentum, weightDecay, nesterov } = args.attrs as unknown as { lr: number; momentum: number; weightDecay: number; nesterov: boolean };
@@ -842,6 +860,7 @@ export function registerNativeKernels(): NativeStatus {
     [NATIVE_CONV_FUSED, fusedConv2D],
     [NATIVE_RELU6_GRAD, gatedGrad(NATIVE_RELU6_GRAD, "relu6Grad")],
     [NATIVE_SGD, sgd],
+    [NATIVE_DROPOUT, dropout],
     [NATIVE_BN_UPDATE, batchNormUpdate],
   ] as const) {
     if (getKernel(kernelName, "wasm") == null) registerKernel({ kernelName, backendName: "wasm", kernelFunc });

@@ -35,6 +35,7 @@
 //   batchNormUpdate(heap, runMean, runVar, mean, var, runMeanOut, runVarOut, C, momentum)
 //      the running statistics' update (BatchNorm.update, bit for bit)
 //   relu6Grad(heap, dy, x, dx, n)   dx = dy * (0 < x <= 6), tfjs's ReLU6 gradient
+//   matmul(heap, a, b, c, [B, M, K, N, transposeA, transposeB])   batched row-major matmul
 //   maxPoolGrad(heap, dy, x, dx, [N, H, W, C, OH, OW, KH, KW, sH, sW, padT, padL])
 //      dx of a max pool: each window's dy goes to its first maximum (row-major)
 //   pad4(heap, x, y, shape[4], before[4], after[4], value)   float32, rank <= 4
@@ -417,6 +418,38 @@ napi_value Conv2dFused(napi_env env, napi_callback_info info) {
                        {DNNL_ARG_BIAS, bm},
                        {DNNL_ARG_DST, ym}});
     s.wait();
+    return undefinedValue(env);
+  });
+}
+
+// ------------------------------------------------------------------ matmul
+
+// matmul(heap, a, b, c, [B, M, K, N, transposeA, transposeB]): c[b] = op(a[b]) op(b[b]),
+// row-major, a [B, M, K] (transposed: [B, K, M]), b [B, K, N] (transposed: [B, N, K]),
+// c [B, M, N]; transposes are strides on oneDNN's memory descriptors, no copies.
+napi_value MatMul(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info, 5);
+    a.takeHeap(0);
+    const auto p = a.intArray(4, 6);
+    const int64_t B = p[0], M = p[1], K = p[2], N = p[3];
+    const bool tA = p[4] != 0, tB = p[5] != 0;
+    if (B < 1 || M < 1 || K < 1 || N < 1) throw ArgError("matmul sizes must be positive");
+    static std::unordered_map<std::string, dnnl::matmul> cache;
+    std::ostringstream key;
+    for (auto v : p) key << v << ',';
+    memory::desc aMd({B, M, K}, dt::f32, tA ? memory::dims{M * K, 1, M} : memory::dims{M * K, K, 1});
+    memory::desc bMd({B, K, N}, dt::f32, tB ? memory::dims{K * N, 1, K} : memory::dims{K * N, N, 1});
+    memory::desc cMd({B, M, N}, dt::f32, memory::dims{M * N, N, 1});
+    auto it = cache.find(key.str());
+    if (it == cache.end()) {
+      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(aMd, bMd, cMd), eng());
+      it = cache.emplace(key.str(), dnnl::matmul(pd)).first;
+    }
+    memory am(aMd, eng(), a.at(a.integer(1), B * M * K)), bm(bMd, eng(), a.at(a.integer(2), B * K * N));
+    memory cm(cMd, eng(), a.at(a.integer(3), B * M * N));
+    it->second.execute(strm(), {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+    strm().wait();
     return undefinedValue(env);
   });
 }
@@ -1014,6 +1047,7 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"conv2dFused", nullptr, Conv2dFused, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"matmul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"relu6Grad", nullptr, Relu6Grad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"batchNormInference", nullptr, BatchNormInference, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

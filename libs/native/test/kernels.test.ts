@@ -284,6 +284,30 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
     expect(Math.abs(kept - 0.35)).toBeLessThan(0.01); // (1 - 0.3) * (1 - 0.5), NaN inputs stay NaN
   });
 
+  it("BatchMatMul (ranks 2 and 3, all four transpose combinations) runs on oneDNN and matches cpu; small ones stay on wasm", async () => {
+    const r = rng(43);
+    for (const [batch, m, k, n, native] of [
+      [0, 128, 512, 256, true], // batch 0: rank-2 operands
+      [1, 128, 512, 256, true],
+      [3, 70, 90, 180, true],
+      [0, 128, 64, 10, false], // under 2^20 multiply-adds
+    ] as const) {
+      for (const [ta, tb] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ] as const) {
+        const lead = batch === 0 ? [] : [batch];
+        const aShape = [...lead, ...(ta ? [k, m] : [m, k])];
+        const bShape = [...lead, ...(tb ? [n, k] : [k, n])];
+        nativeKernelCalls(true);
+        await compare([[randn(r, Math.max(batch, 1) * m * k), aShape], [randn(r, Math.max(batch, 1) * k * n), bShape]], (a, b) => tf.matMul(a!, b!, ta, tb), 1e-5);
+        expect(nativeKernelCalls(true)["BatchMatMul"] ?? 0, `${batch}x${m}x${k}x${n} ${ta} ${tb}`).toBe(native ? 1 : 0);
+      }
+    }
+  });
+
   it("Sum over every axis but the last runs natively (in double) and matches cpu; other reductions stay on wasm", async () => {
     const r = rng(37);
     const cases: Array<[number[], number[] | number, boolean, boolean]> = [

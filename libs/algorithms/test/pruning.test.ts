@@ -2,7 +2,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { applyMasks, type Dataset } from "@gap/ml-core";
-import { apportion, keepTopScores, keptPrunableCount, maskTensors, prune, type Scope, type StrategyName, type Variant } from "../src/index.js";
+import { apportion, keepTopScores, keptPrunableCount, kthSmallest, maskTensors, prune, type Scope, type StrategyName, type Variant } from "../src/index.js";
 import { handGradients, tinyModel } from "./tiny-model.js";
 
 beforeAll(async () => {
@@ -43,6 +43,36 @@ describe("compression ratio and exact counts", () => {
     expect(apportion([6, 4], 4)).toEqual([2, 2]); // exact 2.4, 1.6
     expect(apportion([10, 30], 7)).toEqual([2, 5]); // exact 1.75, 5.25
     expect(apportion([3, 3, 3], 4)).toEqual([2, 1, 1]); // equal remainders: earlier first
+  });
+
+  it("selects the k-th smallest score as a full sort would, with duplicates, signed zeros and every k", () => {
+    let state = 12345;
+    const next = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    for (const [n, distinct] of [
+      [1, 1],
+      [2, 2],
+      [7, 3],
+      [100, 1000],
+      [257, 4],
+      [1000, 1],
+      [5000, 50],
+    ] as const) {
+      const values = Float32Array.from({ length: n }, () => {
+        const v = Math.floor(next() * distinct) - distinct / 2;
+        return v === 0 && next() < 0.5 ? -0 : v;
+      });
+      const sorted = Float32Array.from(values).sort();
+      for (let k = 0; k < n; k += Math.max(1, Math.floor(n / 97))) {
+        // === : -0 and +0 are the same threshold for eq. (1).
+        expect(kthSmallest(Float32Array.from(values), k) === sorted[k], `n ${n}, k ${k}`).toBe(true);
+      }
+    }
+    // Sorted, reversed and constant inputs (quickselect's usual worst cases) stay correct.
+    for (const values of [Float32Array.from({ length: 4096 }, (_, i) => i), Float32Array.from({ length: 4096 }, (_, i) => -i), new Float32Array(4096).fill(2)]) {
+      const sorted = Float32Array.from(values).sort();
+      for (const k of [0, 1, 2047, 4095]) expect(kthSmallest(Float32Array.from(values), k)).toBe(sorted[k]);
+    }
+    expect(() => kthSmallest(new Float32Array(3), 3)).toThrow(RangeError);
   });
 
   it("breaks ties at the threshold by the lower index", () => {

@@ -10,9 +10,8 @@ export function keepTopScores(scores: Float32Array, keep: number): Uint8Array {
   const mask = new Uint8Array(n);
   if (keep === 0) return mask;
   if (keep === n) return mask.fill(1);
-  // γ: the keep-th largest score (typed-array sort is numeric and fast).
-  const sorted = Float32Array.from(scores).sort();
-  const threshold = sorted[n - keep]!;
+  // γ: the keep-th largest score, by selection (sorting vgg_bn_drop's 15M scores took 2.3 s).
+  const threshold = kthSmallest(Float32Array.from(scores), n - keep);
   let kept = 0;
   for (let i = 0; i < n; i++) {
     if (scores[i]! > threshold) {
@@ -27,6 +26,39 @@ export function keepTopScores(scores: Float32Array, keep: number): Uint8Array {
     }
   }
   return mask;
+}
+
+/**
+ * The k-th smallest value (0-based) of `values`, which it reorders: quickselect
+ * with a median-of-three pivot and Hoare partitioning (runs of equal values
+ * split evenly), O(n) on average. -0 and +0 compare equal, as in eq. (1)'s tests.
+ */
+export function kthSmallest(values: Float32Array, k: number): number {
+  if (!(Number.isInteger(k) && k >= 0 && k < values.length)) throw new RangeError(`no element ${k} in ${values.length} values`);
+  let lo = 0;
+  let hi = values.length - 1;
+  while (lo < hi) {
+    const mid = lo + ((hi - lo) >> 1);
+    const [a, b, c] = [values[lo]!, values[mid]!, values[hi]!];
+    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (values[i]! < pivot) i++;
+      while (values[j]! > pivot) j--;
+      if (i <= j) {
+        const t = values[i]!;
+        values[i] = values[j]!;
+        values[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return values[k]!;
+  }
+  return values[k]!;
 }
 
 export type Scores = ReadonlyMap<string, Float32Array>;

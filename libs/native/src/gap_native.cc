@@ -36,6 +36,7 @@
 //      the running statistics' update (BatchNorm.update, bit for bit)
 //   relu6Grad(heap, dy, x, dx, n)   dx = dy * (0 < x <= 6), tfjs's ReLU6 gradient
 //   matmul(heap, a, b, c, [B, M, K, N, transposeA, transposeB])   batched row-major matmul
+//   maxPool(heap, x, y, [N, H, W, C, OH, OW, KH, KW, sH, sW, padT, padL])   max over each window
 //   maxPoolGrad(heap, dy, x, dx, [N, H, W, C, OH, OW, KH, KW, sH, sW, padT, padL])
 //      dx of a max pool: each window's dy goes to its first maximum (row-major)
 //   pad4(heap, x, y, shape[4], before[4], after[4], value)   float32, rank <= 4
@@ -458,6 +459,48 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
 // overlap, images never do). Per window, the running maximum and its position
 // are kept for all C channels at once so that the tap loop vectorises; the
 // first maximum in row-major order wins ties, padding taps are skipped.
+// Max pool: y[n, oh, ow, c] = max over the window's taps inside the image
+// (padding taps skipped; -inf for a window of padding only, as tfjs's cpu
+// kernel). One output row per OpenMP iteration, the channel loop vectorised.
+void maxPoolRows(const float* x, float* y, const int64_t* p) {
+  const int64_t N = p[0], H = p[1], W = p[2], C = p[3], OH = p[4], OW = p[5], KH = p[6], KW = p[7];
+  const int64_t sH = p[8], sW = p[9], top = p[10], left = p[11];
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < N * OH; row++) {
+    const int64_t n = row / OH, oh = row % OH;
+    const float* xn = x + n * H * W * C;
+    for (int64_t ow = 0; ow < OW; ow++) {
+      float* __restrict yr = y + (row * OW + ow) * C;
+      for (int64_t c = 0; c < C; c++) yr[c] = -INFINITY;
+      for (int64_t kh = 0; kh < KH; kh++) {
+        const int64_t h = oh * sH - top + kh;
+        if (h < 0 || h >= H) continue;
+        for (int64_t kw = 0; kw < KW; kw++) {
+          const int64_t w = ow * sW - left + kw;
+          if (w < 0 || w >= W) continue;
+          const float* __restrict xr = xn + (h * W + w) * C;
+#pragma omp simd
+          for (int64_t c = 0; c < C; c++) yr[c] = xr[c] > yr[c] ? xr[c] : yr[c];
+        }
+      }
+    }
+  }
+}
+
+// maxPool(heap, x, y, [N, H, W, C, OH, OW, KH, KW, sH, sW, padT, padL])
+napi_value MaxPool(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info, 4);
+    a.takeHeap(0);
+    const auto p = a.intArray(3, 12);
+    for (auto v : p)
+      if (v < 0) throw ArgError("negative pooling parameter");
+    if (p[8] < 1 || p[9] < 1) throw ArgError("pooling strides must be positive");
+    maxPoolRows(a.at(a.integer(1), p[0] * p[1] * p[2] * p[3]), a.at(a.integer(2), p[0] * p[4] * p[5] * p[3]), p.data());
+    return undefinedValue(env);
+  });
+}
+
 // One image per OpenMP iteration. A free function over raw pointers (inside the
 // N-API lambda gcc did not vectorise the channel loops); window positions are
 // int32 (per image) so that they vectorise alongside the float compares.
@@ -1048,6 +1091,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"conv2dFused", nullptr, Conv2dFused, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"matmul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"relu6Grad", nullptr, Relu6Grad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"batchNormInference", nullptr, BatchNormInference, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -576,6 +576,21 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
     }
   });
 
+  it("MaxPool (padding, strides, ceil mode, 3 channels) matches cpu exactly", async () => {
+    const r = rng(89);
+    for (const c of [
+      { shape: [3, 8, 8, 16], k: 3, s: 1, pad: "same" },
+      { shape: [2, 9, 7, 24], k: 3, s: 2, pad: "valid" },
+      { shape: [2, 10, 10, 8], k: 3, s: 2, pad: 0, rounding: "ceil" },
+      { shape: [4, 6, 6, 3], k: 2, s: 2, pad: 1 },
+      { shape: [2, 32, 32, 64], k: 3, s: 2, pad: "same" },
+    ] as Array<{ shape: number[]; k: number; s: number; pad: "same" | "valid" | number; rounding?: "ceil" }>) {
+      nativeKernelCalls(true);
+      await compare([[randn(r, c.shape.reduce((a, b) => a * b, 1)), c.shape]], (xt) => tf.maxPool(xt as tf.Tensor4D, c.k, c.s, c.pad as never, c.rounding), 0);
+      expect(nativeKernelCalls(true)["MaxPool"], JSON.stringify(c)).toBe(1);
+    }
+  });
+
   it("MaxPoolGrad (ties, padding, strides, ceil mode) and SplitV match cpu", async () => {
     const r = rng(91);
     const pools: Array<{ shape: number[]; k: number; s: number; pad: "same" | "valid" | number; rounding?: "ceil" }> = [

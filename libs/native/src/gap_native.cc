@@ -11,11 +11,12 @@
 //                                      kind 2: dw = conv_bwd_weights(x@a, dy@b)
 //      p: [N, H, W, Ci, KH, KW, Co, OH, OW, sH, sW, dH, dW, padT, padL, padB, padR, groups]
 //      groups = Ci: depthwise, w is tfjs's [KH, KW, Ci, Co / Ci]
-//   conv2dFused(heap, x, w, scale, offset, mean, var, eps, residual|-1, y, wFolded, p, relu)
-//      inference batch norm folded into the conv: wFolded = w * a (an output),
-//      y = conv(x, wFolded) + offset - mean * a (+ residual) (then max(0, .)
-//      if relu != 0), a = scale / sqrt(var + eps); one oneDNN inference
-//      primitive with the add (sum) and ReLU as post-ops
+//   conv2dFused(heap, x, w, scale, offset, mean, var, eps, residual|-1, y, wFolded, p, activation)
+//      inference batch norm folded into the conv (groups 1 or depthwise):
+//      wFolded = w * a (an output), y = conv(x, wFolded) + offset - mean * a
+//      (+ residual), then activation 1: max(0, .), 2: min(max(0, .), 6);
+//      a = scale / sqrt(var + eps); one oneDNN inference primitive with the
+//      add (sum) and the activation as post-ops
 //   batchNormInference(heap, x, mean|-1, var, scale|-1, shift|-1, y, N, H, W, C, eps, relu, mask|-1)
 //      one OpenMP pass y = x * a[c] + b[c] (not oneDNN: see below); relu != 0:
 //      y = max(0, ...) (fused BN + ReLU); mask: x is first multiplied by
@@ -35,6 +36,7 @@
 //   batchNormUpdate(heap, runMean, runVar, mean, var, runMeanOut, runVarOut, C, momentum)
 //      the running statistics' update (BatchNorm.update, bit for bit)
 //   relu6Grad(heap, dy, x, dx, n)   dx = dy * (0 < x <= 6), tfjs's ReLU6 gradient
+//   relu6OutputGrad(heap, dy, y, dx, n)   dx = dy * (0 < y < 6), from ReLU6's output
 //   matmul(heap, a, b, c, [B, M, K, N, transposeA, transposeB])   batched row-major matmul
 //   maxPool(heap, x, y, [N, H, W, C, OH, OW, KH, KW, sH, sW, padT, padL])   max over each window
 //   maxPoolGrad(heap, dy, x, dx, [N, H, W, C, OH, OW, KH, KW, sH, sW, padT, padL])
@@ -229,9 +231,10 @@ std::unordered_map<std::string, std::unique_ptr<ConvEntry>>& convCache() {
 }
 
 // kind 3: the fused inference forward (bias, then optional residual add and ReLU post-ops).
-ConvEntry& convEntry(int kind, const std::vector<int64_t>& p, bool residual = false, bool relu = false) {
+// activation (kind 3): 0 none, 1 ReLU, 2 ReLU6.
+ConvEntry& convEntry(int kind, const std::vector<int64_t>& p, bool residual = false, int activation = 0) {
   std::ostringstream key;
-  key << kind << (residual ? 'r' : '-') << (relu ? 'a' : '-');
+  key << kind << (residual ? 'r' : '-') << activation;
   for (auto x : p) key << ',' << x;
   auto& cache = convCache();
   auto it = cache.find(key.str());
@@ -263,7 +266,8 @@ ConvEntry& convEntry(int kind, const std::vector<int64_t>& p, bool residual = fa
     // A sum post-op over y pre-filled with the residual: with a binary add
     // post-op oneDNN 2.6 drops from brgconv to a slower jit kernel.
     if (residual) ops.append_sum(1.0f);
-    if (relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    if (activation == 1) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    if (activation == 2) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, 0.0f, 6.0f);
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
     e->fwdPd = dnnl::convolution_forward::primitive_desc(d, attr, eng());
@@ -383,9 +387,11 @@ napi_value Conv2dFused(napi_env env, napi_callback_info info) {
     const auto p = a.intArray(11, 18);
     for (auto x : p)
       if (x < 0) throw ArgError("negative conv parameter");
-    if (p[17] != 1) throw ArgError("the fused conv has no groups");
+    if (p[17] != 1 && p[17] != p[3]) throw ArgError("the fused conv takes groups 1 or depthwise");
     const int64_t N = p[0], H = p[1], W = p[2], Ci = p[3], KH = p[4], KW = p[5], Co = p[6], OH = p[7], OW = p[8];
-    const int64_t xCount = N * H * W * Ci, wCount = KH * KW * Ci * Co, yCount = N * OH * OW * Co;
+    const int64_t xCount = N * H * W * Ci, wCount = KH * KW * Ci * Co / p[17], yCount = N * OH * OW * Co;
+    const int64_t activation = a.integer(12);
+    if (activation < 0 || activation > 2) throw ArgError("activation must be 0 (none), 1 (ReLU) or 2 (ReLU6)");
     const float* w = a.at(a.integer(2), wCount);
     const float* scale = a.at(a.integer(3), Co);
     const float* offset = a.at(a.integer(4), Co);
@@ -400,9 +406,10 @@ napi_value Conv2dFused(napi_env env, napi_callback_info info) {
       k[o] = scale[o] / std::sqrt(static_cast<double>(var[o]) + eps);
       bias[o] = static_cast<float>(offset[o] - mean[o] * k[o]);
     }
+    // hwio and depthwise [KH, KW, Ci, multiplier] alike: output channel = i % Co.
     for (int64_t i = 0; i < wCount; i++) wFolded[i] = static_cast<float>(w[i] * k[i % Co]);
 
-    ConvEntry& e = convEntry(3, p, residualOff >= 0, a.integer(12) != 0);
+    ConvEntry& e = convEntry(3, p, residualOff >= 0, static_cast<int>(activation));
     auto& s = strm();
     memory xm(e.userSrcMd, eng(), a.at(a.integer(1), xCount)), wm(e.userWeiMd, eng(), wFolded);
     memory bm(memory::desc({Co}, dt::f32, tag::a), eng(), bias.data());
@@ -989,6 +996,9 @@ napi_value gatedGradient(napi_env env, napi_callback_info info, float upper) {
 // reluGrad(heap, dy, x, dx, n), relu6Grad(heap, dy, x, dx, n)
 napi_value ReluGrad(napi_env env, napi_callback_info info) { return gatedGradient(env, info, INFINITY); }
 napi_value Relu6Grad(napi_env env, napi_callback_info info) { return gatedGradient(env, info, 6.0f); }
+// relu6OutputGrad(heap, dy, y, dx, n): ReLU6's gradient from its output y (the
+// fused conv's): 0 < y < 6. It differs from the input-side 0 < x <= 6 only at x = 6 exactly.
+napi_value Relu6OutputGrad(napi_env env, napi_callback_info info) { return gatedGradient(env, info, std::nextafter(6.0f, 0.0f)); }
 
 // ------------------------------------------------------------------ slice
 
@@ -1094,6 +1104,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"relu6Grad", nullptr, Relu6Grad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"relu6OutputGrad", nullptr, Relu6OutputGrad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"batchNormInference", nullptr, BatchNormInference, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"batchNormTrain", nullptr, BatchNormTrain, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"batchNormBackward", nullptr, BatchNormBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

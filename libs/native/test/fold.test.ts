@@ -1,6 +1,7 @@
-// Inference-mode batch norm folded into the conv (GapFusedConv2D) on a model
-// whose convs have a bias (vgg_bn_drop: conv + bias, then batch norm): the
-// logits and the gradients of every parameter, native kernels on vs off.
+// Inference-mode batch norm folded into the conv (GapFusedConv2D) on models
+// whose convs have a bias (vgg_bn_drop: conv + bias, then batch norm) or are
+// depthwise with ReLU6 (mobilenet_v2): the logits and the gradients of every
+// parameter, native kernels on vs off.
 // Skipped when the addon is not built.
 import { describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
@@ -19,9 +20,9 @@ function relErr(a: Float32Array, b: Float32Array): number {
   return diff / scale;
 }
 
-describe.skipIf(!status.enabled)("conv bias + batch norm folded (vgg_bn_drop, inference)", () => {
-  it("gives the same logits and parameter gradients with native kernels on and off", async () => {
-    const model = createModel({ architecture: "vgg_bn_drop", numClasses: 10, inputShape: { height: 32, width: 32, channels: 3 } }, 3);
+describe.skipIf(!status.enabled)("batch norm folded into convs (inference)", () => {
+  it.each(["vgg_bn_drop", "mobilenet_v2"] as const)("%s gives the same logits and parameter gradients with native kernels on and off", async (architecture) => {
+    const model = createModel({ architecture, numClasses: 10, inputShape: { height: 32, width: 32, channels: 3 } }, 3);
     // Non-trivial running statistics and affine parameters, so every fold term matters.
     tf.tidy(() => {
       for (const [i, b] of model.buffers.entries()) {

@@ -500,36 +500,41 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
     }
   });
 
-  it("conv + folded inference batch norm (+ residual) (+ ReLU) (GapFusedConv2D) matches the composed ops on cpu, values and all gradients", async () => {
+  it("conv + folded inference batch norm (+ residual) (+ ReLU/ReLU6), depthwise too (GapFusedConv2D), matches the composed ops on cpu, values and all gradients", async () => {
     const fusable = CASES.filter((c) => !c.rounding && !c.dilation);
     for (const [i, c] of fusable.entries()) {
-      for (const [residual, relu] of [
-        [false, false],
-        [false, true],
-        [true, true],
+      for (const [residual, activation, depthwise] of [
+        [false, "none", false],
+        [false, "relu", false],
+        [true, "relu", false],
+        [false, "relu6", false],
+        [false, "relu6", true],
+        [true, "none", true],
       ] as const) {
         const r = rng(3000 + i);
         const eps = 1e-5;
+        const co = depthwise ? c.ci : c.co; // depthwise: multiplier 1
         const xShape = [c.n, c.h, c.w, c.ci];
-        const wShape = [c.k[0], c.k[1], c.ci, c.co];
-        // bn(conv(x, w)) with running statistics, then the residual and the ReLU, as the unfused layers do.
+        const wShape = [c.k[0], c.k[1], c.ci, depthwise ? 1 : co];
+        const conv = (x: tf.Tensor, w: tf.Tensor) =>
+          depthwise ? tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad as never) : tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad as never);
+        // act(bn(conv(x, w)) (+ residual)) with running statistics, as the unfused layers do.
         const composed = (x: tf.Tensor, w: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, res?: tf.Tensor) => {
-          const conv = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad as never);
-          const y = tf.batchNorm(conv, mean as tf.Tensor1D, variance as tf.Tensor1D, offset as tf.Tensor1D, scale as tf.Tensor1D, eps);
+          const y = tf.batchNorm(conv(x, w), mean as tf.Tensor1D, variance as tf.Tensor1D, offset as tf.Tensor1D, scale as tf.Tensor1D, eps);
           const z = res ? tf.add(y, res) : y;
-          return relu ? tf.relu(z) : z;
+          return activation === "relu" ? tf.relu(z) : activation === "relu6" ? tf.relu6(z) : z;
         };
         const x = randn(r, xShape.reduce((a, b) => a * b, 1));
         const w = randn(r, wShape.reduce((a, b) => a * b, 1));
-        const outShape = (await on("cpu", [[x, xShape], [w, wShape]], (xt, wt) => tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, c.s, c.pad as never))).shapes[0]!;
+        const outShape = (await on("cpu", [[x, xShape], [w, wShape]], conv)).shapes[0]!;
         const outSize = outShape.reduce((a, b) => a * b, 1);
         const inputs: Array<[Float32Array, number[]]> = [
           [x, xShape],
           [w, wShape],
-          [randn(r, c.co), [c.co]], // scale
-          [randn(r, c.co), [c.co]], // offset
-          [randn(r, c.co), [c.co]], // mean
-          [Float32Array.from(randn(r, c.co), (v) => v * v + 0.5), [c.co]], // variance
+          [Float32Array.from(randn(r, co), (v) => 3 * v), [co]], // scale: ReLU6 clips at both ends
+          [randn(r, co), [co]], // offset
+          [randn(r, co), [co]], // mean
+          [Float32Array.from(randn(r, co), (v) => v * v + 0.5), [co]], // variance
           [randn(r, outSize), outShape], // residual
           [randn(r, outSize), outShape], // dy
         ];
@@ -538,7 +543,8 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
           const op = (...u: tf.Tensor[]) => {
             if (tf.getBackend() !== "wasm") return composed(u[0]!, u[1]!, u[2]!, u[3]!, u[4]!, u[5]!, residual ? u[6] : undefined);
             const named = { x: u[0]!, filter: u[1]!, scale: u[2]!, offset: u[3]!, mean: u[4]!, variance: u[5]!, ...(residual ? { residual: u[6]! } : {}) };
-            const [y, folded] = tf.engine().runKernel(NATIVE_CONV_FUSED, named, { strides: c.s, pad: c.pad, relu, eps } as never) as tf.Tensor[];
+            const attrs = { strides: c.s, pad: c.pad, activation, depthwise, eps };
+            const [y, folded] = tf.engine().runKernel(NATIVE_CONV_FUSED, named, attrs as never) as tf.Tensor[];
             folded!.dispose();
             return y!;
           };
@@ -547,7 +553,7 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
         };
         nativeKernelCalls(true);
         await compare(inputs, f, 5e-5);
-        expect(nativeKernelCalls(true)[NATIVE_CONV_FUSED], `${label(c)} residual ${residual} relu ${relu}`).toBe(2);
+        expect(nativeKernelCalls(true)[NATIVE_CONV_FUSED], `${label(c)} residual ${residual} ${activation} depthwise ${depthwise}`).toBe(2);
       }
     }
   });

@@ -42,7 +42,7 @@ export function createGoogLeNet(config: ModelConfig, seed: number): Network {
   const basicConv = (name: string, inChannels: number, outChannels: number, kernelSize: number, stride = 1, padding = 0): Step => {
     const conv = b.conv2d(`${name}.conv`, { inChannels, outChannels, kernelSize, stride, padding, init });
     const bn = b.batchNorm(`${name}.bn`, outChannels, 1e-3);
-    return (x, ctx) => convBn(conv, bn, x, ctx, `${name}.conv`, true);
+    return (x, ctx) => convBn(conv, bn, x, ctx, `${name}.conv`, "relu");
   };
 
   const inception = (name: string, inC: number, c1: number, c3r: number, c3: number, c5r: number, c5: number, proj: number): Step => {

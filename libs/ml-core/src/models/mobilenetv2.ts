@@ -14,7 +14,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ModelBuilder } from "../nn/builder.js";
 import type { WeightInit } from "../nn/init.js";
-import { type ForwardContext, globalAvgPool, relu6 } from "../nn/layers.js";
+import { convBn, type ForwardContext, globalAvgPool } from "../nn/layers.js";
 import type { ModelConfig } from "../nn/model.js";
 import type { Network } from "../nn/network.js";
 
@@ -36,7 +36,7 @@ export function createMobileNetV2(config: ModelConfig, seed: number): Network {
   const init: WeightInit = { kind: "kaiming_normal", mode: "fan_out" };
 
   /** torchvision's Conv2dNormActivation: conv (no bias) at <name>.0, BatchNorm at <name>.1, optional ReLU6. */
-  const convBn = (name: string, inC: number, outC: number, kernelSize: number, stride: number, act: boolean, depthwise = false): Step => {
+  const convBnAct = (name: string, inC: number, outC: number, kernelSize: number, stride: number, act: boolean, depthwise = false): Step => {
     const conv = b.conv2d(`${name}.0`, {
       inChannels: inC,
       outChannels: outC,
@@ -47,10 +47,7 @@ export function createMobileNetV2(config: ModelConfig, seed: number): Network {
       init,
     });
     const bn = b.batchNorm(`${name}.1`, outC);
-    return (x, ctx) => {
-      const y = bn.apply(conv.apply(x, ctx), ctx);
-      return ctx.quant(`${name}.0`, act ? relu6(y) : y);
-    };
+    return (x, ctx) => convBn(conv, bn, x, ctx, `${name}.0`, act ? "relu6" : "none");
   };
 
   /** InvertedResidual at features.<index>; its Sequential "conv" numbers the layers. */
@@ -59,13 +56,13 @@ export function createMobileNetV2(config: ModelConfig, seed: number): Network {
     const hidden = Math.round(inp * t);
     const layers: Step[] = [];
     let k = 0;
-    if (t !== 1) layers.push(convBn(`${prefix}.${k++}`, inp, hidden, 1, 1, true));
-    layers.push(convBn(`${prefix}.${k++}`, hidden, hidden, 3, stride, true, true));
+    if (t !== 1) layers.push(convBnAct(`${prefix}.${k++}`, inp, hidden, 1, 1, true));
+    layers.push(convBnAct(`${prefix}.${k++}`, hidden, hidden, 3, stride, true, true));
     // pw-linear: a bare conv and BatchNorm as separate Sequential entries, no activation.
     const projectName = `${prefix}.${k++}`;
     const project = b.conv2d(projectName, { inChannels: hidden, outChannels: oup, kernelSize: 1, init });
     const bn = b.batchNorm(`${prefix}.${k++}`, oup);
-    layers.push((x, ctx) => ctx.quant(projectName, bn.apply(project.apply(x, ctx), ctx)));
+    layers.push((x, ctx) => convBn(project, bn, x, ctx, projectName));
     const residual = stride === 1 && inp === oup;
     return (x, ctx) => {
       let y = x;
@@ -74,7 +71,7 @@ export function createMobileNetV2(config: ModelConfig, seed: number): Network {
     };
   };
 
-  const steps: Step[] = [convBn("features.0", config.inputShape.channels, 32, 3, 2, true)];
+  const steps: Step[] = [convBnAct("features.0", config.inputShape.channels, 32, 3, 2, true)];
   let channels = 32;
   for (const [t, c, n, s] of SETTINGS) {
     for (let i = 0; i < n; i++) {
@@ -83,7 +80,7 @@ export function createMobileNetV2(config: ModelConfig, seed: number): Network {
     }
   }
   const head = `features.${steps.length}`;
-  steps.push(convBn(head, channels, 1280, 1, 1, true));
+  steps.push(convBnAct(head, channels, 1280, 1, 1, true));
   const classifier = b.linear("classifier.1", 1280, config.numClasses, {
     init: { kind: "normal", std: 0.01 },
     biasInit: "zeros",

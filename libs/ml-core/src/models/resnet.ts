@@ -65,9 +65,9 @@ export function createCifarResNet(name: CifarResNetName, config: ModelConfig, se
   const lastAdd = `${blocks[blocks.length - 1]!.name}.add`;
 
   return b.build(config, (z, ctx) => {
-    let x = convBn(conv1, bn1, z, ctx, "conv1", true);
+    let x = convBn(conv1, bn1, z, ctx, "conv1", "relu");
     for (const blk of blocks) {
-      const h = convBn(blk.conv1, blk.bn1, x, ctx, `${blk.name}.conv1`, true);
+      const h = convBn(blk.conv1, blk.bn1, x, ctx, `${blk.name}.conv1`, "relu");
       // Option A: x[:, :, ::2, ::2] zero-padded with planes/4 channels on each side.
       const shortcut = blk.shortcutPad === null ? x : padChannels(subsample2(x), blk.shortcutPad, blk.shortcutPad);
       x = convBnAddRelu(blk.conv2, blk.bn2, h, shortcut, ctx, { conv: `${blk.name}.conv2`, add: `${blk.name}.add` });

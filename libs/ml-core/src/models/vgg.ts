@@ -51,7 +51,7 @@ export function createVggBnDrop(config: ModelConfig, seed: number): Network {
         init,
       });
       const bn = b.batchNorm(`features.${i}.bn`, item.conv, 1e-3);
-      steps.push((x, ctx) => convBn(conv, bn, x, ctx, `features.${i}.conv`, true));
+      steps.push((x, ctx) => convBn(conv, bn, x, ctx, `features.${i}.conv`, "relu"));
       channels = item.conv;
     }
   });

@@ -241,22 +241,29 @@ function nativeTrainingBatchNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tens
  * A conv bias b enters as mean - b. The result matches the unfused layers to
  * float32 rounding, not bit for bit.
  */
-function foldedConvBn(conv: Conv2d, bn: BatchNorm, x: tf.Tensor4D, ctx: ForwardContext, relu: boolean, residual?: tf.Tensor4D): tf.Tensor4D | null {
-  if (ctx.training || ctx.options.quantization || conv.depthwise || x.dtype !== "float32" || tf.getBackend() !== "wasm") return null;
+function foldedConvBn(conv: Conv2d, bn: BatchNorm, x: tf.Tensor4D, ctx: ForwardContext, activation: Activation, residual?: tf.Tensor4D): tf.Tensor4D | null {
+  if (ctx.training || ctx.options.quantization || x.dtype !== "float32" || tf.getBackend() !== "wasm") return null;
   const w = ctx.effective(conv.weight) as tf.Tensor4D;
   const perChannel = [bn.weight, bn.bias, bn.runningMean, bn.runningVar].map((p) => p.variable);
-  if ([w, ...perChannel].some((t) => t.dtype !== "float32") || !nativeConvFusable(x.shape, w.shape, conv.stride, conv.padding)) return null;
+  if ([w, ...perChannel].some((t) => t.dtype !== "float32") || !nativeConvFusable(x.shape, w.shape, conv.stride, conv.padding, conv.depthwise)) return null;
   const [scale, offset, runningMean, variance] = perChannel;
   const mean = conv.bias ? tf.sub(runningMean!, ctx.effective(conv.bias)) : runningMean!;
   const inputs = { x, filter: w, scale: scale!, offset: offset!, mean, variance: variance!, ...(residual ? { residual } : {}) };
-  const [y, folded] = tf.engine().runKernel(NATIVE_CONV_FUSED, inputs, { strides: conv.stride, pad: conv.padding, relu, eps: bn.eps }) as tf.Tensor4D[];
+  const attrs = { strides: conv.stride, pad: conv.padding, activation, depthwise: conv.depthwise, eps: bn.eps };
+  const [y, folded] = tf.engine().runKernel(NATIVE_CONV_FUSED, inputs, attrs) as tf.Tensor4D[];
   folded!.dispose();
   return y!;
 }
 
-/** bn(conv(x)), then ReLU when relu; `point` names the result's quantization point. */
-export function convBn(conv: Conv2d, bn: BatchNorm, x: tf.Tensor4D, ctx: ForwardContext, point: string, relu = false): tf.Tensor4D {
-  return foldedConvBn(conv, bn, x, ctx, relu) ?? ctx.quant(point, bn.apply(conv.apply(x, ctx), ctx, relu));
+/** The activation after a conv and batch norm. */
+export type Activation = "none" | "relu" | "relu6";
+
+/** act(bn(conv(x))); `point` names the result's quantization point. */
+export function convBn(conv: Conv2d, bn: BatchNorm, x: tf.Tensor4D, ctx: ForwardContext, point: string, activation: Activation = "none"): tf.Tensor4D {
+  const folded = foldedConvBn(conv, bn, x, ctx, activation);
+  if (folded) return folded;
+  const y = bn.apply(conv.apply(x, ctx), ctx, activation === "relu");
+  return ctx.quant(point, activation === "relu6" ? relu6(y) : y);
 }
 
 /**
@@ -271,7 +278,7 @@ export function convBnAddRelu(
   ctx: ForwardContext,
   points: { conv: string; add: string },
 ): tf.Tensor4D {
-  const folded = foldedConvBn(conv, bn, x, ctx, true, shortcut);
+  const folded = foldedConvBn(conv, bn, x, ctx, "relu", shortcut);
   if (folded) return folded;
   const out = ctx.quant(points.conv, bn.apply(conv.apply(x, ctx), ctx));
   return ctx.quant(points.add, addRelu(out, shortcut));

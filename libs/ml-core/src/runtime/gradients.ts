@@ -69,6 +69,7 @@ import {
   NATIVE_CONV_FUSED,
   NATIVE_DROPOUT,
   NATIVE_RELU6_GRAD,
+  NATIVE_RELU6_OUTPUT_GRAD,
   NATIVE_RELU_GRAD,
   nativeKernelsActive,
 } from "./native_kernels.js";
@@ -250,19 +251,27 @@ const batchNormReluGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
  */
 const fusedConvGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
   const [x, filter, scale, mean, variance, y, folded] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
-  const a = attrs as unknown as { strides: number | [number, number]; pad: PadSpec; relu: boolean; eps: number };
-  const dz = a.relu ? run(NATIVE_RELU_GRAD, { dy: (dy as Tensor[])[0]!, x: y }, {}) : (dy as Tensor[])[0]!;
-  const common = { strides: a.strides, pad: a.pad, dataFormat: "NHWC" };
+  const a = attrs as unknown as { strides: number | [number, number]; pad: PadSpec; activation: "none" | "relu" | "relu6"; depthwise?: boolean; eps: number };
+  const g = (dy as Tensor[])[0]!;
+  const gate = { none: null, relu: NATIVE_RELU_GRAD, relu6: NATIVE_RELU6_OUTPUT_GRAD }[a.activation];
+  const dz = gate ? run(gate, { dy: g, x: y }, {}) : g;
+  const common = { strides: a.strides, pad: a.pad, dataFormat: "NHWC", dilations: 1 };
+  // Depthwise filters are [KH, KW, C, multiplier]: output channel c * multiplier + m.
+  const [backpropInput, backpropFilter, filterAxes] = a.depthwise
+    ? ["DepthwiseConv2dNativeBackpropInput", "DepthwiseConv2dNativeBackpropFilter", [0, 1]]
+    : ["Conv2DBackpropInput", "Conv2DBackpropFilter", [0, 1, 2]];
+  const perFilter = (t: Tensor) => (a.depthwise ? reshape(t, filter.shape.slice(2)) : t);
+  const perChannel = (t: Tensor) => reshape(t, [scale.shape[0]!]);
   // Not shared between the inputs: tfjs runs each input's gradient in its own
   // tidy scope. Only the filter's (GAP scoring) and x's (PGD) are asked for in practice.
   const s = () => rsqrt(add(variance, a.eps));
   const k = () => mul(scale, s());
-  const dW = () => run("Conv2DBackpropFilter", { x, dy: dz }, { ...common, filterShape: filter.shape });
+  const dW = () => run(backpropFilter, { x, dy: dz }, { ...common, filterShape: filter.shape });
   const db = () => sum(dz, [0, 1, 2]);
-  const da = () => sub(sum(mul(dW(), filter), [0, 1, 2]), mul(db(), mean));
+  const da = () => sub(perChannel(sum(mul(dW(), filter), filterAxes)), mul(db(), mean));
   return {
-    x: () => run("Conv2DBackpropInput", { dy: dz, filter: folded }, { ...common, inputShape: x.shape }),
-    filter: () => mul(dW(), k()),
+    x: () => run(backpropInput, { dy: dz, filter: folded }, { ...common, inputShape: x.shape }),
+    filter: () => mul(dW(), perFilter(k())),
     offset: db,
     mean: () => neg(mul(db(), k())),
     scale: () => mul(da(), s()),

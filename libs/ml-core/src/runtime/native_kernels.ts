@@ -58,7 +58,7 @@ interface NativeAddon {
     y: number,
     wFolded: number,
     p: number[],
-    relu: 0 | 1,
+    activation: 0 | 1 | 2,
   ): void;
   batchNormInference(
     heap: ArrayBuffer,
@@ -114,6 +114,7 @@ interface NativeAddon {
   reluGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number): void;
   maxPoolGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, p: number[]): void;
   relu6Grad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number): void;
+  relu6OutputGrad(heap: ArrayBuffer, dy: number, y: number, dx: number, n: number): void;
   channelSum(heap: ArrayBuffer, x: number, out: number, rows: number, c: number): void;
   matmul(heap: ArrayBuffer, a: number, b: number, c: number, p: number[]): void;
   maxPool(heap: ArrayBuffer, x: number, y: number, p: number[]): void;
@@ -152,8 +153,9 @@ export const NATIVE_ADD_RELU = "GapAddRelu";
 /**
  * Inference batch norm folded into a conv (PyTorch's fuse_conv_bn_weights), NHWC
  * float32: inputs x, filter, scale, offset, mean, variance, residual (optional);
- * attrs strides, pad, relu, eps. Outputs
- *   y = conv2d(x, filter * a) + offset - mean * a (+ residual) (then ReLU when relu),
+ * attrs strides, pad, activation ("none", "relu", "relu6"), depthwise (the filter
+ * is [KH, KW, C, multiplier]), eps. Outputs
+ *   y = act(conv2d(x, filter * a) + offset - mean * a (+ residual)),
  *   the folded filter * a (kept for the input gradient),
  * a = scale / sqrt(variance + eps) per output channel: the fold and the weight
  * reorder in one native pass, then one oneDNN inference conv with the add and ReLU
@@ -162,6 +164,8 @@ export const NATIVE_ADD_RELU = "GapAddRelu";
 export const NATIVE_CONV_FUSED = "GapFusedConv2D";
 /** ReLU6's gradient dy * (0 < x <= 6) in one pass (runtime/gradients.ts). */
 export const NATIVE_RELU6_GRAD = "GapRelu6Grad";
+/** ReLU6's gradient from its output y, dy * (0 < y < 6), in one pass (the fused conv's; runtime/gradients.ts). */
+export const NATIVE_RELU6_OUTPUT_GRAD = "GapRelu6OutputGrad";
 /** ReLU's gradient dy * (x > 0) in one pass (runtime/gradients.ts). */
 export const NATIVE_RELU_GRAD = "GapReluGrad";
 /**
@@ -393,14 +397,16 @@ function nativeConv2DBackpropFilter(original: KernelFunc, depthwise = false): Ke
 }
 
 /** Whether GapFusedConv2D can run this conv: native kernels on and a geometry oneDNN expresses. */
-export function nativeConvFusable(xShape: readonly number[], filterShape: readonly number[], strides: number | Pair, pad: PadSpec): boolean {
-  return nativeKernelsActive() && convGeometry(xShape, filterShape, strides, 1, pad, undefined) != null;
+export function nativeConvFusable(xShape: readonly number[], filterShape: readonly number[], strides: number | Pair, pad: PadSpec, depthwise = false): boolean {
+  return nativeKernelsActive() && convGeometry(xShape, filterShape, strides, 1, pad, undefined, depthwise) != null;
 }
 
 function fusedConv2D(args: KernelArgs): TensorInfo[] {
   const { x, filter, scale, offset, mean, variance, residual } = args.inputs;
-  const a = args.attrs as unknown as ConvAttrs & { relu: boolean; eps: number };
-  const g = convGeometry(x!.shape, filter!.shape, a.strides, 1, a.pad, undefined);
+  const a = args.attrs as unknown as ConvAttrs & { activation: "none" | "relu" | "relu6"; depthwise?: boolean; eps: number };
+  const g = convGeometry(x!.shape, filter!.shape, a.strides, 1, a.pad, undefined, a.depthwise === true);
+  const activation = ["none", "relu", "relu6"].indexOf(a.activation);
+  if (activation < 0) throw new Error(`${NATIVE_CONV_FUSED}: activation must be none, relu or relu6, got ${String(a.activation)}`);
   if (g == null) throw new Error(`${NATIVE_CONV_FUSED}: oneDNN cannot express x [${x!.shape}], filter [${filter!.shape}], pad ${JSON.stringify(a.pad)}`);
   const channels = g.outShape[3];
   const perChannel = [scale, offset, mean, variance];
@@ -426,7 +432,7 @@ function fusedConv2D(args: KernelArgs): TensorInfo[] {
     off(out),
     off(folded),
     g.p,
-    a.relu ? 1 : 0,
+    activation as 0 | 1 | 2,
   );
   return [out, folded];
 }
@@ -653,7 +659,7 @@ function batchNormInferenceGrad(args: KernelArgs): TensorInfo {
  * GapReluGrad (dy * step(x)) and GapRelu6Grad (dy * (0 < x <= 6)): inputs dy, x
  * (same shape, float32); NaN where x is NaN.
  */
-function gatedGrad(name: string, op: "reluGrad" | "relu6Grad"): KernelFunc {
+function gatedGrad(name: string, op: "reluGrad" | "relu6Grad" | "relu6OutputGrad"): KernelFunc {
   return (args: KernelArgs) => {
     const { dy, x } = args.inputs;
     const backend = args.backend as BackendWasm;
@@ -912,6 +918,7 @@ export function registerNativeKernels(): NativeStatus {
     [NATIVE_RELU_GRAD, gatedGrad(NATIVE_RELU_GRAD, "reluGrad")],
     [NATIVE_CONV_FUSED, fusedConv2D],
     [NATIVE_RELU6_GRAD, gatedGrad(NATIVE_RELU6_GRAD, "relu6Grad")],
+    [NATIVE_RELU6_OUTPUT_GRAD, gatedGrad(NATIVE_RELU6_OUTPUT_GRAD, "relu6OutputGrad")],
     [NATIVE_SGD, sgd],
     [NATIVE_DROPOUT, dropout],
     [NATIVE_BN_UPDATE, batchNormUpdate],

@@ -313,6 +313,21 @@ ConvEntry& convEntry(int kind, const std::vector<int64_t>& p, bool residual = fa
   return ref;
 }
 
+// The conv parameter array p (see conv2d above) at argument `index`, checked,
+// with the element counts of x, w and y.
+struct ConvSizes {
+  std::vector<int64_t> p;
+  int64_t x, w, y;
+};
+ConvSizes convSizes(Args& a, size_t index) {
+  auto p = a.intArray(index, 18);
+  for (auto v : p)
+    if (v < 0) throw ArgError("negative conv parameter");
+  if (p[17] < 1) throw ArgError("conv groups must be >= 1");
+  const int64_t N = p[0], H = p[1], W = p[2], Ci = p[3], KH = p[4], KW = p[5], Co = p[6], OH = p[7], OW = p[8];
+  return {p, N * H * W * Ci, KH * KW * Ci * Co / p[17], N * OH * OW * Co};
+}
+
 // Weights between the user's hwio and the primitive's blocked layout. oneDNN's
 // reorder took 0.1-0.35 ms for ResNet20's 2-37K weights (~6% of an evaluation
 // pass); by hand, through the offset table, it is a few microseconds.
@@ -338,13 +353,9 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
     const int kind = static_cast<int>(a.integer(0));
     if (kind < 0 || kind > 2) throw ArgError("conv2d kind must be 0, 1 or 2");
     a.takeHeap(1);
-    const auto p = a.intArray(5, 18);
-    const int64_t N = p[0], H = p[1], W = p[2], Ci = p[3], KH = p[4], KW = p[5], Co = p[6], OH = p[7], OW = p[8];
-    for (auto x : p)
-      if (x < 0) throw ArgError("negative conv parameter");
-    if (p[17] < 1) throw ArgError("conv groups must be >= 1");
-    const int64_t xCount = N * H * W * Ci, wCount = KH * KW * Ci * Co / p[17], yCount = N * OH * OW * Co;
-    ConvEntry& e = convEntry(kind, p);
+    const ConvSizes z = convSizes(a, 5);
+    const int64_t xCount = z.x, wCount = z.w, yCount = z.y;
+    ConvEntry& e = convEntry(kind, z.p);
     auto& s = strm();
     if (kind == 0) {
       float* x = a.at(a.integer(2), xCount);
@@ -384,12 +395,10 @@ napi_value Conv2dFused(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     Args a(env, info, 13);
     a.takeHeap(0);
-    const auto p = a.intArray(11, 18);
-    for (auto x : p)
-      if (x < 0) throw ArgError("negative conv parameter");
+    const ConvSizes z = convSizes(a, 11);
+    const auto& p = z.p;
     if (p[17] != 1 && p[17] != p[3]) throw ArgError("the fused conv takes groups 1 or depthwise");
-    const int64_t N = p[0], H = p[1], W = p[2], Ci = p[3], KH = p[4], KW = p[5], Co = p[6], OH = p[7], OW = p[8];
-    const int64_t xCount = N * H * W * Ci, wCount = KH * KW * Ci * Co / p[17], yCount = N * OH * OW * Co;
+    const int64_t Co = p[6], xCount = z.x, wCount = z.w, yCount = z.y;
     const int64_t activation = a.integer(12);
     if (activation < 0 || activation > 2) throw ArgError("activation must be 0 (none), 1 (ReLU) or 2 (ReLU6)");
     const float* w = a.at(a.integer(2), wCount);
@@ -466,6 +475,15 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
 // overlap, images never do). Per window, the running maximum and its position
 // are kept for all C channels at once so that the tap loop vectorises; the
 // first maximum in row-major order wins ties, padding taps are skipped.
+// The pooling parameters [N, H, W, C, OH, OW, KH, KW, sH, sW, padT, padL] at argument `index`, checked.
+std::vector<int64_t> poolParams(Args& a, size_t index) {
+  auto p = a.intArray(index, 12);
+  for (auto v : p)
+    if (v < 0) throw ArgError("negative pooling parameter");
+  if (p[8] < 1 || p[9] < 1) throw ArgError("pooling strides must be positive");
+  return p;
+}
+
 // Max pool: y[n, oh, ow, c] = max over the window's taps inside the image
 // (padding taps skipped; -inf for a window of padding only, as tfjs's cpu
 // kernel). One output row per OpenMP iteration, the channel loop vectorised.
@@ -499,10 +517,7 @@ napi_value MaxPool(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     Args a(env, info, 4);
     a.takeHeap(0);
-    const auto p = a.intArray(3, 12);
-    for (auto v : p)
-      if (v < 0) throw ArgError("negative pooling parameter");
-    if (p[8] < 1 || p[9] < 1) throw ArgError("pooling strides must be positive");
+    const auto p = poolParams(a, 3);
     maxPoolRows(a.at(a.integer(1), p[0] * p[1] * p[2] * p[3]), a.at(a.integer(2), p[0] * p[4] * p[5] * p[3]), p.data());
     return undefinedValue(env);
   });
@@ -569,11 +584,8 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     Args a(env, info, 5);
     a.takeHeap(0);
-    const auto p = a.intArray(4, 12);
+    const auto p = poolParams(a, 4);
     const int64_t N = p[0], H = p[1], W = p[2], C = p[3], OH = p[4], OW = p[5];
-    for (auto v : p)
-      if (v < 0) throw ArgError("negative pooling parameter");
-    if (p[8] < 1 || p[9] < 1) throw ArgError("pooling strides must be positive");
     if (H * W * C >= (int64_t{1} << 31)) throw ArgError("image too large for the pooling gradient");
     maxPoolGradImages(a.at(a.integer(1), N * OH * OW * C), a.at(a.integer(2), N * H * W * C), a.at(a.integer(3), N * H * W * C), p.data());
     return undefinedValue(env);

@@ -24,8 +24,8 @@ describe.skipIf(!status.enabled)("native optimizer kernels vs tf ops", () => {
     const run = async (native: boolean) => {
       setNativeKernelsActive(native);
       try {
-        // In a tidy: the initial values are freed, the variables are not.
-        const params = tf.tidy(() => new Map(shapes.map((s, i) => [`p${i}`, tf.variable(tf.randomNormal(s, 0, 1, "float32", 1 + i), true, `opt-${native}-${i}`)])));
+        // Each in a tidy: the initial values are freed, the variables are not.
+        const params = new Map(shapes.map((s, i) => [`p${i}`, tf.tidy(() => tf.variable(tf.randomNormal(s, 0, 1, "float32", 1 + i), true, `opt-${native}-${i}`))]));
         const sgd = new Sgd(options);
         nativeKernelCalls(true);
         for (let step = 0; step < 3; step++) {

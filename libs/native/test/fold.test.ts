@@ -4,21 +4,14 @@
 // parameter, native kernels on vs off.
 // Skipped when the addon is not built.
 import { describe, expect, it } from "vitest";
+import { maxRelErr } from "./rel-err.js";
 import * as tf from "@tensorflow/tfjs-core";
 import { createModel, crossEntropy, initBackend, makeSyntheticDataset, nativeKernelCalls, nativeStatus, setNativeKernelsActive } from "@gap/ml-core";
 
 await initBackend("wasm", { log: () => {} });
 const status = nativeStatus();
 
-function relErr(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 1e-3;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / scale;
-}
+const relErr = (a: Float32Array, b: Float32Array) => maxRelErr(a, b, 1e-3);
 
 describe.skipIf(!status.enabled)("batch norm folded into convs (inference)", () => {
   it.each(["vgg_bn_drop", "mobilenet_v2"] as const)("%s gives the same logits and parameter gradients with native kernels on and off", async (architecture) => {

@@ -1,6 +1,7 @@
 // Every native (oneDNN) kernel against the cpu backend on seeded random
 // shapes and values. Skipped, with the reason, when the addon is not built.
 import { beforeAll, describe, expect, it } from "vitest";
+import { maxRelErr } from "./rel-err.js";
 import * as tf from "@tensorflow/tfjs-core";
 import {
   addRelu,
@@ -47,15 +48,7 @@ async function on(backend: "cpu" | "wasm", inputs: Array<[Float32Array, number[]
 }
 
 /** max |a - b| / max(1, max |b|): relative to the output's scale. */
-function relErr(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 1;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / scale;
-}
+const relErr = (a: Float32Array, b: Float32Array) => maxRelErr(a, b, 1);
 
 async function compare(inputs: Array<[Float32Array, number[]]>, f: (...t: tf.Tensor[]) => tf.Tensor | tf.Tensor[], tol = 1e-5) {
   const before = tf.memory().numTensors;

@@ -13,6 +13,7 @@
 // direction (cosine > 0.999) everywhere; inference-mode parameter gradients,
 // which exercise every conv kernel through the whole net, are checked at 1e-3.
 import { describe, expect, it } from "vitest";
+import { maxRelErr } from "./rel-err.js";
 import * as tf from "@tensorflow/tfjs-core";
 import {
   createModel,
@@ -32,15 +33,7 @@ if (skip) console.warn(`native ResNet20 tests skipped: ${status.reason}`);
 
 const BATCH = 16;
 
-function relErr(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 1e-3;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / scale;
-}
+const relErr = (a: Float32Array, b: Float32Array) => maxRelErr(a, b, 1e-3);
 
 describe.skipIf(skip)("ResNet20 with native kernels off vs on (wasm)", () => {
   const model = createModel({ architecture: "resnet20", numClasses: 10, inputShape: { height: 32, width: 32, channels: 3 } }, 0);

@@ -29,7 +29,7 @@
 //   binary(op, heap, a, b, out, rows, C, aFull, bFull)   elementwise / per-channel
 //      (op 6: relu(a + b), the residual add + ReLU, same shapes)
 //   reluGrad(heap, dy, x, dx, n)
-//   dropout(heap, x, y, n, rate, seed, keep)   y = x * (hash(seed, i) >= rate ? keep : 0)
+//   dropout(heap, x, y, n, rate, seed)   y = x * (hash(seed, i) >= rate ? 1 / (1 - rate) : 0)
 //   channelSum(heap, x, out, rows, C)   out[c] = sum over rows of x[r, c] (in double)
 //   sgd(heap, w, grad, buf|-1, wOut, bufOut|-1, n, lr, momentum, weightDecay, nesterov)
 //      one torch.optim.SGD step of one parameter (train/sgd.ts, bit for bit)
@@ -471,10 +471,6 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
   });
 }
 
-// Max-pool gradient, one image per OpenMP iteration (windows of one image may
-// overlap, images never do). Per window, the running maximum and its position
-// are kept for all C channels at once so that the tap loop vectorises; the
-// first maximum in row-major order wins ties, padding taps are skipped.
 // The pooling parameters [N, H, W, C, OH, OW, KH, KW, sH, sW, padT, padL] at argument `index`, checked.
 std::vector<int64_t> poolParams(Args& a, size_t index) {
   auto p = a.intArray(index, 12);
@@ -523,9 +519,13 @@ napi_value MaxPool(napi_env env, napi_callback_info info) {
   });
 }
 
-// One image per OpenMP iteration. A free function over raw pointers (inside the
-// N-API lambda gcc did not vectorise the channel loops); window positions are
-// int32 (per image) so that they vectorise alongside the float compares.
+// Max-pool gradient, one image per OpenMP iteration (windows of one image may
+// overlap, images never do). Per window, the running maximum and its position
+// are kept for all C channels at once so that the tap loop vectorises; the
+// first maximum in row-major order wins ties, padding taps are skipped. A free
+// function over raw pointers (inside the N-API lambda gcc did not vectorise the
+// channel loops); window positions are int32 (per image) so that they
+// vectorise alongside the float compares.
 void maxPoolGradImages(const float* dy, const float* x, float* dx, const int64_t* p) {
   const int64_t N = p[0], H = p[1], W = p[2], C = p[3], OH = p[4], OW = p[5], KH = p[6], KW = p[7];
   const int64_t sH = p[8], sW = p[9], top = p[10], left = p[11];
@@ -853,15 +853,17 @@ void dropoutRows(const float* x, float* y, int64_t n, double threshold, float ke
   }
 }
 
-// dropout(heap, x, y, n, rate, seed, keep)
+// dropout(heap, x, y, n, rate, seed); keep = 1 / (1 - rate) rounded to float, as
+// dropoutMultiplier's Float32Array store rounds it.
 napi_value Dropout(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 7);
+    Args a(env, info, 6);
     a.takeHeap(0);
     const int64_t n = a.integer(3);
     const double rate = a.num(4), seed = a.num(5);
     if (!(rate >= 0 && rate < 1) || !(seed >= 0 && seed < 4294967296.0)) throw ArgError("dropout needs 0 <= rate < 1 and a uint32 seed");
-    dropoutRows(a.at(a.integer(1), n), a.at(a.integer(2), n), n, rate * 4294967296.0, static_cast<float>(a.num(6)), static_cast<uint32_t>(seed));
+    dropoutRows(a.at(a.integer(1), n), a.at(a.integer(2), n), n, rate * 4294967296.0, static_cast<float>(1.0 / (1.0 - rate)),
+                static_cast<uint32_t>(seed));
     return undefinedValue(env);
   });
 }

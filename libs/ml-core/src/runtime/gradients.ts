@@ -30,7 +30,7 @@
  *   instead of LessEqual, Step, Cast and two Multiplies (wasm's LessEqual alone
  *   was a third of a MobileNetV2 PGD step).
  * - GapFusedConv2D (native conv with inference batch norm folded in (+ residual)
- *   (+ ReLU)): dz = dy * step(y) when fused with a ReLU, then Conv2D's own
+ *   (+ ReLU or ReLU6)): dz = dy gated on the output y, then the conv's own
  *   backward kernels on dz and the fold's chain rule, each only when asked for.
  */
 import {

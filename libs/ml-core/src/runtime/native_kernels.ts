@@ -34,6 +34,7 @@ import {
   unregisterKernel,
   util,
   type KernelFunc,
+  type NamedAttrMap,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
@@ -118,7 +119,7 @@ interface NativeAddon {
   channelSum(heap: ArrayBuffer, x: number, out: number, rows: number, c: number): void;
   matmul(heap: ArrayBuffer, a: number, b: number, c: number, p: number[]): void;
   maxPool(heap: ArrayBuffer, x: number, y: number, p: number[]): void;
-  dropout(heap: ArrayBuffer, x: number, y: number, n: number, rate: number, seed: number, keep: number): void;
+  dropout(heap: ArrayBuffer, x: number, y: number, n: number, rate: number, seed: number): void;
   sgd(heap: ArrayBuffer, w: number, grad: number, buf: number, wOut: number, bufOut: number, n: number, lr: number, momentum: number, weightDecay: number, nesterov: 0 | 1): void;
   batchNormUpdate(heap: ArrayBuffer, runMean: number, runVar: number, mean: number, variance: number, runMeanOut: number, runVarOut: number, c: number, momentum: number): void;
   info(): { version: string; isa: string; threads: number; cached: number };
@@ -158,8 +159,8 @@ export const NATIVE_ADD_RELU = "GapAddRelu";
  *   y = act(conv2d(x, filter * a) + offset - mean * a (+ residual)),
  *   the folded filter * a (kept for the input gradient),
  * a = scale / sqrt(variance + eps) per output channel: the fold and the weight
- * reorder in one native pass, then one oneDNN inference conv with the add and ReLU
- * as post-ops (nn/layers.ts). Gradients in runtime/gradients.ts.
+ * reorder in one native pass, then one oneDNN inference conv with the add and the
+ * activation as post-ops (nn/layers.ts). Gradients in runtime/gradients.ts.
  */
 export const NATIVE_CONV_FUSED = "GapFusedConv2D";
 /** ReLU6's gradient dy * (0 < x <= 6) in one pass (runtime/gradients.ts). */
@@ -656,8 +657,9 @@ function batchNormInferenceGrad(args: KernelArgs): TensorInfo {
 }
 
 /**
- * GapReluGrad (dy * step(x)) and GapRelu6Grad (dy * (0 < x <= 6)): inputs dy, x
- * (same shape, float32); NaN where x is NaN.
+ * GapReluGrad (dy * step(x)), GapRelu6Grad (dy * (0 < x <= 6)) and
+ * GapRelu6OutputGrad (dy * (0 < y < 6)): inputs dy, x (same shape, float32); NaN
+ * where x is NaN.
  */
 function gatedGrad(name: string, op: "reluGrad" | "relu6Grad" | "relu6OutputGrad"): KernelFunc {
   return (args: KernelArgs) => {
@@ -765,39 +767,46 @@ function nativePad(original: KernelFunc): KernelFunc {
   };
 }
 
-/** MaxPoolGrad (NHWC float32): one threaded pass instead of wasm_kernels.ts's composed argmax. */
+/**
+ * A max pool's output shape and the addon's parameters [N, H, W, C, OH, OW, KH, KW,
+ * sH, sW, padT, padL] for an NHWC input and the pool's attrs.
+ */
+function poolGeometry(xShape: readonly number[], attrs: NamedAttrMap) {
+  const a = attrs as unknown as { filterSize: number | Pair; strides: number | Pair; pad: PadSpec; dimRoundingMode?: Rounding };
+  const filter = pair(a.filterSize);
+  const g = windowGeometry(xShape, filter, a.strides, 1, a.pad, a.dimRoundingMode);
+  const [N, H, W, C] = xShape as [number, number, number, number];
+  return {
+    outShape: [N, g.outHeight, g.outWidth, C],
+    p: [N, H, W, C, g.outHeight, g.outWidth, ...filter, g.strideHeight, g.strideWidth, g.pad[1][0], g.pad[2][0]],
+  };
+}
+
 /** MaxPool (NHWC float32) as one threaded pass; the wasm kernel measured 0.5 ms per GoogLeNet pool. */
 function nativeMaxPool(original: KernelFunc): KernelFunc {
   return (args: KernelArgs) => {
     const { x } = args.inputs;
     if (!nativeKernelsActive() || x!.shape.length !== 4 || x!.dtype !== "float32" || util.sizeFromShape(x!.shape) === 0) return original(args);
-    const a = args.attrs as unknown as { filterSize: number | Pair; strides: number | Pair; pad: PadSpec; dimRoundingMode?: Rounding };
-    const filter = pair(a.filterSize);
-    const g = windowGeometry(x!.shape, filter, a.strides, 1, a.pad, a.dimRoundingMode);
-    const [N, H, W, C] = x!.shape as [number, number, number, number];
-    if (g.outHeight < 1 || g.outWidth < 1) return original(args);
+    const { outShape, p } = poolGeometry(x!.shape, args.attrs!);
+    if (outShape[1]! < 1 || outShape[2]! < 1) return original(args);
     const backend = args.backend as BackendWasm;
-    const out = backend.makeOutput([N, g.outHeight, g.outWidth, C], "float32");
+    const out = backend.makeOutput(outShape, "float32");
     count("MaxPool");
-    const p = [N, H, W, C, g.outHeight, g.outWidth, ...filter, g.strideHeight, g.strideWidth, g.pad[1][0], g.pad[2][0]];
     addon!.maxPool(heapOf(backend), offsetOf(backend, x!), offsetOf(backend, out), p);
     return out;
   };
 }
 
+/** MaxPoolGrad (NHWC float32): one threaded pass instead of wasm_kernels.ts's composed argmax. */
 function nativeMaxPoolGrad(original: KernelFunc): KernelFunc {
   return (args: KernelArgs) => {
     const { dy, input } = args.inputs;
     if (!nativeKernelsActive() || input!.shape.length !== 4 || input!.dtype !== "float32" || dy!.dtype !== "float32") return original(args);
-    const a = args.attrs as unknown as { filterSize: number | Pair; strides: number | Pair; pad: PadSpec; dimRoundingMode?: Rounding };
-    const filter = pair(a.filterSize);
-    const g = windowGeometry(input!.shape, filter, a.strides, 1, a.pad, a.dimRoundingMode);
-    const [N, H, W, C] = input!.shape as [number, number, number, number];
-    if (!sameShape(dy!.shape, [N, g.outHeight, g.outWidth, C]) || N * H * W * C === 0) return original(args);
+    const { outShape, p } = poolGeometry(input!.shape, args.attrs!);
+    if (!sameShape(dy!.shape, outShape) || util.sizeFromShape(input!.shape) === 0) return original(args);
     const backend = args.backend as BackendWasm;
-    const out = backend.makeOutput([N, H, W, C], "float32");
+    const out = backend.makeOutput([...input!.shape], "float32");
     count("MaxPoolGrad");
-    const p = [N, H, W, C, g.outHeight, g.outWidth, ...filter, g.strideHeight, g.strideWidth, g.pad[1][0], g.pad[2][0]];
     addon!.maxPoolGrad(heapOf(backend), offsetOf(backend, dy!), offsetOf(backend, input!), offsetOf(backend, out), p);
     return out;
   };
@@ -810,7 +819,7 @@ function dropout(args: KernelArgs): TensorInfo {
   const backend = args.backend as BackendWasm;
   const y = backend.makeOutput([...x!.shape], "float32");
   count(NATIVE_DROPOUT);
-  addon!.dropout(heapOf(backend), offsetOf(backend, x!), offsetOf(backend, y), util.sizeFromShape(x!.shape), rate, seed, Math.fround(1 / (1 - rate)));
+  addon!.dropout(heapOf(backend), offsetOf(backend, x!), offsetOf(backend, y), util.sizeFromShape(x!.shape), rate, seed);
   return y;
 }
 

@@ -388,6 +388,19 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
   });
 }
 
+// wFolded[r, o] = w[r, o] * k[o] (in double, rounded once), over rows of Co
+// output channels. One pass per row without an index modulo, on all threads:
+// as a per-element i % Co loop it took ~5 ms for VGG's 2.4M-weight convs.
+void foldWeights(const float* w, const double* k, float* wFolded, int64_t rows, int64_t Co) {
+#pragma omp parallel for schedule(static) if (rows * Co > 65536)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* wr = w + r * Co;
+    float* fr = wFolded + r * Co;
+#pragma omp simd
+    for (int64_t o = 0; o < Co; o++) fr[o] = static_cast<float>(wr[o] * k[o]);
+  }
+}
+
 // The batch-norm fold of PyTorch's fuse_conv_bn_weights, in double:
 // w' = w * a, b' = offset - mean * a, a = scale / sqrt(var + eps) per output
 // channel (hwio: the output channel is the innermost index).
@@ -415,8 +428,8 @@ napi_value Conv2dFused(napi_env env, napi_callback_info info) {
       k[o] = scale[o] / std::sqrt(static_cast<double>(var[o]) + eps);
       bias[o] = static_cast<float>(offset[o] - mean[o] * k[o]);
     }
-    // hwio and depthwise [KH, KW, Ci, multiplier] alike: output channel = i % Co.
-    for (int64_t i = 0; i < wCount; i++) wFolded[i] = static_cast<float>(w[i] * k[i % Co]);
+    // hwio and depthwise [KH, KW, Ci, multiplier] alike: rows of Co output channels.
+    foldWeights(w, k.data(), wFolded, wCount / Co, Co);
 
     ConvEntry& e = convEntry(3, p, residualOff >= 0, static_cast<int>(activation));
     auto& s = strm();

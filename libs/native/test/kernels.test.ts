@@ -120,6 +120,10 @@ const CASES: ConvCase[] = [
   { n: 2, h: 8, w: 8, ci: 5, co: 24, k: [3, 3], s: 1, pad: 1 },
   // Over 2^18 weights: oneDNN's own weight reorder instead of the offset table.
   { n: 1, h: 4, w: 4, ci: 256, co: 128, k: [3, 3], s: 1, pad: 1 },
+  // Small images with many channels: activations staged in oneDNN's blocked layout
+  // (forward and input gradient; preferBlocked in gap_native.cc), channels off the 16-blocks too.
+  { n: 1, h: 4, w: 4, ci: 256, co: 512, k: [3, 3], s: 1, pad: 1 },
+  { n: 2, h: 2, w: 3, ci: 264, co: 520, k: [3, 3], s: 1, pad: "same" },
 ];
 
 const label = (c: ConvCase) =>

@@ -1,0 +1,49 @@
+// The projection's step pricing on the quick preset, against counts worked out by hand
+// from the preset (services/coordinator/src/spec.ts) and the graph's shape.
+import { describe, expect, it } from "vitest";
+import { create } from "@bufbuild/protobuf";
+import { loadSpec } from "@gap/coordinator";
+import { Architecture, ExperimentSpecSchema } from "@gap/proto";
+import { project, stepWork, type Rates } from "../src/projection.js";
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+describe("projected experiment wall time", () => {
+  const work = stepWork(loadSpec("quick"));
+  const images = (kind: string) => sum(work.filter((w) => w.kind === kind).map((w) => w.images));
+
+  it("prices every step of the quick preset by its images", () => {
+    expect(work.length).toBe(92);
+    // Training: 5 epochs on 2,000 images, then 7 fine-tunings of 1 epoch on 500.
+    expect(images("train")).toBe(5 * 2000 + 7 * 500);
+    // PGD-10 on the 100-image attack subset: base model, held-out test subset, 7 pruned models.
+    expect(images("attack")).toBe(9 * 100);
+    // Clean test (500) per model, float and int8; base int8: adversarial and held-out sets (100 each);
+    // pruned, float and int8: adversarial, transfer and held-out sets.
+    expect(images("evaluate")).toBe(500 + (500 + 2 * 100) + 7 * 2 * (500 + 3 * 100));
+    // 128 calibration images per int8 model.
+    expect(images("quantize")).toBe(8 * 128);
+    // Gradient and GAP, each global and layerwise, score 100 inputs; random and magnitude are free.
+    expect(images("prune")).toBe(4 * 100);
+    expect(work.filter((w) => w.kind === "prune" && w.workload === null)).toHaveLength(3);
+  });
+
+  it("adds up seconds per architecture and step kind at the given rates", () => {
+    const rates: Rates = { train: 1e-3, evaluate: 1e-4, pgd10: 1e-2, gapInput: 2e-3 };
+    const seconds = project(work, new Map([["resnet20", rates]]))!.get("resnet20")!;
+    expect(seconds.train).toBeCloseTo(13_500 * 1e-3, 9);
+    expect(seconds.attack).toBeCloseTo(900 * 1e-2, 9);
+    expect(seconds.evaluate).toBeCloseTo(12_400 * 1e-4, 9);
+    expect(seconds.quantize).toBeCloseTo(1024 * 1e-4, 9);
+    expect(seconds.prune).toBeCloseTo(400 * 2e-3, 9);
+    // An architecture without measured rates cannot be projected.
+    expect(project(work, new Map())).toBeNull();
+  });
+
+  it("takes the full CIFAR-10 splits when a spec names no subset", () => {
+    const spec = create(ExperimentSpecSchema, { ...loadSpec("paper"), architectures: [Architecture.RESNET20], trials: 1, compressionRatios: [2] });
+    const train = stepWork(spec).filter((w) => w.kind === "train");
+    // 300 epochs on 50,000 images, then 7 fine-tunings of 40 epochs on 50,000.
+    expect(sum(train.map((w) => w.images))).toBe(300 * 50_000 + 7 * 40 * 50_000);
+  });
+});

@@ -170,7 +170,7 @@ napi_value guarded(napi_env env, F&& f) {
 // ------------------------------------------------------------- convolutions
 
 // An x- or y-shaped activation in the primitive's own layout when that is not
-// the user's nhwc (see preferBlocked): a buffer and the reorders into and out of it.
+// the user's nhwc (see activationLayout): a buffer and the reorders into and out of it.
 struct Staging {
   std::unique_ptr<memory> buf;  // null: the primitive reads and writes nhwc itself
   dnnl::reorder in, out;
@@ -251,15 +251,22 @@ std::vector<int64_t> blockedOffsets(const memory::desc& md) {
   return out;
 }
 
-// oneDNN's blocked activation layout (nChw16c) beats nhwc for the forward
-// and input-gradient convs of small images with many channels: VGG's
-// 4x4x512 -> 512 inference conv 45 -> 30 ms, training forward 43 -> 30 ms,
-// input gradient 30-38 -> 25 ms per 128 images, reorders included (oneDNN
-// 2.6, AVX-512). Elsewhere (more pixels, fewer channels, 4x4x256 -> 256,
-// MobileNetV2's 1x1 4x4x320 -> 1280) nhwc (brgconv) measured as fast or
-// faster, and so did every filter gradient.
-bool preferBlocked(int kind, int64_t H, int64_t W, int64_t KH, int64_t KW, int64_t Ci, int64_t Co, int64_t G) {
-  return kind != 2 && G == 1 && KH * KW > 1 && H * W <= 16 && Ci >= 256 && Co >= 512;
+// The activation layout a conv primitive runs on; anything but nhwc is staged
+// from and to the user's nhwc (reorders included in the timings below, per
+// 128 images, oneDNN 2.6, AVX-512).
+// - Blocked nChw16c: the forward and input-gradient 3x3 convs of small images
+//   with many channels (VGG's last blocks): 4x4x512 -> 512 inference conv
+//   45 -> 30 ms, training forward 43 -> 30 ms, input gradient 30-38 -> 25 ms.
+//   Not for 4x4x256 -> 256, MobileNetV2's 1x1 4x4x320 -> 1280, or any filter
+//   gradient: there nhwc (brgconv) was as fast or faster.
+// - Plain nchw (oneDNN's gemm): the input gradient of a large filter over a
+//   few input channels (GoogLeNet's 7x7 stem, PGD's gradient wrt the image):
+//   10.6 -> 5.3 ms. For 3x3 stems over 3 channels nhwc was as fast or faster.
+tag activationLayout(int kind, int64_t H, int64_t W, int64_t KH, int64_t KW, int64_t Ci, int64_t Co, int64_t G) {
+  if (G != 1 || kind == 2) return tag::nhwc;
+  if (KH * KW > 1 && H * W <= 16 && Ci >= 256 && Co >= 512) return tag::nChw16c;
+  if (kind == 1 && Ci < 16 && KH * KW >= 25) return tag::nchw;
+  return tag::nhwc;
 }
 
 std::unordered_map<std::string, std::unique_ptr<ConvEntry>>& convCache() {
@@ -291,10 +298,9 @@ ConvEntry& convEntry(int kind, const std::vector<int64_t>& p, bool residual = fa
   e->userDstMd = memory::desc(dstDims, dt::f32, tag::nhwc);
   e->userWeiMd = memory::desc(weiDims, dt::f32, G == 1 ? tag::hwio : tag::hwigo);
   memory::desc anyWei(weiDims, dt::f32, tag::any);
-  const bool blocked = preferBlocked(kind, H, W, KH, KW, Ci, Co, G);
-  // Not tag::any: for inference oneDNN then picks nhwc brgconv, the slower one here.
-  const memory::desc srcMd = blocked ? memory::desc(srcDims, dt::f32, tag::nChw16c) : e->userSrcMd;
-  const memory::desc dstMd = blocked ? memory::desc(dstDims, dt::f32, tag::nChw16c) : e->userDstMd;
+  // A fixed layout, not tag::any: for inference oneDNN then picks nhwc brgconv, the slower one here.
+  const tag layout = activationLayout(kind, H, W, KH, KW, Ci, Co, G);
+  const memory::desc srcMd(srcDims, dt::f32, layout), dstMd(dstDims, dt::f32, layout);
 
   dnnl::convolution_forward::desc fwdDesc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
                                           srcMd, anyWei, dstMd, strides, dil, padL, padR);

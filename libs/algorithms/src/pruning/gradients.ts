@@ -28,7 +28,8 @@ export async function sumGradients(
   options: GradientSumOptions,
 ): Promise<Map<string, Float32Array>> {
   const variables = params.map((p) => p.variable);
-  const sums = params.map((p) => tf.zeros(p.variable.shape));
+  // Undefined until the first batch: its gradients start the sums (no zeros to upload and add).
+  const sums: Array<tf.Tensor | undefined> = params.map(() => undefined);
   const batchSize = options.absolutePerExample ? 1 : options.batchSize;
   const total = Math.min(data.count, (options.maxBatches ?? Infinity) * batchSize);
   let done = 0;
@@ -46,9 +47,10 @@ export async function sumGradients(
         }, variables);
         variables.forEach((variable, i) => {
           const g = grads[variable.name]!;
-          const previous = sums[i]!;
-          sums[i] = tf.keep(tf.add(previous, options.absolutePerExample ? tf.abs(g) : g));
-          previous.dispose();
+          const term = options.absolutePerExample ? tf.abs(g) : g;
+          const previous = sums[i];
+          sums[i] = tf.keep(previous ? tf.add(previous, term) : term);
+          previous?.dispose();
         });
       });
       model.discardBatchStats();
@@ -57,9 +59,12 @@ export async function sumGradients(
       await yieldToEventLoop();
     }
     const result = new Map<string, Float32Array>();
-    for (let i = 0; i < params.length; i++) result.set(params[i]!.name, (await sums[i]!.data()) as Float32Array);
+    for (let i = 0; i < params.length; i++) {
+      const sum = sums[i];
+      result.set(params[i]!.name, sum ? ((await sum.data()) as Float32Array) : new Float32Array(params[i]!.variable.size));
+    }
     return result;
   } finally {
-    tf.dispose(sums);
+    tf.dispose(sums.filter((s) => s !== undefined));
   }
 }

@@ -64,7 +64,8 @@ export function pruneReport(model: Model, masks: ReadonlyMap<string, Uint8Array>
   for (const p of model.params) {
     const mask = masks.get(p.name);
     if (!mask) continue;
-    const kept = mask.reduce((sum, m) => sum + m, 0);
+    let kept = 0;
+    for (let i = 0; i < mask.length; i++) kept += mask[i]!;
     layers.push({ name: p.name, kept, total: mask.length, fraction: kept / mask.length });
     prunableParameters += mask.length;
     keptPrunable += kept;

@@ -31,6 +31,20 @@ async function weights(params: readonly ParamEntry[]) {
   return Promise.all(params.map(async (p) => [p.name, (await p.variable.data()) as Float32Array] as const));
 }
 
+/**
+ * f of every value, into new arrays (data() may hand out a backend's own storage, so
+ * never in place). A plain loop: TypedArray.map with a callback took ~25 ns a value.
+ */
+function mapScores(arrays: Iterable<readonly [string, Float32Array]>, f: (v: number) => number): Scores {
+  const scores = new Map<string, Float32Array>();
+  for (const [name, values] of arrays) {
+    const out = new Float32Array(values.length);
+    for (let i = 0; i < values.length; i++) out[i] = f(values[i]!);
+    scores.set(name, out);
+  }
+  return scores;
+}
+
 function requireData(input: ScoringInput, strategy: string): Dataset {
   if (!input.data || input.data.count === 0) throw new Error(`${strategy} pruning needs scoring data`);
   return input.data;
@@ -51,7 +65,7 @@ export class MagnitudePruning implements PruningStrategy {
   readonly name = "magnitude";
   readonly scopes = ["global", "layer"] as const;
   async score({ params }: ScoringInput): Promise<Scores> {
-    return new Map((await weights(params)).map(([name, w]) => [name, w.map(Math.abs)]));
+    return mapScores(await weights(params), Math.abs);
   }
 }
 
@@ -100,8 +114,7 @@ export class GreedyAdversarialPruning implements PruningStrategy {
       training: reference,
       reduction: reference ? "mean" : "sum",
     });
-    const absolute = reference && input.scope === "layer";
-    return new Map([...grads].map(([name, g]) => [name, g.map((gi) => (absolute ? Math.abs(gi) : -gi))]));
+    return mapScores(grads, reference && input.scope === "layer" ? Math.abs : (g) => -g);
   }
 }
 

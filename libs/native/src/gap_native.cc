@@ -318,11 +318,8 @@ ConvEntry& convEntry(int kind, const std::vector<int64_t>& p, bool residual = fa
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
     e->fwdPd = dnnl::convolution_forward::primitive_desc(d, attr, eng());
-    e->prim = dnnl::convolution_forward(e->fwdPd);
-    e->weiMd = e->fwdPd.weights_desc();
-    e->src.init(e->fwdPd.src_desc(), e->userSrcMd);
-    e->dst.init(e->fwdPd.dst_desc(), e->userDstMd);
-  } else if (kind == 0) {
+  }
+  if (kind == 0 || kind == 3) {
     e->prim = dnnl::convolution_forward(e->fwdPd);
     e->weiMd = e->fwdPd.weights_desc();
     e->src.init(e->fwdPd.src_desc(), e->userSrcMd);

@@ -4,7 +4,17 @@ import { toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobu
 import { ArtifactKind, type ArtifactRef } from "@gap/proto";
 import { failedPrecondition, invalidArgument, nonEmptyString } from "@gap/service-kit";
 import { keyProblem, type ArtifactStore } from "@gap/artifacts";
-import { createModel, loadMasks, loadWeights, type InputShape, type Masks, type Model, type ModelConfig } from "@gap/ml-core";
+import {
+  createModel,
+  decodeSafetensors,
+  loadMasks,
+  loadWeights,
+  stateDictProblem,
+  type InputShape,
+  type Masks,
+  type Model,
+  type ModelConfig,
+} from "@gap/ml-core";
 import { decodeAdversarialSet, type AdversarialSet } from "@gap/algorithms";
 
 /** A plain proto ArtifactRef for what the store returned. */
@@ -65,6 +75,36 @@ export async function loadModel(store: ArtifactStore, config: ModelConfig, weigh
     throw failedPrecondition(`${field}: ${(error as Error).message}`);
   }
   return model;
+}
+
+/**
+ * Reads weights a request names and checks that they fit the model (names,
+ * shapes, F32), without keeping a model. A truncated or foreign file and
+ * weights that do not fit are FAILED_PRECONDITION naming the field and the
+ * first wrong tensor. Returns the ref completed with the object's sha256 and size.
+ */
+export async function checkWeightsArtifact(
+  store: ArtifactStore,
+  config: ModelConfig,
+  ref: ArtifactRef | undefined,
+  field: string,
+): Promise<Omit<ArtifactRef, "$typeName">> {
+  if (isSet(ref) && ref.kind !== ArtifactKind.UNSPECIFIED && ref.kind !== ArtifactKind.WEIGHTS) {
+    throw invalidArgument(`${field}.kind`, `must be ARTIFACT_KIND_WEIGHTS, got ${ArtifactKind[ref.kind]}`);
+  }
+  const bytes = await readArtifact(store, ref, field);
+  let problem: Error | undefined;
+  const model = createModel(config, 0);
+  try {
+    problem = stateDictProblem(model, decodeSafetensors(bytes).tensors);
+  } catch (error) {
+    problem = error as Error;
+  } finally {
+    model.dispose();
+  }
+  if (problem) throw failedPrecondition(`${field}: ${problem.message}`);
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  return { bucket: store.bucket, key: ref!.key, sha256, sizeBytes: BigInt(bytes.length), kind: ArtifactKind.WEIGHTS };
 }
 
 /** Reads a mask that must fit the model, or undefined when the ref is empty. */

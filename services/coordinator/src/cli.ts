@@ -6,7 +6,8 @@ import { createArtifactStore } from "@gap/artifacts";
 import { GapClient, RunState } from "@gap/client";
 import { CLI_ENV } from "@gap/service-kit";
 import { RunState as State, type ExperimentEvent } from "@gap/proto";
-import { loadSpec } from "./spec.js";
+import { loadSpec, validateSpec } from "./spec.js";
+import { uploadBaseWeights } from "./base-weights.js";
 import { startLocalCluster } from "./local-cluster.js";
 import { formatTable } from "./table.js";
 
@@ -15,9 +16,20 @@ const WORK_DIR = process.env[CLI_ENV.workDir] ?? join(REPO_ROOT, ".gap");
 const REMOTE = process.env[CLI_ENV.coordinatorAddress];
 
 const specArg = process.argv[2] ?? process.env[CLI_ENV.spec] ?? "quick";
-const spec = loadSpec(specArg);
+let spec: ReturnType<typeof loadSpec>;
+try {
+  spec = validateSpec(loadSpec(specArg));
+} catch (error) {
+  console.error(`bad spec: ${(error as Error).message}`);
+  process.exit(2);
+}
 const env: Record<string, string> = {};
 if (!process.env.MINIO_ENDPOINT) env.GAP_STORE_DIR = process.env.GAP_STORE_DIR ?? join(WORK_DIR, "store");
+if (REMOTE && !process.env.MINIO_ENDPOINT && spec.baseWeights.some((entry) => entry.path !== "")) {
+  console.error("bad spec: spec.base_weights names a local file; uploading it to a remote coordinator's store needs MINIO_ENDPOINT (and its keys)");
+  process.exit(2);
+}
+const store = createArtifactStore({ ...process.env, ...env });
 const logDir = join(WORK_DIR, "logs");
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)}s`;
@@ -42,7 +54,7 @@ process.once("SIGINT", () => {
 });
 
 try {
-  const { experimentId, totalSteps } = await client.start(spec);
+  const { experimentId, totalSteps } = await client.start(await uploadBaseWeights(store, spec));
   console.log(`experiment ${experimentId}: ${totalSteps} steps`);
   const running = new Map<string, string>();
   let done = 0;
@@ -77,7 +89,6 @@ try {
   if (REMOTE) console.log(`report: ${stored} (${report.files.length} files)`);
   else {
     // A local run copies the report next to the table; a remote one leaves it in the cluster's store.
-    const store = createArtifactStore({ ...process.env, ...env });
     for (const file of report.files) writeFileSync(join(outDir, basename(file.key)), await store.get(file));
     console.log(`report: ${join(outDir, basename(report.report!.key))} (${report.files.length} files; ${stored})`);
   }

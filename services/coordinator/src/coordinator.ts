@@ -13,7 +13,8 @@ import {
 import { implement, nonEmptyString, notFound, type Logger } from "@gap/service-kit";
 import type { ArtifactInfo, ArtifactRefLike, ArtifactStore } from "@gap/artifacts";
 import { artifactRef } from "@gap/compute";
-import { buildGraph } from "./graph.js";
+import { buildGraph, graphInputs } from "./graph.js";
+import { resolveBaseWeights } from "./base-weights.js";
 import { DEFAULT_RETRY, Experiment, type RetryPolicy } from "./experiment.js";
 import type { StepCaller } from "./clients.js";
 import { resultRows } from "./results.js";
@@ -51,7 +52,9 @@ export class Coordinator {
 
   constructor(private readonly deps: CoordinatorDeps) {}
 
-  async start(spec: ExperimentSpec): Promise<Experiment> {
+  /** Starts (or resumes) a validated spec; base weights are checked against the store first. */
+  async start(validated: ExperimentSpec): Promise<Experiment> {
+    const spec = await resolveBaseWeights(this.deps.store, validated);
     const id = experimentId(spec);
     const current = this.experiments.get(id);
     if (current && !current.finished) return current;
@@ -62,7 +65,7 @@ export class Coordinator {
       retry: this.deps.retry ?? DEFAULT_RETRY,
       log: this.deps.log.child({ experiment: id }),
       onStepDone: (e) => this.persist(e),
-    });
+    }, graphInputs(spec));
     this.experiments.set(id, experiment);
     await this.deps.store.put(`${prefix(id)}/spec.json`, encode(toJson(ExperimentSpecSchema, spec)), { contentType: "application/json" });
     await this.persist(experiment);

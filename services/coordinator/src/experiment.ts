@@ -33,7 +33,8 @@ const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest(
  * of its inputs), so a restarted run finds finished steps and skips them.
  */
 export class Experiment {
-  readonly outputs = new Map<string, StepOutput>();
+  /** Finished steps' outputs, and the graph's inputs (given base weights). */
+  readonly outputs: Map<string, StepOutput>;
   readonly states = new Map<string, RunState>();
   readonly events: ExperimentEvent[] = [];
   private readonly listeners = new Set<(event: ExperimentEvent) => void>();
@@ -47,8 +48,14 @@ export class Experiment {
     readonly spec: ExperimentSpec,
     readonly steps: readonly Step[],
     private readonly deps: ExperimentDeps,
+    private readonly inputs: ReadonlyMap<string, StepOutput> = new Map(),
   ) {
+    this.outputs = new Map(inputs);
     for (const step of steps) this.states.set(step.id, RunState.PENDING);
+  }
+
+  private isAvailable(id: string): boolean {
+    return this.inputs.has(id) || FINISHED.has(this.states.get(id)!);
   }
 
   get stepsDone(): number {
@@ -106,7 +113,7 @@ export class Experiment {
             pending.splice(i, 1);
             continue;
           }
-          if (step.deps.every((d) => FINISHED.has(this.states.get(d)!))) {
+          if (step.deps.every((d) => this.isAvailable(d))) {
             pending.splice(i, 1);
             running.set(
               step.id,

@@ -78,8 +78,22 @@ export function strategyLabel(s: StrategyScope): string {
   return `${STRATEGY_NAMES[s.strategy]}-${SCOPE_NAMES[s.scope]}`;
 }
 
+/** The id under which an architecture's given base weights enter the graph. */
+export const baseWeightsId = (arch: string) => `${arch}/base-weights`;
+
+/** What the graph starts from instead of computing it: the spec's base weights, by id. */
+export function graphInputs(spec: ExperimentSpec): Map<string, StepOutput> {
+  return new Map(
+    spec.baseWeights.map((entry) => {
+      if (!entry.weights?.sha256) throw new Error(`base weights of ${ARCHITECTURE_NAMES[entry.architecture]} have no sha256 (resolve them first)`);
+      return [baseWeightsId(ARCHITECTURE_NAMES[entry.architecture]!), { artifact: entry.weights }];
+    }),
+  );
+}
+
 /**
- * The experiment as a dependency graph. Per architecture and trial: train,
+ * The experiment as a dependency graph. Per architecture and trial: train
+ * (unless the spec gives base weights, which every trial then starts from),
  * attack the training subset and the held-out test subset, evaluate and
  * quantize the base model; per strategy and ratio: prune, fine-tune, evaluate
  * clean / transfer / held-out transfer, attack the pruned model, quantize and
@@ -98,18 +112,21 @@ export function buildGraph(spec: ExperimentSpec): Step[] {
   for (const architecture of spec.architectures) {
     const arch = ARCHITECTURE_NAMES[architecture]!;
     const model = { architecture, numClasses: spec.numClasses, inputShape: spec.inputShape };
+    const givenWeights = spec.baseWeights.some((entry) => entry.architecture === architecture);
     for (let trial = 0; trial < spec.trials; trial++) {
       const seed = deriveSeed(Number(spec.seed), architecture, trial);
       const prefix = `${arch}/t${trial}`;
       const baseRow = (quantized: boolean): RowKey => ({ architecture, compressionRatio: 1, trial, quantized });
 
-      const train = add({
-        id: `${prefix}/train`,
-        kind: "train",
-        deps: [],
-        request: () => ({ model, trainData: spec.trainData, config: { ...spec.training!, seed: BigInt(seed) } }),
-        fills: [],
-      });
+      const train = givenWeights
+        ? baseWeightsId(arch)
+        : add({
+            id: `${prefix}/train`,
+            kind: "train",
+            deps: [],
+            request: () => ({ model, trainData: spec.trainData, config: { ...spec.training!, seed: BigInt(seed) } }),
+            fills: [],
+          });
       const attackOn = (id: string, weights: string, mask: string | undefined, source: DatasetRef, fills: Step["fills"]) =>
         add({
           id,

@@ -1,14 +1,18 @@
 import { create, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import { ArtifactKind, ExperimentSpecSchema, PruningScope, PruningStrategy, StrategyScopeSchema } from "@gap/proto";
 import { describe, expect, it } from "vitest";
-import { buildGraph, PRESETS, STEP_KINDS, validateSpec, type StepOutput } from "../src/index.js";
+import { ARCHITECTURE_NAMES } from "@gap/compute";
+import { baseWeightsId, buildGraph, PRESETS, STEP_KINDS, validateSpec, type StepOutput } from "../src/index.js";
 
 const spec = (name: string) => validateSpec(create(ExperimentSpecSchema, PRESETS[name]!));
 
-/** Runs the graph without services: each step's output names an artifact unique to the step. */
+const artifact = (key: string): StepOutput => ({ artifact: { $typeName: "gap.v1.ArtifactRef", bucket: "b", key, sha256: "", sizeBytes: 0n, kind: ArtifactKind.UNSPECIFIED } });
+
+/** Runs the graph without services: each step's output (and each given base model) names an artifact of its own. */
 function requests(name: string) {
-  const steps = buildGraph(spec(name));
-  const outputs = new Map<string, StepOutput>();
+  const s = spec(name);
+  const steps = buildGraph(s);
+  const outputs = new Map<string, StepOutput>(s.baseWeights.map((b) => [baseWeightsId(ARCHITECTURE_NAMES[b.architecture]!), artifact(`given/${b.architecture}`)]));
   const seen = new Map<string, string>();
   const order: string[] = [];
   for (const step of steps) {
@@ -17,7 +21,7 @@ function requests(name: string) {
     const digest = Buffer.from(toBinary(schema, create(schema, step.request(outputs) as never))).toString("base64");
     expect(seen.get(digest), `${step.id} sends the same request as ${seen.get(digest)}`).toBeUndefined();
     seen.set(digest, step.id);
-    outputs.set(step.id, { artifact: { $typeName: "gap.v1.ArtifactRef", bucket: "b", key: step.id, sha256: "", sizeBytes: 0n, kind: ArtifactKind.UNSPECIFIED } });
+    outputs.set(step.id, artifact(step.id));
     order.push(step.id);
   }
   return { steps, order };
@@ -25,16 +29,26 @@ function requests(name: string) {
 
 describe("experiment graph", () => {
   it("presets validate", () => {
-    expect(() => spec("quick")).not.toThrow();
-    expect(() => spec("paper")).not.toThrow();
+    for (const name of Object.keys(PRESETS)) expect(() => spec(name), name).not.toThrow();
   });
 
-  it("quick: 92 steps, dependencies first, no two steps asking for the same thing", () => {
+  it("quick: 259 steps from the committed ResNet20, dependencies first, no two steps asking for the same thing", () => {
     const { steps } = requests("quick");
-    // Base: train, 2 attacks, evaluate, quantize + 4 int8 evaluations (adversarial = transfer there) = 8;
-    // each of 7 pairs: prune, fine-tune, evaluate, attack, 3 evaluations, quantize, 4 int8 evaluations = 12.
-    expect(steps).toHaveLength(8 + 7 * 12);
+    // Base (given, not trained): 2 attacks, evaluate, quantize + 3 int8 evaluations (adversarial = transfer there) = 7;
+    // each of 7 pairs at 3 ratios: prune, fine-tune, evaluate, attack, 3 evaluations, quantize, 4 int8 evaluations = 12.
+    expect(steps).toHaveLength(7 + 7 * 3 * 12);
     expect(new Set(steps.map((s) => s.id)).size).toBe(steps.length);
+    expect(steps.filter((s) => s.kind === "train").every((s) => s.id.endsWith("/finetune"))).toBe(true);
+    const finetune = steps.find((s) => s.id === "resnet20/t0/gap-global/p8/finetune")!;
+    expect(finetune.deps).toContain("resnet20/base-weights");
+  });
+
+  it("paper-cpu: three trials of the 7 x 5 grid, all from the same given weights", () => {
+    const { steps } = requests("paper-cpu");
+    expect(steps).toHaveLength(3 * (7 + 7 * 5 * 12));
+    const prunes = steps.filter((s) => s.kind === "prune");
+    expect(prunes).toHaveLength(3 * 35);
+    expect(prunes.every((s) => s.deps[0] === "resnet20/base-weights")).toBe(true);
   });
 
   it("paper: the full grid, every result row filled by some step", () => {

@@ -1,6 +1,6 @@
 // The projection behind bench:grid: the coordinator's own step graph for a spec, each step
 // priced by the images it pushes through one measured workload (see grid.ts for the prices).
-import { buildGraph, type Step, type StepOutput } from "@gap/coordinator";
+import { baseWeightsId, buildGraph, type Step, type StepOutput } from "@gap/coordinator";
 import { ARCHITECTURE_NAMES } from "@gap/compute";
 import { DatasetName, PruningStrategy, Split, type ArtifactRef, type DatasetRef, type ExperimentSpec } from "@gap/proto";
 
@@ -54,8 +54,9 @@ export interface StepWork {
 
 export function stepWork(spec: ExperimentSpec): StepWork[] {
   const steps = buildGraph(spec);
-  // Every step's output stands for itself, so requests name the steps they read.
-  const outputs = new Map<string, StepOutput>(steps.map((s) => [s.id, { artifact: { bucket: "", key: s.id } as ArtifactRef }]));
+  // Every step's output (and every given base model) stands for itself, so requests name the steps they read.
+  const ids = [...spec.baseWeights.map((b) => baseWeightsId(ARCHITECTURE_NAMES[b.architecture]!)), ...steps.map((s) => s.id)];
+  const outputs = new Map<string, StepOutput>(ids.map((id) => [id, { artifact: { bucket: "", key: id } as ArtifactRef }]));
   const attackImages = new Map<string, number>();
   const work: StepWork[] = [];
   for (const step of steps) {

@@ -13,29 +13,29 @@ describe("projected experiment wall time", () => {
   const images = (kind: string) => sum(work.filter((w) => w.kind === kind).map((w) => w.images));
 
   it("prices every step of the quick preset by its images", () => {
-    expect(work.length).toBe(92);
-    // Training: 5 epochs on 2,000 images, then 7 fine-tunings of 1 epoch on 500.
-    expect(images("train")).toBe(5 * 2000 + 7 * 500);
-    // PGD-10 on the 100-image attack subset: base model, held-out test subset, 7 pruned models.
-    expect(images("attack")).toBe(9 * 100);
-    // Clean test (500) per model, float and int8; base int8: adversarial and held-out sets (100 each);
+    expect(work.length).toBe(259);
+    // No base training (the committed ResNet20); 21 fine-tunings (7 pairs x 3 ratios) of 2 epochs on 2,000 images.
+    expect(images("train")).toBe(21 * 2 * 2000);
+    // PGD-10 on 256 inputs: the base model's training and held-out test subsets, 21 pruned models.
+    expect(images("attack")).toBe(23 * 256);
+    // Clean test (1,000) per model, float and int8; base int8: adversarial and held-out sets (256 each);
     // pruned, float and int8: adversarial, transfer and held-out sets.
-    expect(images("evaluate")).toBe(500 + (500 + 2 * 100) + 7 * 2 * (500 + 3 * 100));
+    expect(images("evaluate")).toBe(1000 + (1000 + 2 * 256) + 21 * 2 * (1000 + 3 * 256));
     // 128 calibration images per int8 model.
-    expect(images("quantize")).toBe(8 * 128);
-    // Gradient and GAP, each global and layerwise, score 100 inputs; random and magnitude are free.
-    expect(images("prune")).toBe(4 * 100);
-    expect(work.filter((w) => w.kind === "prune" && w.workload === null)).toHaveLength(3);
+    expect(images("quantize")).toBe(22 * 128);
+    // Gradient and GAP, each global and layerwise, score 256 inputs at each ratio; random and magnitude are free.
+    expect(images("prune")).toBe(4 * 3 * 256);
+    expect(work.filter((w) => w.kind === "prune" && w.workload === null)).toHaveLength(3 * 3);
   });
 
   it("adds up seconds per architecture and step kind at the given rates", () => {
     const rates: Rates = { train: 1e-3, evaluate: 1e-4, pgd10: 1e-2, gapInput: 2e-3 };
     const seconds = project(work, new Map([["resnet20", rates]]))!.get("resnet20")!;
-    expect(seconds.train).toBeCloseTo(13_500 * 1e-3, 9);
-    expect(seconds.attack).toBeCloseTo(900 * 1e-2, 9);
-    expect(seconds.evaluate).toBeCloseTo(12_400 * 1e-4, 9);
-    expect(seconds.quantize).toBeCloseTo(1024 * 1e-4, 9);
-    expect(seconds.prune).toBeCloseTo(400 * 2e-3, 9);
+    expect(seconds.train).toBeCloseTo(84_000 * 1e-3, 9);
+    expect(seconds.attack).toBeCloseTo(5_888 * 1e-2, 9);
+    expect(seconds.evaluate).toBeCloseTo(76_768 * 1e-4, 9);
+    expect(seconds.quantize).toBeCloseTo(2_816 * 1e-4, 9);
+    expect(seconds.prune).toBeCloseTo(3_072 * 2e-3, 9);
     // An architecture without measured rates cannot be projected.
     expect(project(work, new Map())).toBeNull();
   });

@@ -78,11 +78,11 @@ function loadError(what: string, problems: Record<string, string[]>): Error {
 }
 
 /**
- * Loads a PyTorch-layout state dict into the model. Every parameter and buffer must be
- * present with its shape and F32 dtype; num_batches_tracked is optional and ignored.
- * Nothing is assigned unless everything matches.
+ * Why a PyTorch-layout state dict does not fit the model, or undefined when it fits:
+ * every parameter and buffer must be present with its shape and F32 dtype;
+ * num_batches_tracked is optional and ignored.
  */
-export function loadStateDict(model: Model, tensors: Record<string, SafeTensor>): void {
+export function stateDictProblem(model: Model, tensors: Record<string, SafeTensor>): Error | undefined {
   const entries = stateEntries(model);
   const optional = new Set(batchNormModules(model).map((m) => m + NUM_BATCHES_TRACKED));
   const expected = new Set(entries.map((e) => e.name));
@@ -104,10 +104,15 @@ export function loadStateDict(model: Model, tensors: Record<string, SafeTensor>)
     const t = tensors[name];
     if (t && (t.shape.length !== 0 || t.dtype.startsWith("F"))) mismatched.push(`${name}: expected an integer scalar, got ${t.dtype} ${describe(t.shape)}`);
   }
-  if (missing.length + unexpected.length + mismatched.length > 0) {
-    throw loadError(`weights do not fit ${model.config.architecture}`, { missing, unexpected, mismatched });
-  }
-  for (const e of entries) {
+  if (missing.length + unexpected.length + mismatched.length === 0) return undefined;
+  return loadError(`weights do not fit ${model.config.architecture}`, { missing, unexpected, mismatched });
+}
+
+/** Loads a PyTorch-layout state dict into the model; nothing is assigned unless everything fits. */
+export function loadStateDict(model: Model, tensors: Record<string, SafeTensor>): void {
+  const problem = stateDictProblem(model, tensors);
+  if (problem) throw problem;
+  for (const e of stateEntries(model)) {
     const t = tensors[e.name] as SafeTensor;
     tf.tidy(() => e.variable.assign(fromTorchLayout(e.kind, tf.tensor(t.data as Float32Array, t.shape, "float32"))));
   }

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gap/v1/coordinator.proto.
  */
 export const file_gap_v1_coordinator: GenFile = /*@__PURE__*/
-  fileDesc("ChhnYXAvdjEvY29vcmRpbmF0b3IucHJvdG8SBmdhcC52MSL9BAoORXhwZXJpbWVudFNwZWMSDAoEbmFtZRgBIAEoCRIrCg1hcmNoaXRlY3R1cmVzGAIgAygOMhQuZ2FwLnYxLkFyY2hpdGVjdHVyZRIpCgpzdHJhdGVnaWVzGAMgAygLMhUuZ2FwLnYxLlN0cmF0ZWd5U2NvcGUSGgoSY29tcHJlc3Npb25fcmF0aW9zGAQgAygBEg4KBnRyaWFscxgFIAEoDRImCgp0cmFpbl9kYXRhGAYgASgLMhIuZ2FwLnYxLkRhdGFzZXRSZWYSJQoJdGVzdF9kYXRhGAcgASgLMhIuZ2FwLnYxLkRhdGFzZXRSZWYSKAoIdHJhaW5pbmcYCCABKAsyFi5nYXAudjEuVHJhaW5pbmdDb25maWcSKwoLZmluZV90dW5pbmcYCSABKAsyFi5nYXAudjEuVHJhaW5pbmdDb25maWcSJAoGYXR0YWNrGAogASgLMhQuZ2FwLnYxLkF0dGFja0NvbmZpZxIUCgxhdHRhY2tfbGltaXQYCyABKA0SFgoOaGVsZF9vdXRfbGltaXQYDCABKA0SMAoMcXVhbnRpemF0aW9uGA0gASgLMhouZ2FwLnYxLlF1YW50aXphdGlvbkNvbmZpZxInCgd2YXJpYW50GA4gASgOMhYuZ2FwLnYxLlBydW5pbmdWYXJpYW50EgwKBHNlZWQYDyABKAQSEwoLbnVtX2NsYXNzZXMYECABKA0SJwoLaW5wdXRfc2hhcGUYESABKAsyEi5nYXAudjEuSW5wdXRTaGFwZRIXCg9ldmFsX2JhdGNoX3NpemUYEiABKA0SHwoXZmluZV90dW5pbmdfc3Vic2V0X3NpemUYEyABKA0iPgoWU3RhcnRFeHBlcmltZW50UmVxdWVzdBIkCgRzcGVjGAEgASgLMhYuZ2FwLnYxLkV4cGVyaW1lbnRTcGVjIkUKF1N0YXJ0RXhwZXJpbWVudFJlc3BvbnNlEhUKDWV4cGVyaW1lbnRfaWQYASABKAkSEwoLdG90YWxfc3RlcHMYAiABKA0iLwoWV2F0Y2hFeHBlcmltZW50UmVxdWVzdBIVCg1leHBlcmltZW50X2lkGAEgASgJIuIBCg9FeHBlcmltZW50RXZlbnQSFQoNZXhwZXJpbWVudF9pZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdzdGVwX2lkGAMgASgJEh8KBXN0YXRlGAQgASgOMhAuZ2FwLnYxLlJ1blN0YXRlEiIKCHByb2dyZXNzGAUgASgLMhAuZ2FwLnYxLlByb2dyZXNzEg8KB21lc3NhZ2UYBiABKAkSEgoKc3RlcHNfZG9uZRgHIAEoDRITCgtzdGVwc190b3RhbBgIIAEoDSI8CghBY2N1cmFjeRIPCgdjb3JyZWN0GAEgASgEEg0KBXRvdGFsGAIgASgEEhAKCGFjY3VyYWN5GAMgASgBIoUDCglSZXN1bHRSb3cSKgoMYXJjaGl0ZWN0dXJlGAEgASgOMhQuZ2FwLnYxLkFyY2hpdGVjdHVyZRInCghzdHJhdGVneRgCIAEoCzIVLmdhcC52MS5TdHJhdGVneVNjb3BlEhkKEWNvbXByZXNzaW9uX3JhdGlvGAMgASgBEg0KBXRyaWFsGAQgASgNEhEKCXF1YW50aXplZBgFIAEoCBIfCgVjbGVhbhgGIAEoCzIQLmdhcC52MS5BY2N1cmFjeRIlCgthZHZlcnNhcmlhbBgHIAEoCzIQLmdhcC52MS5BY2N1cmFjeRIiCgh0cmFuc2ZlchgIIAEoCzIQLmdhcC52MS5BY2N1cmFjeRIdChV0cmFuc2Zlcl9ib3RoX2NvcnJlY3QYCSABKAQSKwoRaGVsZF9vdXRfdHJhbnNmZXIYCiABKAsyEC5nYXAudjEuQWNjdXJhY3kSGgoSbm9uemVyb19wYXJhbWV0ZXJzGAsgASgEEhIKCnNpemVfYnl0ZXMYDCABKAQiKgoRR2V0UmVzdWx0c1JlcXVlc3QSFQoNZXhwZXJpbWVudF9pZBgBIAEoCSJ8ChJHZXRSZXN1bHRzUmVzcG9uc2USHwoFc3RhdGUYASABKA4yEC5nYXAudjEuUnVuU3RhdGUSHwoEcm93cxgCIAMoCzIRLmdhcC52MS5SZXN1bHRSb3cSJAoHcmVzdWx0cxgDIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZiIYChZMaXN0RXhwZXJpbWVudHNSZXF1ZXN0IoIBChFFeHBlcmltZW50U3VtbWFyeRIVCg1leHBlcmltZW50X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSHwoFc3RhdGUYAyABKA4yEC5nYXAudjEuUnVuU3RhdGUSEgoKc3RlcHNfZG9uZRgEIAEoDRITCgtzdGVwc190b3RhbBgFIAEoDSJJChdMaXN0RXhwZXJpbWVudHNSZXNwb25zZRIuCgtleHBlcmltZW50cxgBIAMoCzIZLmdhcC52MS5FeHBlcmltZW50U3VtbWFyeSIwChdDYW5jZWxFeHBlcmltZW50UmVxdWVzdBIVCg1leHBlcmltZW50X2lkGAEgASgJIjsKGENhbmNlbEV4cGVyaW1lbnRSZXNwb25zZRIfCgVzdGF0ZRgBIAEoDjIQLmdhcC52MS5SdW5TdGF0ZSIpChBHZXRSZXBvcnRSZXF1ZXN0EhUKDWV4cGVyaW1lbnRfaWQYASABKAkifQoRR2V0UmVwb3J0UmVzcG9uc2USHwoFc3RhdGUYASABKA4yEC5nYXAudjEuUnVuU3RhdGUSIwoGcmVwb3J0GAIgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmEiIKBWZpbGVzGAMgAygLMhMuZ2FwLnYxLkFydGlmYWN0UmVmKrEBCghSdW5TdGF0ZRIZChVSVU5fU1RBVEVfVU5TUEVDSUZJRUQQABIVChFSVU5fU1RBVEVfUEVORElORxABEhUKEVJVTl9TVEFURV9SVU5OSU5HEAISFwoTUlVOX1NUQVRFX1NVQ0NFRURFRBADEhQKEFJVTl9TVEFURV9DQUNIRUQQBBIUChBSVU5fU1RBVEVfRkFJTEVEEAUSFwoTUlVOX1NUQVRFX0NBTkNFTExFRBAGMugDChJDb29yZGluYXRvclNlcnZpY2USUgoPU3RhcnRFeHBlcmltZW50Eh4uZ2FwLnYxLlN0YXJ0RXhwZXJpbWVudFJlcXVlc3QaHy5nYXAudjEuU3RhcnRFeHBlcmltZW50UmVzcG9uc2USTAoPV2F0Y2hFeHBlcmltZW50Eh4uZ2FwLnYxLldhdGNoRXhwZXJpbWVudFJlcXVlc3QaFy5nYXAudjEuRXhwZXJpbWVudEV2ZW50MAESQwoKR2V0UmVzdWx0cxIZLmdhcC52MS5HZXRSZXN1bHRzUmVxdWVzdBoaLmdhcC52MS5HZXRSZXN1bHRzUmVzcG9uc2USUgoPTGlzdEV4cGVyaW1lbnRzEh4uZ2FwLnYxLkxpc3RFeHBlcmltZW50c1JlcXVlc3QaHy5nYXAudjEuTGlzdEV4cGVyaW1lbnRzUmVzcG9uc2USVQoQQ2FuY2VsRXhwZXJpbWVudBIfLmdhcC52MS5DYW5jZWxFeHBlcmltZW50UmVxdWVzdBogLmdhcC52MS5DYW5jZWxFeHBlcmltZW50UmVzcG9uc2USQAoJR2V0UmVwb3J0EhguZ2FwLnYxLkdldFJlcG9ydFJlcXVlc3QaGS5nYXAudjEuR2V0UmVwb3J0UmVzcG9uc2ViBnByb3RvMw", [file_gap_v1_common, file_google_protobuf_timestamp]);
+  fileDesc("ChhnYXAvdjEvY29vcmRpbmF0b3IucHJvdG8SBmdhcC52MSKoBQoORXhwZXJpbWVudFNwZWMSDAoEbmFtZRgBIAEoCRIrCg1hcmNoaXRlY3R1cmVzGAIgAygOMhQuZ2FwLnYxLkFyY2hpdGVjdHVyZRIpCgpzdHJhdGVnaWVzGAMgAygLMhUuZ2FwLnYxLlN0cmF0ZWd5U2NvcGUSGgoSY29tcHJlc3Npb25fcmF0aW9zGAQgAygBEg4KBnRyaWFscxgFIAEoDRImCgp0cmFpbl9kYXRhGAYgASgLMhIuZ2FwLnYxLkRhdGFzZXRSZWYSJQoJdGVzdF9kYXRhGAcgASgLMhIuZ2FwLnYxLkRhdGFzZXRSZWYSKAoIdHJhaW5pbmcYCCABKAsyFi5nYXAudjEuVHJhaW5pbmdDb25maWcSKwoLZmluZV90dW5pbmcYCSABKAsyFi5nYXAudjEuVHJhaW5pbmdDb25maWcSJAoGYXR0YWNrGAogASgLMhQuZ2FwLnYxLkF0dGFja0NvbmZpZxIUCgxhdHRhY2tfbGltaXQYCyABKA0SFgoOaGVsZF9vdXRfbGltaXQYDCABKA0SMAoMcXVhbnRpemF0aW9uGA0gASgLMhouZ2FwLnYxLlF1YW50aXphdGlvbkNvbmZpZxInCgd2YXJpYW50GA4gASgOMhYuZ2FwLnYxLlBydW5pbmdWYXJpYW50EgwKBHNlZWQYDyABKAQSEwoLbnVtX2NsYXNzZXMYECABKA0SJwoLaW5wdXRfc2hhcGUYESABKAsyEi5nYXAudjEuSW5wdXRTaGFwZRIXCg9ldmFsX2JhdGNoX3NpemUYEiABKA0SHwoXZmluZV90dW5pbmdfc3Vic2V0X3NpemUYEyABKA0SKQoMYmFzZV93ZWlnaHRzGBQgAygLMhMuZ2FwLnYxLkJhc2VXZWlnaHRzIm0KC0Jhc2VXZWlnaHRzEioKDGFyY2hpdGVjdHVyZRgBIAEoDjIULmdhcC52MS5BcmNoaXRlY3R1cmUSJAoHd2VpZ2h0cxgCIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIMCgRwYXRoGAMgASgJIj4KFlN0YXJ0RXhwZXJpbWVudFJlcXVlc3QSJAoEc3BlYxgBIAEoCzIWLmdhcC52MS5FeHBlcmltZW50U3BlYyJFChdTdGFydEV4cGVyaW1lbnRSZXNwb25zZRIVCg1leHBlcmltZW50X2lkGAEgASgJEhMKC3RvdGFsX3N0ZXBzGAIgASgNIi8KFldhdGNoRXhwZXJpbWVudFJlcXVlc3QSFQoNZXhwZXJpbWVudF9pZBgBIAEoCSLiAQoPRXhwZXJpbWVudEV2ZW50EhUKDWV4cGVyaW1lbnRfaWQYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHc3RlcF9pZBgDIAEoCRIfCgVzdGF0ZRgEIAEoDjIQLmdhcC52MS5SdW5TdGF0ZRIiCghwcm9ncmVzcxgFIAEoCzIQLmdhcC52MS5Qcm9ncmVzcxIPCgdtZXNzYWdlGAYgASgJEhIKCnN0ZXBzX2RvbmUYByABKA0SEwoLc3RlcHNfdG90YWwYCCABKA0iPAoIQWNjdXJhY3kSDwoHY29ycmVjdBgBIAEoBBINCgV0b3RhbBgCIAEoBBIQCghhY2N1cmFjeRgDIAEoASKFAwoJUmVzdWx0Um93EioKDGFyY2hpdGVjdHVyZRgBIAEoDjIULmdhcC52MS5BcmNoaXRlY3R1cmUSJwoIc3RyYXRlZ3kYAiABKAsyFS5nYXAudjEuU3RyYXRlZ3lTY29wZRIZChFjb21wcmVzc2lvbl9yYXRpbxgDIAEoARINCgV0cmlhbBgEIAEoDRIRCglxdWFudGl6ZWQYBSABKAgSHwoFY2xlYW4YBiABKAsyEC5nYXAudjEuQWNjdXJhY3kSJQoLYWR2ZXJzYXJpYWwYByABKAsyEC5nYXAudjEuQWNjdXJhY3kSIgoIdHJhbnNmZXIYCCABKAsyEC5nYXAudjEuQWNjdXJhY3kSHQoVdHJhbnNmZXJfYm90aF9jb3JyZWN0GAkgASgEEisKEWhlbGRfb3V0X3RyYW5zZmVyGAogASgLMhAuZ2FwLnYxLkFjY3VyYWN5EhoKEm5vbnplcm9fcGFyYW1ldGVycxgLIAEoBBISCgpzaXplX2J5dGVzGAwgASgEIioKEUdldFJlc3VsdHNSZXF1ZXN0EhUKDWV4cGVyaW1lbnRfaWQYASABKAkifAoSR2V0UmVzdWx0c1Jlc3BvbnNlEh8KBXN0YXRlGAEgASgOMhAuZ2FwLnYxLlJ1blN0YXRlEh8KBHJvd3MYAiADKAsyES5nYXAudjEuUmVzdWx0Um93EiQKB3Jlc3VsdHMYAyABKAsyEy5nYXAudjEuQXJ0aWZhY3RSZWYiGAoWTGlzdEV4cGVyaW1lbnRzUmVxdWVzdCKCAQoRRXhwZXJpbWVudFN1bW1hcnkSFQoNZXhwZXJpbWVudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEh8KBXN0YXRlGAMgASgOMhAuZ2FwLnYxLlJ1blN0YXRlEhIKCnN0ZXBzX2RvbmUYBCABKA0SEwoLc3RlcHNfdG90YWwYBSABKA0iSQoXTGlzdEV4cGVyaW1lbnRzUmVzcG9uc2USLgoLZXhwZXJpbWVudHMYASADKAsyGS5nYXAudjEuRXhwZXJpbWVudFN1bW1hcnkiMAoXQ2FuY2VsRXhwZXJpbWVudFJlcXVlc3QSFQoNZXhwZXJpbWVudF9pZBgBIAEoCSI7ChhDYW5jZWxFeHBlcmltZW50UmVzcG9uc2USHwoFc3RhdGUYASABKA4yEC5nYXAudjEuUnVuU3RhdGUiKQoQR2V0UmVwb3J0UmVxdWVzdBIVCg1leHBlcmltZW50X2lkGAEgASgJIn0KEUdldFJlcG9ydFJlc3BvbnNlEh8KBXN0YXRlGAEgASgOMhAuZ2FwLnYxLlJ1blN0YXRlEiMKBnJlcG9ydBgCIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIiCgVmaWxlcxgDIAMoCzITLmdhcC52MS5BcnRpZmFjdFJlZiqxAQoIUnVuU3RhdGUSGQoVUlVOX1NUQVRFX1VOU1BFQ0lGSUVEEAASFQoRUlVOX1NUQVRFX1BFTkRJTkcQARIVChFSVU5fU1RBVEVfUlVOTklORxACEhcKE1JVTl9TVEFURV9TVUNDRUVERUQQAxIUChBSVU5fU1RBVEVfQ0FDSEVEEAQSFAoQUlVOX1NUQVRFX0ZBSUxFRBAFEhcKE1JVTl9TVEFURV9DQU5DRUxMRUQQBjLoAwoSQ29vcmRpbmF0b3JTZXJ2aWNlElIKD1N0YXJ0RXhwZXJpbWVudBIeLmdhcC52MS5TdGFydEV4cGVyaW1lbnRSZXF1ZXN0Gh8uZ2FwLnYxLlN0YXJ0RXhwZXJpbWVudFJlc3BvbnNlEkwKD1dhdGNoRXhwZXJpbWVudBIeLmdhcC52MS5XYXRjaEV4cGVyaW1lbnRSZXF1ZXN0GhcuZ2FwLnYxLkV4cGVyaW1lbnRFdmVudDABEkMKCkdldFJlc3VsdHMSGS5nYXAudjEuR2V0UmVzdWx0c1JlcXVlc3QaGi5nYXAudjEuR2V0UmVzdWx0c1Jlc3BvbnNlElIKD0xpc3RFeHBlcmltZW50cxIeLmdhcC52MS5MaXN0RXhwZXJpbWVudHNSZXF1ZXN0Gh8uZ2FwLnYxLkxpc3RFeHBlcmltZW50c1Jlc3BvbnNlElUKEENhbmNlbEV4cGVyaW1lbnQSHy5nYXAudjEuQ2FuY2VsRXhwZXJpbWVudFJlcXVlc3QaIC5nYXAudjEuQ2FuY2VsRXhwZXJpbWVudFJlc3BvbnNlEkAKCUdldFJlcG9ydBIYLmdhcC52MS5HZXRSZXBvcnRSZXF1ZXN0GhkuZ2FwLnYxLkdldFJlcG9ydFJlc3BvbnNlYgZwcm90bzM", [file_gap_v1_common, file_google_protobuf_timestamp]);
 
 /**
  * The grid and settings of an experiment.
@@ -157,6 +157,15 @@ export type ExperimentSpec = Message<"gap.v1.ExperimentSpec"> & {
    * @generated from field: uint32 fine_tuning_subset_size = 19;
    */
   fineTuningSubsetSize: number;
+
+  /**
+   * Trained weights to start from, at most one entry per architecture. An
+   * architecture listed here skips base training: every trial prunes, attacks
+   * and evaluates these weights (training then applies to the others only).
+   *
+   * @generated from field: repeated gap.v1.BaseWeights base_weights = 20;
+   */
+  baseWeights: BaseWeights[];
 };
 
 /**
@@ -165,6 +174,46 @@ export type ExperimentSpec = Message<"gap.v1.ExperimentSpec"> & {
  */
 export const ExperimentSpecSchema: GenMessage<ExperimentSpec> = /*@__PURE__*/
   messageDesc(file_gap_v1_coordinator, 0);
+
+/**
+ * Trained weights of one architecture to start an experiment from.
+ *
+ * @generated from message gap.v1.BaseWeights
+ */
+export type BaseWeights = Message<"gap.v1.BaseWeights"> & {
+  /**
+   * The architecture; must be one of the spec's architectures.
+   *
+   * @generated from field: gap.v1.Architecture architecture = 1;
+   */
+  architecture: Architecture;
+
+  /**
+   * The weights in the store: a safetensors state_dict in the PyTorch layout
+   * with the names, shapes and F32 dtype this project writes. The coordinator
+   * checks them against the model when the experiment starts and records
+   * their sha256 (filled in when empty), so step hashes follow the weights.
+   *
+   * @generated from field: gap.v1.ArtifactRef weights = 2;
+   */
+  weights?: ArtifactRef;
+
+  /**
+   * A local safetensors file instead of `weights`: the CLI checks and uploads
+   * it and replaces it with `weights`. The coordinator rejects a spec that
+   * still has a path, since it cannot read the caller's files.
+   *
+   * @generated from field: string path = 3;
+   */
+  path: string;
+};
+
+/**
+ * Describes the message gap.v1.BaseWeights.
+ * Use `create(BaseWeightsSchema)` to create a new message.
+ */
+export const BaseWeightsSchema: GenMessage<BaseWeights> = /*@__PURE__*/
+  messageDesc(file_gap_v1_coordinator, 1);
 
 /**
  * Start request.
@@ -185,7 +234,7 @@ export type StartExperimentRequest = Message<"gap.v1.StartExperimentRequest"> & 
  * Use `create(StartExperimentRequestSchema)` to create a new message.
  */
 export const StartExperimentRequestSchema: GenMessage<StartExperimentRequest> = /*@__PURE__*/
-  messageDesc(file_gap_v1_coordinator, 1);
+  messageDesc(file_gap_v1_coordinator, 2);
 
 /**
  * Start reply.
@@ -213,7 +262,7 @@ export type StartExperimentResponse = Message<"gap.v1.StartExperimentResponse"> 
  * Use `create(StartExperimentResponseSchema)` to create a new message.
  */
 export const StartExperimentResponseSchema: GenMessage<StartExperimentResponse> = /*@__PURE__*/
-  messageDesc(file_gap_v1_coordinator, 2);
+  messageDesc(file_gap_v1_coordinator, 3);
 
 /**
  * Watch request.
@@ -234,7 +283,7 @@ export type WatchExperimentRequest = Message<"gap.v1.WatchExperimentRequest"> & 
  * Use `create(WatchExperimentRequestSchema)` to create a new message.
  */
 export const WatchExperimentRequestSchema: GenMessage<WatchExperimentRequest> = /*@__PURE__*/
-  messageDesc(file_gap_v1_coordinator, 3);
+  messageDesc(file_gap_v1_coordinator, 4);
 
 /**
  * One event of an experiment.
@@ -304,7 +353,7 @@ export type ExperimentEvent = Message<"gap.v1.ExperimentEvent"> & {
  * Use `create(ExperimentEventSchema)` to create a new message.
  */
 export const ExperimentEventSchema: GenMessage<ExperimentEvent> = /*@__PURE__*/
-  messageDesc(file_gap_v1_coordinator, 4);
+  messageDesc(file_gap_v1_coordinator, 5);
 
 /**
  * Accuracy with exact counts.
@@ -339,7 +388,7 @@ export type Accuracy = Message<"gap.v1.Accuracy"> & {
  * Use `create(AccuracySchema)` to create a new message.
  */
 export const AccuracySchema: GenMessage<Accuracy> = /*@__PURE__*/
-  messageDesc(file_gap_v1_coordinator, 5);
+  messageDesc(file_gap_v1_coordinator, 6);
 
 /**
  * One row of the result table.
@@ -439,7 +488,7 @@ export type ResultRow = Message<"gap.v1.ResultRow"> & {
  * Use `create(ResultRowSchema)` to create a new message.
  */
 export const ResultRowSchema: GenMessage<ResultRow> = /*@__PURE__*/
-  messageDesc(file_gap_v1_coordinator, 6);
+  messageDesc(file_gap_v1_coordinator, 7);
 
 /**
  * Results request.
@@ -460,7 +509,7 @@ export type GetResultsRequest = Message<"gap.v1.GetResultsRequest"> & {
  * Use `create(GetResultsRequestSchema)` to create a new message.
  */
 export const GetResultsRequestSchema: GenMessage<GetResultsRequest> = /*@__PURE__*/
-  messageDesc(file_gap_v1_coordinator, 7);
+  messageDesc(file_gap_v1_coordinator, 8);
 
 /**
  * Results reply.
@@ -495,7 +544,7 @@ export type GetResultsResponse = Message<"gap.v1.GetResultsResponse"> & {
  * Use `create(GetResultsResponseSchema)` to create a new message.
  */
 export const GetResultsResponseSchema: GenMessage<GetResultsResponse> = /*@__PURE__*/
-  messageDesc(file_gap_v1_coordinator, 8);
+  messageDesc(file_gap_v1_coordinator, 9);
 
 /**
  * List request.
@@ -510,7 +559,7 @@ export type ListExperimentsRequest = Message<"gap.v1.ListExperimentsRequest"> & 
  * Use `create(ListExperimentsRequestSchema)` to create a new message.
  */
 export const ListExperimentsRequestSchema: GenMessage<ListExperimentsRequest> = /*@__PURE__*/
-  messageDesc(file_gap_v1_coordinator, 9);
+  messageDesc(file_gap_v1_coordinator, 10);
 
 /**
  * Summary of one experiment.
@@ -559,7 +608,7 @@ export type ExperimentSummary = Message<"gap.v1.ExperimentSummary"> & {
  * Use `create(ExperimentSummarySchema)` to create a new message.
  */
 export const ExperimentSummarySchema: GenMessage<ExperimentSummary> = /*@__PURE__*/
-  messageDesc(file_gap_v1_coordinator, 10);
+  messageDesc(file_gap_v1_coordinator, 11);
 
 /**
  * List reply.
@@ -580,7 +629,7 @@ export type ListExperimentsResponse = Message<"gap.v1.ListExperimentsResponse"> 
  * Use `create(ListExperimentsResponseSchema)` to create a new message.
  */
 export const ListExperimentsResponseSchema: GenMessage<ListExperimentsResponse> = /*@__PURE__*/
-  messageDesc(file_gap_v1_coordinator, 11);
+  messageDesc(file_gap_v1_coordinator, 12);
 
 /**
  * Cancel request.
@@ -601,7 +650,7 @@ export type CancelExperimentRequest = Message<"gap.v1.CancelExperimentRequest"> 
  * Use `create(CancelExperimentRequestSchema)` to create a new message.
  */
 export const CancelExperimentRequestSchema: GenMessage<CancelExperimentRequest> = /*@__PURE__*/
-  messageDesc(file_gap_v1_coordinator, 12);
+  messageDesc(file_gap_v1_coordinator, 13);
 
 /**
  * Cancel reply.
@@ -622,7 +671,7 @@ export type CancelExperimentResponse = Message<"gap.v1.CancelExperimentResponse"
  * Use `create(CancelExperimentResponseSchema)` to create a new message.
  */
 export const CancelExperimentResponseSchema: GenMessage<CancelExperimentResponse> = /*@__PURE__*/
-  messageDesc(file_gap_v1_coordinator, 13);
+  messageDesc(file_gap_v1_coordinator, 14);
 
 /**
  * Report request.
@@ -643,7 +692,7 @@ export type GetReportRequest = Message<"gap.v1.GetReportRequest"> & {
  * Use `create(GetReportRequestSchema)` to create a new message.
  */
 export const GetReportRequestSchema: GenMessage<GetReportRequest> = /*@__PURE__*/
-  messageDesc(file_gap_v1_coordinator, 14);
+  messageDesc(file_gap_v1_coordinator, 15);
 
 /**
  * Report reply.
@@ -678,7 +727,7 @@ export type GetReportResponse = Message<"gap.v1.GetReportResponse"> & {
  * Use `create(GetReportResponseSchema)` to create a new message.
  */
 export const GetReportResponseSchema: GenMessage<GetReportResponse> = /*@__PURE__*/
-  messageDesc(file_gap_v1_coordinator, 15);
+  messageDesc(file_gap_v1_coordinator, 16);
 
 /**
  * State of a step or of a whole experiment.

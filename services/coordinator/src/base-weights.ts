@@ -1,0 +1,51 @@
+import { readFileSync } from "node:fs";
+import { clone, create } from "@bufbuild/protobuf";
+import { ArtifactKind, BaseWeightsSchema, ExperimentSpecSchema, type ExperimentSpec } from "@gap/proto";
+import { invalidArgument } from "@gap/service-kit";
+import { sha256Hex, type ArtifactStore } from "@gap/artifacts";
+import { artifactRef, checkWeightsArtifact, modelConfig } from "@gap/compute";
+
+/**
+ * The coordinator's side: checks every base-weights entry against its model
+ * and the store, and returns the spec with complete refs (bucket, sha256,
+ * size, kind), so that the experiment id and every step hash follow the
+ * weights' bytes.
+ */
+export async function resolveBaseWeights(store: ArtifactStore, spec: ExperimentSpec): Promise<ExperimentSpec> {
+  if (spec.baseWeights.length === 0) return spec;
+  const resolved = clone(ExperimentSpecSchema, spec);
+  for (const [i, entry] of resolved.baseWeights.entries()) {
+    const field = `spec.base_weights[${i}]`;
+    if (entry.path !== "") throw invalidArgument(`${field}.path`, "is read and uploaded by the CLI; the coordinator takes weights (a reference into the store)");
+    const config = modelConfig({ $typeName: "gap.v1.ModelSpec", architecture: entry.architecture, numClasses: spec.numClasses, inputShape: spec.inputShape }, field);
+    const weights = await checkWeightsArtifact(store, config, entry.weights, `${field}.weights`);
+    resolved.baseWeights[i] = create(BaseWeightsSchema, { architecture: entry.architecture, weights });
+  }
+  return resolved;
+}
+
+/** Where the CLI puts an uploaded weights file: addressed by its content, so a second upload finds it. */
+export const uploadedWeightsKey = (sha256: string) => `inputs/weights/${sha256}.safetensors`;
+
+/**
+ * The CLI's side: reads every base-weights file the spec names (loadSpec
+ * made the paths absolute), uploads it to the store and puts its reference in
+ * place of the path. The coordinator checks the contents.
+ */
+export async function uploadBaseWeights(store: ArtifactStore, spec: ExperimentSpec): Promise<ExperimentSpec> {
+  if (!spec.baseWeights.some((entry) => entry.path !== "")) return spec;
+  const uploaded = clone(ExperimentSpecSchema, spec);
+  for (const [i, entry] of uploaded.baseWeights.entries()) {
+    if (entry.path === "") continue;
+    const path = entry.path;
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(path);
+    } catch (error) {
+      throw invalidArgument(`spec.base_weights[${i}].path`, `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    const stored = await store.put(uploadedWeightsKey(sha256Hex(bytes)), bytes, { contentType: "application/octet-stream" });
+    uploaded.baseWeights[i] = create(BaseWeightsSchema, { architecture: entry.architecture, weights: artifactRef(stored, ArtifactKind.WEIGHTS) });
+  }
+  return uploaded;
+}

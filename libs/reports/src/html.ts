@@ -1,3 +1,4 @@
+import { formatEvidence, type Finding } from "./claims.js";
 import type { Figure } from "./figures.js";
 
 export const escapeHtml = (text: string) =>
@@ -25,6 +26,9 @@ export interface ReportPage {
   /** Lines under the title: experiment id, state, date. */
   facts: ReadonlyArray<readonly [string, string]>;
   figures: ReadonlyArray<{ figure: Figure; svg: string }>;
+  /** The claims tested, with their verdicts (a section of its own when given). */
+  findings?: readonly Finding[];
+  findingsNote?: string;
   /** Named tables, in order: the results summary, software, timings. */
   tables: ReadonlyArray<{ heading: string; note?: string; table: Table }>;
   /** The spec as JSON. */
@@ -43,13 +47,26 @@ th, td { border: 1px solid #ddd; padding: .25rem .5rem; text-align: left; } .num
 thead th { background: #f4f4f4; position: sticky; top: 0; }
 pre { background: #f7f7f7; padding: 1rem; overflow-x: auto; font-size: .8rem; }
 nav a { margin-right: 1rem; }
+td ul { margin: 0; padding-left: 1.1rem; } .verdict.holds { background: #e9f6ec; } .verdict.does-not-hold { background: #fbeaea; } .verdict.not-enough-data { background: #f4f4f4; }
 `;
+
+/** One row per claim and model: the statement, the test, the evidence as a list, the verdict. */
+function findingsHtml(findings: readonly Finding[], note: string | undefined): string {
+  const rows = findings.map(
+    (f) =>
+      `<tr><td>${f.claim}</td><td>${escapeHtml(f.model)}</td><td>${escapeHtml(f.statement)}<br><small>${escapeHtml(f.test)}</small></td>` +
+      `<td><ul>${f.evidence.map((e) => `<li>${escapeHtml(formatEvidence(e))}</li>`).join("")}</ul></td>` +
+      `<td class="verdict ${f.verdict.replace(/ /g, "-")}"><b>${escapeHtml(f.verdict)}</b><br><small>${escapeHtml(f.reason)}</small></td></tr>`,
+  );
+  return `${note ? `<p>${escapeHtml(note)}</p>\n` : ""}<table>\n<thead><tr><th>claim</th><th>model</th><th>statement and test</th><th>evidence (mean ± std over trials)</th><th>verdict</th></tr></thead>\n<tbody>${rows.join("\n")}</tbody>\n</table>`;
+}
 
 const slug = (text: string) => text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
 
 /** One self-contained page: inline SVG figures and CSS, no scripts, no external resources. */
 export function renderReportHtml(page: ReportPage): string {
   const sections = [
+    ...(page.findings ? [{ heading: "Findings", html: findingsHtml(page.findings, page.findingsNote) }] : []),
     { heading: "Figures", html: page.figures.map(({ figure, svg }) => `<figure id="${slug(figure.name)}">\n${svg}\n<figcaption><b>${escapeHtml(figure.title)}.</b> ${escapeHtml(figure.caption)}</figcaption>\n</figure>`).join("\n") },
     ...page.tables.map(({ heading, note, table }) => ({ heading, html: `${note ? `<p>${escapeHtml(note)}</p>\n` : ""}${htmlTable(table)}` })),
     { heading: "Spec", html: `<pre>${escapeHtml(JSON.stringify(page.spec, null, 2))}</pre>` },

@@ -1,3 +1,4 @@
+export * from "./claims.js";
 export * from "./figures.js";
 export * from "./html.js";
 export * from "./report.js";

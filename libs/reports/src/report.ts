@@ -1,3 +1,4 @@
+import { CLAIM_THRESHOLDS, evaluateClaims, formatEvidence, type Finding, type MaskDisjointness } from "./claims.js";
 import { accuracyFigure, histogramFigure, overlapFigure, renderPng, renderSvg, type Figure, type HistogramSeries, type OverlapCell } from "./figures.js";
 import { renderReportHtml, type Table } from "./html.js";
 import { summarize, type ReportRow } from "./rows.js";
@@ -13,6 +14,10 @@ export interface ReportData {
   histograms?: ReadonlyMap<string, readonly HistogramSeries[]>;
   /** Mask overlap per model. */
   overlaps?: ReadonlyMap<string, readonly OverlapCell[]>;
+  /** Classes of the data (chance accuracy is 1 / classes, for the claims). */
+  numClasses: number;
+  /** GAP (global) against gradient (global) masks, per trial, for claim C7. */
+  disjointness?: readonly MaskDisjointness[];
   software: Table;
   timings: Table;
   timingsNote?: string;
@@ -42,18 +47,37 @@ export function reportFigures(data: ReportData, summaries = summarize(data.rows)
   return figures;
 }
 
+const FINDINGS_NOTE =
+  `Each claim is tested on this experiment's numbers with the thresholds in CLAIM_THRESHOLDS (libs/reports/src/claims.ts): ` +
+  `${JSON.stringify(CLAIM_THRESHOLDS)}. Differences are in accuracy points; "paired" differences are taken within one trial, ` +
+  `then averaged; t is the mean over its standard error. ✓ and ✗ mark the evidence that passes or fails its threshold.`;
+
+/** The findings as Markdown: one section per claim and model. */
+export function findingsMarkdown(findings: readonly Finding[]): string {
+  const blocks = findings.map(
+    (f) =>
+      `### ${f.claim} (${f.model}): ${f.verdict}\n\n${f.statement}\n\nTest: ${f.test}. Verdict: **${f.verdict}**, ${f.reason}.\n\n` +
+      f.evidence.map((e) => `- ${formatEvidence(e)}`).join("\n"),
+  );
+  return `## Findings\n\n${FINDINGS_NOTE}\n\n${blocks.join("\n\n")}\n`;
+}
+
 /**
  * Every file of a report: the results as CSV and JSON (one record per trial
- * with its cell's mean and std), a Markdown summary, each figure as SVG and
- * PNG, and the self-contained HTML page, which comes first.
+ * with its cell's mean and std), the findings as JSON, a Markdown summary
+ * (findings, then results), each figure as SVG and PNG, and the
+ * self-contained HTML page, which comes first.
  */
 export async function buildReport(data: ReportData): Promise<ReportFile[]> {
   const summaries = summarize(data.rows);
   const records = resultRecords(data.rows, summaries);
+  const findings = evaluateClaims({ rows: data.rows, numClasses: data.numClasses, disjointness: data.disjointness });
+  const summary = `# ${data.title}\n\n${findingsMarkdown(findings)}\n## Results\n\nAccuracies in percent, mean ± standard deviation over trials.\n\n${toMarkdown(summaries)}`;
   const files: ReportFile[] = [
     { name: "results.csv", contentType: "text/csv", bytes: text(toCsv(records)) },
     { name: "results.json", contentType: "application/json", bytes: text(JSON.stringify(records, null, 2) + "\n") },
-    { name: "summary.md", contentType: "text/markdown", bytes: text(`# ${data.title}\n\nAccuracies in percent, mean ± standard deviation over trials.\n\n${toMarkdown(summaries)}`) },
+    { name: "findings.json", contentType: "application/json", bytes: text(JSON.stringify({ thresholds: CLAIM_THRESHOLDS, findings }, null, 2) + "\n") },
+    { name: "summary.md", contentType: "text/markdown", bytes: text(summary) },
   ];
   const rendered = [];
   for (const figure of reportFigures(data, summaries)) {
@@ -65,6 +89,8 @@ export async function buildReport(data: ReportData): Promise<ReportFile[]> {
   const html = renderReportHtml({
     title: data.title,
     facts: data.facts,
+    findings,
+    findingsNote: FINDINGS_NOTE,
     figures: rendered,
     tables: [
       { heading: "Results", note: "Accuracies in percent, mean ± standard deviation over trials (sample standard deviation).", table: { columns: SUMMARY_COLUMNS, rows: summaryCells(summaries), numericFrom: 2 } },

@@ -58,6 +58,7 @@ export function fixtureData(rows = fixtureRows()): ReportData {
     rows,
     histograms: new Map([["resnet20", histograms]]),
     overlaps: new Map([["resnet20", overlaps]]),
+    numClasses: 10,
     software: { columns: ["service", "backend"], rows: [["training", "wasm (SIMD, 1 thread)"]] },
     timings: { columns: ["kind", "seconds"], rows: [["train", "12.5"]], numericFrom: 1 },
   };

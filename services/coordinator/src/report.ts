@@ -5,7 +5,7 @@ import type { ArtifactRefLike, ArtifactStore } from "@gap/artifacts";
 import { decodeSafetensors } from "@gap/ml-core";
 import { maskOverlap, weightHistogram } from "@gap/algorithms";
 import { ARCHITECTURE_NAMES, SCOPE_NAMES, STRATEGY_NAMES } from "@gap/compute";
-import { buildReport, REPORT_PAGE, type HistogramSeries, type OverlapCell, type ReportRow, type Table } from "@gap/reports";
+import { buildReport, REPORT_PAGE, type HistogramSeries, type MaskDisjointness, type OverlapCell, type ReportRow, type Table } from "@gap/reports";
 import type { Step, StepOutput } from "./graph.js";
 import { resultRows } from "./results.js";
 
@@ -49,9 +49,10 @@ export function reportRow(row: ResultRow): ReportRow {
   };
 }
 
-/** A finished prune step of trial 0, with what it pruned. */
-interface PruneOfTrial0 {
+/** A finished prune step, with what it pruned. */
+interface FinishedPrune {
   model: string;
+  trial: number;
   series: string;
   strategy: PruningStrategy;
   scope: PruningScope;
@@ -60,16 +61,16 @@ interface PruneOfTrial0 {
   mask: ArtifactRefLike;
 }
 
-function prunesOfTrial0(source: ReportSource): PruneOfTrial0[] {
-  const prunes: PruneOfTrial0[] = [];
+function finishedPrunes(source: ReportSource): FinishedPrune[] {
+  const prunes: FinishedPrune[] = [];
   for (const step of source.steps) {
     const mask = source.outputs.get(step.id)?.artifact;
     const row = step.fills[0]?.row;
-    if (step.kind !== "prune" || !mask || !row?.strategy || row.trial !== 0) continue;
+    if (step.kind !== "prune" || !mask || !row?.strategy) continue;
     const base = (step.request(source.outputs) as PruneRequest).weights!;
     const strategy = STRATEGY_NAMES[row.strategy.strategy]!;
     const scope = SCOPE_NAMES[row.strategy.scope]!;
-    prunes.push({ model: ARCHITECTURE_NAMES[row.architecture]!, series: `${strategy} (${scope})`, strategy: row.strategy.strategy, scope: row.strategy.scope, ratio: row.compressionRatio, base, mask });
+    prunes.push({ model: ARCHITECTURE_NAMES[row.architecture]!, trial: row.trial, series: `${strategy} (${scope})`, strategy: row.strategy.strategy, scope: row.strategy.scope, ratio: row.compressionRatio, base, mask });
   }
   return prunes;
 }
@@ -95,7 +96,7 @@ function histogramRatios(ratios: readonly number[]): number[] {
 const HISTOGRAM_BINS = 60;
 
 /** Fig. 1 data: the base weights GAP and global gradient pruning keep, against all of them (trial 0). */
-async function histograms(store: ArtifactStore, prunes: readonly PruneOfTrial0[]): Promise<Map<string, HistogramSeries[]>> {
+async function histograms(store: ArtifactStore, prunes: readonly FinishedPrune[]): Promise<Map<string, HistogramSeries[]>> {
   const shown = prunes.filter((p) => p.scope === PruningScope.GLOBAL && (p.strategy === PruningStrategy.GAP || p.strategy === PruningStrategy.GRADIENT));
   const result = new Map<string, HistogramSeries[]>();
   for (const [model, modelPrunes] of groupBy(shown, (p) => p.model)) {
@@ -118,7 +119,7 @@ async function histograms(store: ArtifactStore, prunes: readonly PruneOfTrial0[]
 }
 
 /** Jaccard overlap of every pair of strategies' masks at each ratio (trial 0). */
-async function overlaps(store: ArtifactStore, prunes: readonly PruneOfTrial0[]): Promise<Map<string, OverlapCell[]>> {
+async function overlaps(store: ArtifactStore, prunes: readonly FinishedPrune[]): Promise<Map<string, OverlapCell[]>> {
   const result = new Map<string, OverlapCell[]>();
   for (const [model, modelPrunes] of groupBy(prunes, (p) => p.model)) {
     const cells: OverlapCell[] = [];
@@ -127,6 +128,19 @@ async function overlaps(store: ArtifactStore, prunes: readonly PruneOfTrial0[]):
       atRatio.forEach((a, i) => atRatio.forEach((b, j) => cells.push({ ratio, a: a.series, b: b.series, jaccard: maskOverlap(masks[i]!, masks[j]!).jaccard })));
     }
     result.set(model, cells);
+  }
+  return result;
+}
+
+/** Claim C7's data: per model, ratio and trial, GAP (global)'s kept weights and those gradient (global) keeps too. */
+async function disjointness(store: ArtifactStore, prunes: readonly FinishedPrune[]): Promise<MaskDisjointness[]> {
+  const globalOf = (strategy: PruningStrategy) => prunes.filter((p) => p.scope === PruningScope.GLOBAL && p.strategy === strategy);
+  const result: MaskDisjointness[] = [];
+  for (const gap of globalOf(PruningStrategy.GAP)) {
+    const gradient = globalOf(PruningStrategy.GRADIENT).find((p) => p.model === gap.model && p.ratio === gap.ratio && p.trial === gap.trial);
+    if (!gradient) continue;
+    const overlap = maskOverlap(await readTensors<Uint8Array>(store, gap.mask), await readTensors<Uint8Array>(store, gradient.mask));
+    result.push({ model: gap.model, ratio: gap.ratio, trial: gap.trial, keptByGap: overlap.keptA, keptByBoth: overlap.keptBoth });
   }
   return result;
 }
@@ -176,20 +190,23 @@ function timingsTable(source: ReportSource): { table: Table; note: string } {
  */
 export async function writeReport(store: ArtifactStore, source: ReportSource) {
   const rows = resultRows(source.spec, source.steps, source.outputs).map(reportRow);
-  const prunes = prunesOfTrial0(source);
+  const prunes = finishedPrunes(source);
+  const ofTrial0 = prunes.filter((p) => p.trial === 0);
   const timings = timingsTable(source);
   const files = await buildReport({
     title: `GAP Lab report: ${source.spec.name || source.id}`,
     facts: [
       ["experiment", source.id],
       ["state", RunState[source.state].toLowerCase()],
-      ["steps finished", `${source.outputs.size} of ${source.steps.length}`],
+      ["steps finished", `${source.steps.filter((step) => source.outputs.has(step.id)).length} of ${source.steps.length}`],
       ["generated", new Date().toISOString()],
     ],
     spec: toJson(ExperimentSpecSchema, source.spec),
     rows,
-    histograms: await histograms(store, prunes),
-    overlaps: await overlaps(store, prunes),
+    histograms: await histograms(store, ofTrial0),
+    overlaps: await overlaps(store, ofTrial0),
+    numClasses: source.spec.numClasses,
+    disjointness: await disjointness(store, prunes),
     software: softwareTable(source.outputs),
     timings: timings.table,
     timingsNote: timings.note,

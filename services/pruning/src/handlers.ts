@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { toJson } from "@bufbuild/protobuf";
 import { ArtifactKind, PruneRequestSchema, PruningService } from "@gap/proto";
 import { implement, invalidArgument, numberInRange } from "@gap/service-kit";
-import { maskTensors, prune, STRATEGIES, type Scope } from "@gap/algorithms";
+import { masksFromScores, maskTensors, scoreParameters, ScoreCache, STRATEGIES, type Scope } from "@gap/algorithms";
 import { saveMasks, type Dataset } from "@gap/ml-core";
 import {
   artifactRef,
@@ -20,8 +21,12 @@ import {
   type ComputeDeps,
 } from "@gap/compute";
 
+/** Scores kept between calls: up to 256 MiB (vgg_bn_drop's scores are 60 MB). */
+const SCORE_CACHE_BYTES = 256 * 1024 * 1024;
+
 /** Scores the prunable weights of a trained model and stores the masks (eqs. 1-4). */
 export function pruningService({ store, sources, queue }: ComputeDeps) {
+  const scoreCache = new ScoreCache(SCORE_CACHE_BYTES);
   return implement(PruningService, {
     async *prune(request, context) {
       const config = modelConfig(request.model, "model");
@@ -43,20 +48,26 @@ export function pruningService({ store, sources, queue }: ComputeDeps) {
         if (strategy === "gap") data = await loadAdversarialSet(store, request.adversarialSet, "adversarial_set", config.inputShape);
         const model = await loadModel(store, config, request.weights, "weights");
         try {
-          const { masks, report: pruned } = await prune(model, {
-            strategy,
-            scope,
-            compression,
-            variant,
-            data,
-            batchSize,
-            seed,
-            signal: context.signal,
-            onProgress: (done, total) => report({ step: done, total, phase: "score" }),
-          }).catch((error) => {
-            if (error instanceof RangeError) throw invalidArgument("compression_ratio", error.message);
-            throw error;
+          const options = { strategy, scope, compression, variant, data, batchSize, seed };
+          // Everything the scores depend on (not the ratio): the same request at another ratio reuses them.
+          const scoresKey = JSON.stringify({
+            ...(toJson(PruneRequestSchema, request) as object),
+            compressionRatio: undefined,
+            outputKey: undefined,
+            weights: request.weights!.sha256 || request.weights!.key,
+            adversarialSet: request.adversarialSet?.sha256 || request.adversarialSet?.key,
           });
+          const scores = await scoreCache.get(scoresKey, () =>
+            scoreParameters(model, { ...options, signal: context.signal, onProgress: (done, total) => report({ step: done, total, phase: "score" }) }),
+          );
+          const { masks, report: pruned } = (() => {
+            try {
+              return masksFromScores(model, scores, options);
+            } catch (error) {
+              if (error instanceof RangeError) throw invalidArgument("compression_ratio", error.message);
+              throw error;
+            }
+          })();
           const tensors = maskTensors(model, masks);
           const bytes = saveMasks(model, tensors, { strategy, scope, compression: String(compression), variant });
           tf.dispose([...tensors.values()]);

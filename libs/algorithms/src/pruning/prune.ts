@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Masks, Model } from "@gap/ml-core";
 import { apportion, keptPrunableCount } from "./compression.js";
-import { globalMasks, layerwiseMasks, type MaskArrays } from "./masks.js";
+import { globalMasks, layerwiseMasks, type MaskArrays, type Scores } from "./masks.js";
 import { STRATEGIES, type Scope, type ScoringInput, type StrategyName } from "./strategies.js";
 
 /** What scoring takes (scope, variant, data, batch size, seed, ...), plus the strategy and p. */
@@ -29,19 +29,22 @@ export interface PruneReport {
   realizedCompression: number;
 }
 
-/** Single-shot pruning of the prunable parameters: score (eqs. 2-4), then threshold (eq. 1). */
-export async function prune(model: Model, options: PruneOptions): Promise<{ masks: MaskArrays; report: PruneReport }> {
+/** The scores s(θ) of the prunable parameters (eqs. 2-4); they do not depend on the ratio. */
+export async function scoreParameters(model: Model, options: PruneOptions): Promise<Scores> {
   const strategy = STRATEGIES[options.strategy];
   if (!strategy) throw new Error(`unknown pruning strategy ${options.strategy}`);
   if (!(strategy.scopes as readonly Scope[]).includes(options.scope)) {
     throw new Error(`${options.strategy} pruning has no ${options.scope} scope (only ${strategy.scopes.join(", ")})`);
   }
+  return strategy.score({ model, params: model.params.filter((p) => p.prunable), ...options });
+}
+
+/** Eq. (1) on given scores: the masks that keep the prunable weights the ratio allows. */
+export function masksFromScores(model: Model, scores: Scores, options: Pick<PruneOptions, "strategy" | "scope" | "variant" | "compression">) {
   const params = model.params.filter((p) => p.prunable);
   const totalParameters = model.params.reduce((sum, p) => sum + p.variable.size, 0);
   const prunableParameters = params.reduce((sum, p) => sum + p.variable.size, 0);
   const keep = keptPrunableCount(totalParameters, prunableParameters, options.compression);
-
-  const scores = await strategy.score({ model, params, ...options });
   let masks: MaskArrays;
   if (options.strategy === "random" && options.variant === "reference_code") {
     // The authors' random pruning keeps each weight with probability keep/prunable: counts are approximate.
@@ -53,6 +56,11 @@ export async function prune(model: Model, options: PruneOptions): Promise<{ mask
     masks = layerwiseMasks(scores, keep, apportion);
   }
   return { masks, report: pruneReport(model, masks) };
+}
+
+/** Single-shot pruning of the prunable parameters: score (eqs. 2-4), then threshold (eq. 1). */
+export async function prune(model: Model, options: PruneOptions): Promise<{ masks: MaskArrays; report: PruneReport }> {
+  return masksFromScores(model, await scoreParameters(model, options), options);
 }
 
 /** Per-layer kept counts and the totals for a set of masks. */

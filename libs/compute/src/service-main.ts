@@ -1,8 +1,13 @@
 import { gapFiles } from "@gap/proto";
 import {
+  ConfigError,
   createLogger,
+  exitOnConfigError,
   exitOnSignals,
+  flag,
   JobQueue,
+  oneOf,
+  readEnv,
   serviceConfigFromEnv,
   startService,
   type RunningService,
@@ -10,7 +15,7 @@ import {
   type ServiceRegistration,
 } from "@gap/service-kit";
 import { createArtifactStore, type ArtifactStore } from "@gap/artifacts";
-import { initBackend } from "@gap/ml-core";
+import { BACKEND_CHOICES, initBackend } from "@gap/ml-core";
 import { dataSourcesFromEnv, type DataSources } from "./datasets.js";
 
 /** What every compute service's handlers work with. */
@@ -21,9 +26,25 @@ export interface ComputeDeps {
   queue: JobQueue;
 }
 
+/** What compute services read besides the server variables. */
+export const COMPUTE_VARIABLES = {
+  GAP_BACKEND: oneOf("TensorFlow.js backend", "auto", BACKEND_CHOICES),
+  GAP_NATIVE: flag("the native oneDNN kernels on the wasm backend, where built", true),
+} as const;
+
+/** The store the environment names; a bad MINIO_* or store setting is a ConfigError. */
+export function storeFromEnv(env: NodeJS.ProcessEnv): ArtifactStore {
+  try {
+    return createArtifactStore(env);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+}
+
 /**
  * Starts a compute service as its own process would: config from the
- * environment, the TensorFlow.js backend, the artifact store, then gRPC.
+ * environment (all of it checked first), the TensorFlow.js backend, the
+ * artifact store, then gRPC.
  */
 export async function startComputeService(
   name: ServiceName,
@@ -31,15 +52,25 @@ export async function startComputeService(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningService> {
   const config = serviceConfigFromEnv(name, env);
+  const { GAP_BACKEND: backendChoice } = readEnv(COMPUTE_VARIABLES, env);
+  const store = storeFromEnv(env);
   const log = createLogger({ service: name });
-  const backend = await initBackend(undefined, { log: (record) => log.info("backend selected", { ...record }) });
-  const deps: ComputeDeps = { store: createArtifactStore(env), sources: dataSourcesFromEnv(env), queue: new JobQueue(config.queueLimit) };
+  const backend = await initBackend(backendChoice, { log: (record) => log.info("backend selected", { ...record }) });
+  const deps: ComputeDeps = { store, sources: dataSourcesFromEnv(env), queue: new JobQueue(config.queueLimit) };
   log.info("store", { bucket: deps.store.bucket, kind: env.MINIO_ENDPOINT ? "s3" : "local" });
   return startService({ config, files: gapFiles, services: [register(deps)], log: log.child({ backend: backend.name }) });
 }
 
-/** Entry point of a service process: start, and stop gracefully on SIGTERM/SIGINT. */
+/**
+ * Entry point of a service process: start, and stop gracefully on SIGTERM/SIGINT.
+ * A bad configuration exits with status 2 and one line.
+ */
 export async function runServiceProcess(name: ServiceName, register: (deps: ComputeDeps) => ServiceRegistration): Promise<void> {
+  exitOnConfigError(() => {
+    serviceConfigFromEnv(name);
+    readEnv(COMPUTE_VARIABLES, process.env);
+    storeFromEnv(process.env);
+  });
   try {
     exitOnSignals(await startComputeService(name, register));
   } catch (error) {

@@ -1,3 +1,5 @@
+import { integer, oneOf, readEnv, text } from "./env.js";
+
 /**
  * The one table of service names, default ports, gRPC service names and
  * environment variables. Services read it at start-up and the Kubernetes
@@ -23,12 +25,20 @@ export const ENV = {
   shutdownGraceMs: "GAP_SHUTDOWN_GRACE_MS",
   queueLimit: "GAP_QUEUE_LIMIT",
   logLevel: "GAP_LOG_LEVEL",
+  maxConnectionAgeMs: "GAP_MAX_CONNECTION_AGE_MS",
   backend: "GAP_BACKEND",
   storeDir: "GAP_STORE_DIR",
   minioEndpoint: "MINIO_ENDPOINT",
   minioAccessKey: "MINIO_ACCESS_KEY",
   minioSecretKey: "MINIO_SECRET_KEY",
   minioBucket: "MINIO_BUCKET",
+} as const;
+
+/** Environment variables of the coordinator, besides ENV and the compute services' addresses. */
+export const COORDINATOR_ENV = {
+  concurrency: "GAP_CONCURRENCY",
+  retryBudgetMs: "GAP_RETRY_BUDGET_MS",
+  silenceLimitMs: "GAP_SILENCE_LIMIT_MS",
 } as const;
 
 /** Environment variables of the experiment CLI (nx run coordinator:experiment). */
@@ -53,25 +63,59 @@ export interface ServiceConfig {
   shutdownGraceMs: number;
   /** Compute jobs that may wait behind the running one before RESOURCE_EXHAUSTED. */
   queueLimit: number;
+  /** Connections older than this are closed (after their calls end), so clients look the service up again; 0 never. */
+  maxConnectionAgeMs: number;
 }
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+const DAY_MS = 86_400_000;
+
+/** Every server's variables; a bad value is a ConfigError naming it. */
+export function serviceVariables(name: ServiceName) {
+  return {
+    [ENV.host]: text("bind address", "127.0.0.1"),
+    [ENV.port]: integer("port; 0 takes a free one", SERVICES[name].port, 0, 65_535),
+    [ENV.maxMessageBytes]: integer("largest gRPC message", DEFAULT_MAX_MESSAGE_BYTES, 1024, 1 << 30, " bytes"),
+    [ENV.shutdownGraceMs]: integer("time in-flight calls get after SIGTERM", 10_000, 0, DAY_MS, " ms"),
+    [ENV.queueLimit]: integer("jobs waiting behind the running one", 4, 0, 10_000),
+    [ENV.maxConnectionAgeMs]: integer("age at which a connection is closed (0: never)", 300_000, 0, DAY_MS, " ms"),
+    [ENV.logLevel]: oneOf("least severe log level written", "info", ["debug", "info", "warn", "error"] as const),
+  } as const;
+}
 
 export function serviceConfigFromEnv(name: ServiceName, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  const v = readEnv(serviceVariables(name), env);
   return {
     name,
-    host: env[ENV.host] ?? "127.0.0.1",
-    port: intFromEnv(env, ENV.port, SERVICES[name].port),
-    maxMessageBytes: intFromEnv(env, ENV.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES),
-    shutdownGraceMs: intFromEnv(env, ENV.shutdownGraceMs, 10_000),
-    queueLimit: intFromEnv(env, ENV.queueLimit, 4),
+    host: v[ENV.host]!,
+    port: v[ENV.port],
+    maxMessageBytes: v[ENV.maxMessageBytes],
+    shutdownGraceMs: v[ENV.shutdownGraceMs],
+    queueLimit: v[ENV.queueLimit],
+    maxConnectionAgeMs: v[ENV.maxConnectionAgeMs],
   };
 }
 
-function intFromEnv(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
-  const raw = env[key];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${key} must be a non-negative integer, got "${raw}"`);
-  return value;
+export interface CoordinatorConfig {
+  /** Steps run at once. */
+  concurrency: number;
+  /** How long a step's failed calls are retried before the step fails. */
+  retryBudgetMs: number;
+  /** A step call that sends nothing for this long is cancelled and retried. */
+  silenceLimitMs: number;
+}
+
+export const COORDINATOR_VARIABLES = {
+  [COORDINATOR_ENV.concurrency]: integer("steps the coordinator runs at once", 2, 1, 256),
+  [COORDINATOR_ENV.retryBudgetMs]: integer("time a failing step call is retried for", 600_000, 0, DAY_MS, " ms"),
+  [COORDINATOR_ENV.silenceLimitMs]: integer("silence after which a step call is cancelled and retried", 60_000, 1_000, DAY_MS, " ms"),
+} as const;
+
+export function coordinatorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): CoordinatorConfig {
+  const v = readEnv(COORDINATOR_VARIABLES, env);
+  return {
+    concurrency: v[COORDINATOR_ENV.concurrency],
+    retryBudgetMs: v[COORDINATOR_ENV.retryBudgetMs],
+    silenceLimitMs: v[COORDINATOR_ENV.silenceLimitMs],
+  };
 }

@@ -1,18 +1,26 @@
 import { gapFiles } from "@gap/proto";
-import { createLogger, exitOnSignals, serviceConfigFromEnv, startService } from "@gap/service-kit";
-import { createArtifactStore } from "@gap/artifacts";
+import { coordinatorConfigFromEnv, createLogger, exitOnConfigError, exitOnSignals, serviceConfigFromEnv, startService } from "@gap/service-kit";
+import { storeFromEnv } from "@gap/compute";
 import { addressesFromEnv, createStepCaller } from "./clients.js";
 import { Coordinator, coordinatorService } from "./coordinator.js";
+import { DEFAULT_RETRY } from "./experiment.js";
 
+// Every variable is checked before anything starts: a bad one exits with status 2 and one line.
+const { config, coordinatorConfig, addresses, store } = exitOnConfigError(() => ({
+  config: serviceConfigFromEnv("coordinator"),
+  coordinatorConfig: coordinatorConfigFromEnv(),
+  addresses: addressesFromEnv(),
+  store: storeFromEnv(process.env),
+}));
 const log = createLogger({ service: "coordinator" });
 try {
-  const config = serviceConfigFromEnv("coordinator");
-  const caller = createStepCaller(addressesFromEnv());
+  const caller = createStepCaller(addresses, { silenceLimitMs: coordinatorConfig.silenceLimitMs });
   const coordinator = new Coordinator({
-    store: createArtifactStore(),
+    store,
     call: caller.call,
     log,
-    concurrency: Number(process.env.GAP_CONCURRENCY ?? 2),
+    concurrency: coordinatorConfig.concurrency,
+    retry: { ...DEFAULT_RETRY, budgetMs: coordinatorConfig.retryBudgetMs },
   });
   const service = await startService({ config, files: gapFiles, services: [coordinatorService(coordinator)], log });
   exitOnSignals(service);

@@ -42,3 +42,17 @@ export class InvalidBucketNameError extends ArtifactStoreError {
     super(`invalid bucket name ${JSON.stringify(bucket)}: ${reason}`, bucket, "");
   }
 }
+
+/** The store did not answer, or answered with a server error, for longer than the store retries. */
+export class StoreUnavailableError extends ArtifactStoreError {
+  constructor(bucket: string, key: string, detail: string, options?: ErrorOptions) {
+    super(`the artifact store is unavailable (${bucket}/${key}): ${detail}`, bucket, key, options);
+  }
+}
+
+/** The store refused an operation on this machine (permissions, no space); the message names the key, not the server's paths. */
+export class StoreAccessError extends ArtifactStoreError {
+  constructor(bucket: string, key: string, operation: string, code: string) {
+    super(`the artifact store cannot ${operation} ${bucket}/${key}: ${code}`, bucket, key);
+  }
+}

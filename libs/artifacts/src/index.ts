@@ -4,7 +4,10 @@ export {
   ArtifactIntegrityError,
   InvalidArtifactKeyError,
   InvalidBucketNameError,
+  StoreUnavailableError,
+  StoreAccessError,
 } from "./errors.js";
+export { isTransientStoreError, withStoreRetries, DEFAULT_STORE_RETRY, type StoreRetryPolicy } from "./retry.js";
 export {
   MAX_KEY_LENGTH,
   MAX_SEGMENT_LENGTH,

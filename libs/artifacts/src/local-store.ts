@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { mkdir, open, readFile, readdir, rename, rm, type FileHandle } from "node:fs/promises";
 import { join, relative, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
-import { ArtifactIntegrityError, ArtifactNotFoundError, InvalidArtifactKeyError } from "./errors.js";
+import { ArtifactIntegrityError, ArtifactNotFoundError, InvalidArtifactKeyError, StoreAccessError } from "./errors.js";
 import { assertValidBucketName, assertValidKey, assertValidPrefix } from "./keys.js";
 import {
   DEFAULT_CONTENT_TYPE,
@@ -57,7 +57,19 @@ export class LocalArtifactStore implements ArtifactStore {
     this.bucketDir = join(this.rootDir, this.bucket);
   }
 
-  async put(key: string, body: ArtifactBody, options: PutOptions = {}): Promise<ArtifactRefLike> {
+  put(key: string, body: ArtifactBody, options: PutOptions = {}): Promise<ArtifactRefLike> {
+    return this.withoutPaths(key, "write", () => this.write(key, body, options));
+  }
+
+  get(ref: ArtifactRefLike | string): Promise<Uint8Array> {
+    return this.withoutPaths(typeof ref === "string" ? ref : ref.key, "read", async () => readAll(await this.open(ref)));
+  }
+
+  getStream(ref: ArtifactRefLike | string): Promise<Readable> {
+    return this.withoutPaths(typeof ref === "string" ? ref : ref.key, "read", () => this.open(ref));
+  }
+
+  private async write(key: string, body: ArtifactBody, options: PutOptions): Promise<ArtifactRefLike> {
     const { dir, name, sidecarPath } = this.locate(key);
     await mkdir(dir, { recursive: true });
 
@@ -100,11 +112,7 @@ export class LocalArtifactStore implements ArtifactStore {
     return { bucket: this.bucket, key, sha256: sidecar.sha256, sizeBytes: BigInt(size) };
   }
 
-  async get(ref: ArtifactRefLike | string): Promise<Uint8Array> {
-    return readAll(await this.getStream(ref));
-  }
-
-  async getStream(ref: ArtifactRefLike | string): Promise<Readable> {
+  private async open(ref: ArtifactRefLike | string): Promise<Readable> {
     const key = keyOfRef(this.bucket, ref);
     const { dir } = this.locate(key);
     // A concurrent put may delete the data file between reading the sidecar and opening it: read again.
@@ -126,12 +134,12 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async stat(key: string): Promise<ArtifactInfo | undefined> {
-    const sidecar = await this.readSidecar(key);
+    const sidecar = await this.withoutPaths(key, "read", () => this.readSidecar(key));
     return sidecar === undefined ? undefined : { ...this.refOf(key, sidecar), contentType: sidecar.contentType };
   }
 
   async exists(key: string): Promise<boolean> {
-    return (await this.readSidecar(key)) !== undefined;
+    return (await this.withoutPaths(key, "read", () => this.readSidecar(key))) !== undefined;
   }
 
   async list(prefix = ""): Promise<string[]> {
@@ -141,7 +149,7 @@ export class LocalArtifactStore implements ArtifactStore {
     const startDir = join(this.bucketDir, ...fixedDir.split("/").filter(Boolean));
     let entries: string[];
     try {
-      entries = await readdir(startDir, { recursive: true });
+      entries = await this.withoutPaths(prefix, "list", () => readdir(startDir, { recursive: true }));
     } catch (error) {
       if (isMissingFileError(error)) return [];
       throw error;
@@ -157,8 +165,21 @@ export class LocalArtifactStore implements ArtifactStore {
     const { dir, sidecarPath } = this.locate(key);
     const sidecar = await this.readSidecar(key).catch(() => undefined);
     // Sidecar first: once it is gone the object is gone, even if removing the data fails.
-    await rm(sidecarPath, { force: true });
-    if (sidecar !== undefined) await rm(join(dir, sidecar.dataFile), { force: true });
+    await this.withoutPaths(key, "delete", async () => {
+      await rm(sidecarPath, { force: true });
+      if (sidecar !== undefined) await rm(join(dir, sidecar.dataFile), { force: true });
+    });
+  }
+
+  /** File-system errors name this machine's paths; callers get the key and the error code instead. */
+  private async withoutPaths<T>(key: string, operation: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException;
+      if (typeof e.code === "string" && typeof e.syscall === "string" && !isMissingFileError(e)) throw new StoreAccessError(this.bucket, key, operation, e.code);
+      throw error;
+    }
   }
 
   /** Paths for a key, after validating it and checking they stay inside the bucket directory. */

@@ -5,6 +5,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import { Client, CopyDestinationOptions, CopySourceOptions, type BucketItem } from "minio";
 import { ArtifactIntegrityError, ArtifactNotFoundError } from "./errors.js";
+import { DEFAULT_STORE_RETRY, withStoreRetries, type StoreRetryPolicy } from "./retry.js";
 import { assertValidBucketName, assertValidKey, assertValidPrefix } from "./keys.js";
 import {
   DEFAULT_CONTENT_TYPE,
@@ -34,6 +35,8 @@ export interface S3ArtifactStoreConfig {
   region?: string;
   /** Size of the parts of a streamed upload, at least 5 MiB (S3's minimum part size). Default 8 MiB. */
   partSizeBytes?: number;
+  /** How long calls are retried through connection failures and 5xx answers (default 60 s). */
+  retry?: StoreRetryPolicy;
 }
 
 const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -55,6 +58,10 @@ const SHA256_HEADER = "x-amz-meta-sha256";
  * temporary object is deleted. The final key therefore only ever holds complete
  * objects that carry their sha256. Server-side copy in one request is limited to
  * 5 GiB, far above any artifact of this project.
+ *
+ * Every call is retried through connection failures, timeouts and 5xx answers
+ * (withStoreRetries) for up to a minute, then fails as StoreUnavailableError.
+ * Streamed uploads are retried only before their first byte is sent.
  */
 export class S3ArtifactStore implements ArtifactStore {
   readonly bucket: string;
@@ -62,6 +69,7 @@ export class S3ArtifactStore implements ArtifactStore {
   readonly client: Client;
   private readonly region: string;
   private readonly partSize: number;
+  private readonly retryPolicy: StoreRetryPolicy;
   private bucketReady: Promise<void> | undefined;
 
   constructor(config: S3ArtifactStoreConfig) {
@@ -69,6 +77,7 @@ export class S3ArtifactStore implements ArtifactStore {
     this.bucket = config.bucket;
     this.region = config.region ?? "us-east-1";
     this.partSize = config.partSizeBytes ?? DEFAULT_PART_SIZE;
+    this.retryPolicy = config.retry ?? DEFAULT_STORE_RETRY;
     if (!Number.isInteger(this.partSize) || this.partSize < MIN_PART_SIZE) {
       throw new RangeError(`partSizeBytes must be an integer of at least ${MIN_PART_SIZE}`);
     }
@@ -86,11 +95,15 @@ export class S3ArtifactStore implements ArtifactStore {
     });
   }
 
+  private retrying<T>(key: string, call: () => Promise<T>): Promise<T> {
+    return withStoreRetries(this.bucket, key, call, this.retryPolicy);
+  }
+
   async put(key: string, body: ArtifactBody, options: PutOptions = {}): Promise<ArtifactRefLike> {
     assertValidKey(this.bucket, key);
     await this.ensureBucket();
     const contentType = options.contentType ?? DEFAULT_CONTENT_TYPE;
-    if (body instanceof Uint8Array) return this.putSingle(key, toBuffer(body), contentType);
+    if (body instanceof Uint8Array) return this.retrying(key, () => this.putSingle(key, toBuffer(body), contentType));
 
     const hash = createHash("sha256");
     let size = 0;
@@ -133,10 +146,15 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   async get(ref: ArtifactRefLike | string): Promise<Uint8Array> {
-    return readAll(await this.getStream(ref));
+    // The whole read is retried: a connection that breaks mid-body is read again from the start.
+    return this.retrying(keyOfRef(this.bucket, ref), async () => readAll(await this.openStream(ref)));
   }
 
   async getStream(ref: ArtifactRefLike | string): Promise<Readable> {
+    return this.retrying(keyOfRef(this.bucket, ref), () => this.openStream(ref));
+  }
+
+  private async openStream(ref: ArtifactRefLike | string): Promise<Readable> {
     const key = keyOfRef(this.bucket, ref);
     let response: Readable;
     try {
@@ -160,7 +178,7 @@ export class S3ArtifactStore implements ArtifactStore {
   async stat(key: string): Promise<ArtifactInfo | undefined> {
     assertValidKey(this.bucket, key);
     try {
-      const stat = await this.client.statObject(this.bucket, key);
+      const stat = await this.retrying(key, () => this.client.statObject(this.bucket, key));
       const sha256 = String(stat.metaData["sha256"] ?? "");
       return {
         ...this.recordedRef(key, sha256, BigInt(stat.size)),
@@ -175,7 +193,7 @@ export class S3ArtifactStore implements ArtifactStore {
   async exists(key: string): Promise<boolean> {
     assertValidKey(this.bucket, key);
     try {
-      await this.client.statObject(this.bucket, key);
+      await this.retrying(key, () => this.client.statObject(this.bucket, key));
       return true;
     } catch (error) {
       if (isMissing(error)) return false;
@@ -185,22 +203,24 @@ export class S3ArtifactStore implements ArtifactStore {
 
   async list(prefix = ""): Promise<string[]> {
     assertValidPrefix(this.bucket, prefix);
-    const keys: string[] = [];
     try {
-      for await (const item of this.client.listObjectsV2(this.bucket, prefix, true) as AsyncIterable<BucketItem>) {
-        if (item.name !== undefined && !item.name.startsWith(S3_UPLOAD_PREFIX)) keys.push(item.name);
-      }
+      return await this.retrying(prefix, async () => {
+        const keys: string[] = [];
+        for await (const item of this.client.listObjectsV2(this.bucket, prefix, true) as AsyncIterable<BucketItem>) {
+          if (item.name !== undefined && !item.name.startsWith(S3_UPLOAD_PREFIX)) keys.push(item.name);
+        }
+        return keys.sort();
+      });
     } catch (error) {
       if (isMissing(error)) return [];
       throw error;
     }
-    return keys.sort();
   }
 
   async delete(key: string): Promise<void> {
     assertValidKey(this.bucket, key);
     try {
-      await this.client.removeObject(this.bucket, key);
+      await this.retrying(key, () => this.client.removeObject(this.bucket, key));
     } catch (error) {
       if (!isMissing(error)) throw error;
     }
@@ -225,7 +245,7 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   private async createBucketIfMissing(): Promise<void> {
-    if (await this.client.bucketExists(this.bucket)) return;
+    if (await this.retrying("", () => this.client.bucketExists(this.bucket))) return;
     try {
       await this.client.makeBucket(this.bucket, this.region);
     } catch (error) {

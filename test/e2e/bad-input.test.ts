@@ -6,6 +6,7 @@ import { credentials, makeGenericClientConstructor, status, type Client } from "
 import { service as healthService } from "grpc-health-check";
 import {
   Architecture,
+  ArtifactKind,
   AttackService,
   CoordinatorService,
   DatasetName,
@@ -68,12 +69,19 @@ describe("malformed requests get clear statuses and the services keep serving", 
     });
     const store = createArtifactStore({ ...process.env, ...s3.env });
     const wrongMask = await store.put("test/wrong-mask.safetensors", encodeSafetensors({ "conv1.weight": { dtype: "U8", shape: [3], data: new Uint8Array(3) } }));
-    const misfit = await failure(client.train({ model, trainData: data, config: spec.training, mask: { key: wrongMask.key } }, deadline));
+    const misfit = await failure(client.train({ model, trainData: data, config: spec.training, fromScratch: true, mask: { key: wrongMask.key } }, deadline));
     expect(misfit).toMatchObject({ code: status.FAILED_PRECONDITION, details: expect.stringContaining("mask") });
     const badKey = await failure(client.train({ model, trainData: data, config: spec.training, outputKey: "../escape" }, deadline));
     expect(badKey).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("output_key") });
     const tooMany = await failure(client.train({ model, trainData: { ...data, subsetSize: 10_000 }, config: spec.training }, deadline));
     expect(tooMany).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("train_data.subset_size") });
+    // No weights: a seeded initialisation only when asked for, never by omission.
+    const noWeights = await failure(client.train({ model, trainData: data, config: spec.training }, deadline));
+    expect(noWeights).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^initial_weights\.key: is required/) });
+    const both = await failure(client.train({ model, trainData: data, config: spec.training, fromScratch: true, initialWeights: missing }, deadline));
+    expect(both).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^from_scratch: /) });
+    const wrongKind = await failure(client.train({ model, trainData: data, config: spec.training, initialWeights: { ...missing, kind: ArtifactKind.MASK } }, deadline));
+    expect(wrongKind).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^initial_weights\.kind: must be WEIGHTS, got MASK/) });
     client.close();
   });
 
@@ -85,6 +93,8 @@ describe("malformed requests get clear statuses and the services keep serving", 
     expect((await failure(client.generateAdversarialSet({ model, weights: missing, source: data, config: spec.attack }, deadline))).code).toBe(
       status.NOT_FOUND,
     );
+    const noWeights = await failure(client.generateAdversarialSet({ model, source: data, config: spec.attack }, deadline));
+    expect(noWeights).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^weights\.key: is required/) });
     client.close();
   });
 
@@ -118,6 +128,10 @@ describe("malformed requests get clear statuses and the services keep serving", 
     expect(split).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("dataset.split") });
     expect((await failure(client.evaluate({ model, weights: missing, dataset: data }, deadline))).code).toBe(status.NOT_FOUND);
     expect((await failure(client.evaluate({ model, weights: missing, adversarialSet: missing }, deadline))).code).toBe(status.NOT_FOUND);
+    const noWeights = await failure(client.evaluate({ model, dataset: data }, deadline));
+    expect(noWeights).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^weights\.key: is required/) });
+    const float = await failure(client.evaluate({ model, weights: { ...missing, kind: ArtifactKind.WEIGHTS }, quantized: true, dataset: data }, deadline));
+    expect(float).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^weights\.kind: must be QUANTIZED_MODEL, got WEIGHTS/) });
     client.close();
   });
 

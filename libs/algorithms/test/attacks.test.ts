@@ -177,3 +177,32 @@ describe("adversarial set storage", () => {
     model.dispose();
   });
 });
+
+describe("attack checkpoints", () => {
+  it("an attack cut after two batches continues from its checkpoint to the bytes of an uninterrupted one", async () => {
+    const model = await trainedModel();
+    const whole = encodeAdversarialSet(await generateAdversarialSet(model, testSet, pgd));
+    const saved: Uint8Array[] = [];
+    const controller = new AbortController();
+    const cut = generateAdversarialSet(model, testSet, pgd, {
+      checkpointEveryMs: 0,
+      signal: controller.signal,
+      checkpoints: {
+        load: async () => undefined,
+        save: async (state) => {
+          saved.push(state);
+          if (saved.length === 2) controller.abort();
+        },
+      },
+    });
+    await expect(cut).rejects.toMatchObject({ name: "AbortError" });
+    let batches = 0;
+    const resumed = await generateAdversarialSet(model, testSet, pgd, {
+      checkpoints: { load: async () => saved.at(-1), save: async () => {} },
+      onProgress: () => batches++,
+    });
+    expect(batches).toBe(1); // 120 inputs in batches of 50: only the third was attacked again
+    expect(Buffer.from(encodeAdversarialSet(resumed)).equals(Buffer.from(whole))).toBe(true);
+    model.dispose();
+  });
+});

@@ -2,7 +2,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { applyMasks, type Dataset } from "@gap/ml-core";
-import { apportion, keepTopScores, keptPrunableCount, kthSmallest, maskTensors, prune, type Scope, type StrategyName, type Variant } from "../src/index.js";
+import { apportion, keepTopScores, keptPrunableCount, kthSmallest, maskTensors, prune, sumGradients, type Scope, type StrategyName, type Variant } from "../src/index.js";
 import { handGradients, tinyModel } from "./tiny-model.js";
 
 beforeAll(async () => {
@@ -171,6 +171,24 @@ describe("strategies on a hand-built model (p = 2: 4 of 10 prunable weights kept
     await expect(prune(model, { strategy: "gap", scope: "global", compression: 2, variant: "paper", batchSize: 2, seed: 0 })).rejects.toThrow(
       /needs scoring data/,
     );
+    model.dispose();
+  });
+});
+
+describe("scoring checkpoints", () => {
+  it("gradient sums cut after two batches continue from their checkpoint to the same bits", async () => {
+    const model = tinyModel(W1, W2, B);
+    const params = model.params.filter((p) => p.prunable);
+    const options = { absolutePerExample: true, training: false, reduction: "sum" as const, batchSize: 1 };
+    const whole = await sumGradients(model, params, data, options);
+    const saved: Uint8Array[] = [];
+    const controller = new AbortController();
+    const checkpoints = { load: async () => undefined, save: async (s: Uint8Array) => void (saved.push(s) === 2 && controller.abort()) };
+    await expect(sumGradients(model, params, data, { ...options, checkpoints, checkpointEveryMs: 0, signal: controller.signal })).rejects.toMatchObject({ name: "AbortError" });
+    let batches = 0;
+    const resumed = await sumGradients(model, params, data, { ...options, checkpoints: { load: async () => saved.at(-1), save: async () => {} }, onProgress: () => batches++ });
+    expect(batches).toBe(2); // 4 examples, 2 summed before the cut
+    for (const [name, sums] of whole) expect(Array.from(resumed.get(name)!)).toEqual(Array.from(sums));
     model.dispose();
   });
 });

@@ -10,6 +10,7 @@ import {
   loadMasks,
   loadWeights,
   stateDictProblem,
+  type Checkpoints,
   type InputShape,
   type Masks,
   type Model,
@@ -27,19 +28,34 @@ export function artifactRef(
 
 export const isSet = (ref: ArtifactRef | undefined): ref is ArtifactRef => ref !== undefined && ref.key !== "";
 
+/** A ref's kind must be what the field holds; UNSPECIFIED (a bare key) is accepted. */
+function checkKind(ref: ArtifactRef, field: string, kind: ArtifactKind): void {
+  if (ref.kind !== ArtifactKind.UNSPECIFIED && ref.kind !== kind) {
+    throw invalidArgument(`${field}.kind`, `must be ${ArtifactKind[kind]}, got ${ArtifactKind[ref.kind] ?? ref.kind}`);
+  }
+}
+
+/** A ref the request must give, of the kind its field holds: INVALID_ARGUMENT naming the field otherwise. */
+export function requiredRef(ref: ArtifactRef | undefined, field: string, kind: ArtifactKind): ArtifactRef {
+  if (!isSet(ref)) throw invalidArgument(`${field}.key`, "is required");
+  checkKind(ref, field, kind);
+  return ref;
+}
+
 /**
  * Reads an artifact a request names. The store verifies the bytes against the
  * sha256 it recorded, and against the ref's sha256 and size when the ref gives
  * them; a missing object fails with NOT_FOUND.
  */
-export async function readArtifact(store: ArtifactStore, ref: ArtifactRef | undefined, field: string): Promise<Uint8Array> {
-  if (!isSet(ref)) throw invalidArgument(`${field}.key`, "is required");
-  nonEmptyString(ref.key, `${field}.key`);
-  if (ref.bucket !== "" && ref.bucket !== store.bucket) {
-    throw invalidArgument(`${field}.bucket`, `"${ref.bucket}" is not this deployment's bucket "${store.bucket}"`);
+export async function readArtifact(store: ArtifactStore, ref: ArtifactRef | undefined, field: string, kind: ArtifactKind): Promise<Uint8Array> {
+  requiredRef(ref, field, kind);
+  nonEmptyString(ref!.key, `${field}.key`);
+  const { bucket, key, sha256, sizeBytes } = ref!;
+  if (bucket !== "" && bucket !== store.bucket) {
+    throw invalidArgument(`${field}.bucket`, `"${bucket}" is not this deployment's bucket "${store.bucket}"`);
   }
-  if (ref.sha256 !== "" && !/^[0-9a-f]{64}$/.test(ref.sha256)) throw invalidArgument(`${field}.sha256`, "must be 64 lowercase hex digits");
-  return ref.sha256 === "" ? store.get(ref.key) : store.get({ bucket: store.bucket, key: ref.key, sha256: ref.sha256, sizeBytes: ref.sizeBytes });
+  if (sha256 !== "" && !/^[0-9a-f]{64}$/.test(sha256)) throw invalidArgument(`${field}.sha256`, "must be 64 lowercase hex digits");
+  return sha256 === "" ? store.get(key) : store.get({ bucket: store.bucket, key, sha256, sizeBytes });
 }
 
 /**
@@ -60,11 +76,25 @@ export function outputKey(requested: string, derive: () => string): string {
   return requested;
 }
 
-/** Builds the model and loads weights into it; weights that do not fit are FAILED_PRECONDITION. */
-export async function loadModel(store: ArtifactStore, config: ModelConfig, weights: ArtifactRef | undefined, field: string, seed = 0): Promise<Model> {
-  const model = createModel(config, seed);
-  if (!isSet(weights)) return model;
-  const bytes = await readArtifact(store, weights, field).catch((error) => {
+/**
+ * Builds the model and loads weights into it; weights that do not fit are
+ * FAILED_PRECONDITION. Without weights the model is built from `fromScratch`'s
+ * seed, and only when the caller asked for that: otherwise the field is required.
+ */
+export async function loadModel(
+  store: ArtifactStore,
+  config: ModelConfig,
+  weights: ArtifactRef | undefined,
+  field: string,
+  fromScratch?: { seed: number },
+): Promise<Model> {
+  if (!isSet(weights)) {
+    if (!fromScratch) throw invalidArgument(`${field}.key`, "is required");
+    return createModel(config, fromScratch.seed);
+  }
+  checkKind(weights, field, ArtifactKind.WEIGHTS);
+  const model = createModel(config, 0);
+  const bytes = await readArtifact(store, weights, field, ArtifactKind.WEIGHTS).catch((error) => {
     model.dispose();
     throw error;
   });
@@ -89,10 +119,7 @@ export async function checkWeightsArtifact(
   ref: ArtifactRef | undefined,
   field: string,
 ): Promise<Omit<ArtifactRef, "$typeName">> {
-  if (isSet(ref) && ref.kind !== ArtifactKind.UNSPECIFIED && ref.kind !== ArtifactKind.WEIGHTS) {
-    throw invalidArgument(`${field}.kind`, `must be ARTIFACT_KIND_WEIGHTS, got ${ArtifactKind[ref.kind]}`);
-  }
-  const bytes = await readArtifact(store, ref, field);
+  const bytes = await readArtifact(store, ref, field, ArtifactKind.WEIGHTS);
   let problem: Error | undefined;
   const model = createModel(config, 0);
   try {
@@ -107,10 +134,34 @@ export async function checkWeightsArtifact(
   return { bucket: store.bucket, key: ref!.key, sha256, sizeBytes: BigInt(bytes.length), kind: ArtifactKind.WEIGHTS };
 }
 
+/**
+ * A step's checkpoints in the store, next to nothing else: keyed by the
+ * step's output key (which the coordinator derives from the request's hash),
+ * so any replica that gets the retried call finds them. A checkpoint that
+ * fails its sha256 is dropped and the job starts over.
+ */
+export function storeCheckpoints(store: ArtifactStore, outputKey: string): Checkpoints & { clear(): Promise<void> } {
+  const key = `checkpoints/${outputKey}`;
+  return {
+    async load() {
+      if (!(await store.exists(key))) return undefined;
+      try {
+        return await store.get(key);
+      } catch (error) {
+        if ((error as Error).name !== "ArtifactIntegrityError") throw error;
+        await store.delete(key);
+        return undefined;
+      }
+    },
+    save: async (state) => void (await store.put(key, state)),
+    clear: () => store.delete(key),
+  };
+}
+
 /** Reads a mask that must fit the model, or undefined when the ref is empty. */
 export async function loadMaskArtifact(store: ArtifactStore, model: Model, ref: ArtifactRef | undefined, field: string): Promise<Masks | undefined> {
   if (!isSet(ref)) return undefined;
-  const bytes = await readArtifact(store, ref, field);
+  const bytes = await readArtifact(store, ref, field, ArtifactKind.MASK);
   try {
     return loadMasks(model, bytes);
   } catch (error) {
@@ -120,7 +171,7 @@ export async function loadMaskArtifact(store: ArtifactStore, model: Model, ref: 
 
 /** Reads an adversarial set whose images must fit the model's input. */
 export async function loadAdversarialSet(store: ArtifactStore, ref: ArtifactRef | undefined, field: string, shape: InputShape): Promise<AdversarialSet> {
-  const bytes = await readArtifact(store, ref, field);
+  const bytes = await readArtifact(store, ref, field, ArtifactKind.ADVERSARIAL_SET);
   let set: AdversarialSet;
   try {
     set = decodeAdversarialSet(bytes);
@@ -144,14 +195,17 @@ export async function withModel<T>(
   config: ModelConfig,
   refs: {
     weights: ArtifactRef | undefined;
+    /** The request field the weights come from, for errors (default "weights"). */
+    weightsField?: string;
     mask: ArtifactRef | undefined;
-    seed?: number;
+    /** Train only, when the request asked for it: a seeded model instead of weights. */
+    fromScratch?: { seed: number };
     /** Builds the model another way (e.g. the simulated int8 one); default: loadModel from `weights`. */
     load?: () => Promise<Model>;
   },
   use: (model: Model, masks: Masks | undefined) => Promise<T>,
 ): Promise<T> {
-  const model = await (refs.load ?? (() => loadModel(store, config, refs.weights, "weights", refs.seed)))();
+  const model = await (refs.load ?? (() => loadModel(store, config, refs.weights, refs.weightsField ?? "weights", refs.fromScratch)))();
   let masks: Masks | undefined;
   try {
     masks = await loadMaskArtifact(store, model, refs.mask, "mask");

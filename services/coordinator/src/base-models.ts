@@ -26,6 +26,7 @@ export const BASE_MODELS: Record<string, BaseModelRecipe> = {
     file: RESNET20_BASE_WEIGHTS,
     train: {
       model: { architecture: Architecture.RESNET20, ...CIFAR10 },
+      fromScratch: true,
       trainData: { name: DatasetName.CIFAR10, split: Split.TRAIN, subsetSize: 10_000 },
       config: {
         epochs: 60,

@@ -1,4 +1,4 @@
-import type { EvaluateRequest } from "@gap/proto";
+import { ArtifactKind, type EvaluateRequest } from "@gap/proto";
 import { failedPrecondition } from "@gap/service-kit";
 import type { ArtifactStore } from "@gap/artifacts";
 import type { Model, ModelConfig } from "@gap/ml-core";
@@ -11,7 +11,7 @@ import { loadModel, readArtifact } from "@gap/compute";
  */
 export async function loadEvaluableModel(store: ArtifactStore, config: ModelConfig, request: EvaluateRequest): Promise<Model> {
   if (!request.quantized) return loadModel(store, config, request.weights, "weights");
-  const bytes = await readArtifact(store, request.weights, "weights");
+  const bytes = await readArtifact(store, request.weights, "weights", ArtifactKind.QUANTIZED_MODEL);
   try {
     return simulatedQuantizedModel(config, decodeQuantizedModel(bytes));
   } catch (error) {

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { toJson } from "@bufbuild/protobuf";
+import { sha256Hex } from "@gap/artifacts";
 import { ArtifactKind, PruneRequestSchema, PruningService } from "@gap/proto";
 import { implement, invalidArgument, numberInRange } from "@gap/service-kit";
 import { masksFromScores, maskTensors, scoreParameters, ScoreCache, STRATEGIES, type Scope } from "@gap/algorithms";
@@ -14,7 +15,9 @@ import {
   loadModel,
   modelConfig,
   outputKey,
+  requiredRef,
   seedOf,
+  storeCheckpoints,
   strategyOf,
   variantOf,
   computeJob,
@@ -38,7 +41,7 @@ export function pruningService({ store, sources, queue }: ComputeDeps) {
       const variant = variantOf(request.variant, "variant");
       const seed = seedOf(request.seed, "seed");
       const batchSize = batchSizeOf(request.batchSize, "batch_size", 128);
-      if (!isSet(request.weights)) throw invalidArgument("weights.key", "is required");
+      requiredRef(request.weights, "weights", ArtifactKind.WEIGHTS);
       const key = outputKey(request.outputKey, () => derivedKey("masks", PruneRequestSchema, request));
       let data: Dataset | undefined;
       if (strategy === "gradient") data = await loadDataset(request.scoringData, "scoring_data", sources, config.inputShape);
@@ -57,9 +60,13 @@ export function pruningService({ store, sources, queue }: ComputeDeps) {
             weights: request.weights!.sha256 || request.weights!.key,
             adversarialSet: request.adversarialSet?.sha256 || request.adversarialSet?.key,
           });
-          const scores = await scoreCache.get(scoresKey, () =>
-            scoreParameters(model, { ...options, signal: context.signal, onProgress: (done, total) => report({ step: done, total, phase: "score" }) }),
-          );
+          const scores = await scoreCache.get(scoresKey, async () => {
+            const checkpoints = storeCheckpoints(store, `scores/${sha256Hex(scoresKey)}`);
+            const onProgress = (done: number, total: number) => report({ step: done, total, phase: "score" });
+            const computed = await scoreParameters(model, { ...options, checkpoints, signal: context.signal, onProgress });
+            await checkpoints.clear();
+            return computed;
+          });
           const { masks, report: pruned } = (() => {
             try {
               return masksFromScores(model, scores, options);

@@ -2,7 +2,7 @@ import { ArtifactKind, QuantizationService, QuantizeRequestSchema } from "@gap/p
 import { implement, integerInRange, invalidArgument, required, ServiceError } from "@gap/service-kit";
 import { calibrate, encodeQuantizedModel, quantizedSize, quantizeModel } from "@gap/algorithms";
 import { applyMasks, Network, validateMasks } from "@gap/ml-core";
-import { artifactRef, derivedKey, isSet, loadDataset, modelConfig, outputKey, withModel, computeJob, type ComputeDeps } from "@gap/compute";
+import { artifactRef, derivedKey, loadDataset, modelConfig, outputKey, requiredRef, withModel, computeJob, type ComputeDeps } from "@gap/compute";
 
 /** Inputs per calibration forward (the request has no batch size: calibration only observes). */
 const CALIBRATION_BATCH_SIZE = 128;
@@ -19,7 +19,7 @@ export function quantizationService({ store, sources, queue }: ComputeDeps) {
       if (settings.bits !== 8) throw invalidArgument("config.bits", `only 8 bits are supported, got ${settings.bits}`);
       const calibrationSize = integerInRange(settings.calibrationSize, "config.calibration_size", 1, 10_000_000);
       const calibrationRef = required(request.calibrationData, "calibration_data");
-      if (!isSet(request.weights)) throw invalidArgument("weights.key", "is required");
+      requiredRef(request.weights, "weights", ArtifactKind.WEIGHTS);
       const key = outputKey(request.outputKey, () => derivedKey("quantized", QuantizeRequestSchema, request));
       // calibration_size examples of the split, drawn as loadDataset draws any subset (its subset_size is overridden).
       const data = await loadDataset({ ...calibrationRef, subsetSize: calibrationSize }, "calibration_data", sources, config.inputShape).catch((error) => {

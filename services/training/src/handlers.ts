@@ -1,9 +1,22 @@
 import { ArtifactKind, TrainingService, TrainRequestSchema } from "@gap/proto";
-import { implement } from "@gap/service-kit";
+import { implement, invalidArgument } from "@gap/service-kit";
 import { saveWeights, train } from "@gap/ml-core";
-import { artifactRef, derivedKey, loadDataset, modelConfig, outputKey, trainOptions, withModel, computeJob, type ComputeDeps } from "@gap/compute";
+import {
+  artifactRef,
+  computeJob,
+  derivedKey,
+  isSet,
+  loadDataset,
+  modelConfig,
+  outputKey,
+  requiredRef,
+  storeCheckpoints,
+  trainOptions,
+  withModel,
+  type ComputeDeps,
+} from "@gap/compute";
 
-/** Trains from scratch, or fine-tunes under a mask, and stores the weights. */
+/** Trains from scratch, or fine-tunes under a mask, and stores the weights; a checkpoint after every epoch lets a retried call continue. */
 export function trainingService({ store, sources, queue }: ComputeDeps) {
   return implement(TrainingService, {
     async *train(request, context) {
@@ -11,17 +24,25 @@ export function trainingService({ store, sources, queue }: ComputeDeps) {
       const options = trainOptions(request.config, "config");
       const key = outputKey(request.outputKey, () => derivedKey("weights", TrainRequestSchema, request));
       const data = await loadDataset(request.trainData, "train_data", sources, config.inputShape);
+      // A seeded initialisation only when asked for: a forgotten reference must not train a random model.
+      if (request.fromScratch && isSet(request.initialWeights)) throw invalidArgument("from_scratch", "must be false when initial_weights is given");
+      if (!request.fromScratch) requiredRef(request.initialWeights, "initial_weights", ArtifactKind.WEIGHTS);
+      const refs = { weights: request.initialWeights, weightsField: "initial_weights", mask: request.mask, fromScratch: request.fromScratch ? { seed: options.seed } : undefined };
       yield* computeJob("training", queue, context, async (report) => {
-        return withModel(store, config, { weights: request.initialWeights, mask: request.mask, seed: options.seed }, async (model, masks) => {
+        return withModel(store, config, refs, async (model, masks) => {
+          const checkpoints = storeCheckpoints(store, key);
           const summary = await train(model, data, {
             ...options,
             masks,
+            checkpoints,
             signal: context.signal,
             onProgress: (p) =>
               report({ step: p.step, total: p.totalSteps, phase: "train", metrics: { epoch: p.epoch + 1, loss: p.loss, accuracy: p.accuracy, lr: p.learningRate } }),
           });
           const stored = await store.put(key, saveWeights(model, { architecture: config.architecture, epochs: String(summary.epochsCompleted) }));
+          await checkpoints.clear();
           return {
+            resumedAfterEpoch: summary.resumedAfterEpoch,
             weights: artifactRef(stored, ArtifactKind.WEIGHTS),
             epochsCompleted: summary.epochsCompleted,
             finalTrainLoss: summary.finalLoss,

@@ -1,5 +1,17 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { deriveSeed, iterateBatches, throwIfAborted, yieldToEventLoop, type Dataset, type Masks, type Model } from "@gap/ml-core";
+import {
+  decodeSafetensors,
+  deriveSeed,
+  encodeSafetensors,
+  everyMs,
+  iterateBatches,
+  throwIfAborted,
+  yieldToEventLoop,
+  type Checkpoints,
+  type Dataset,
+  type Masks,
+  type Model,
+} from "@gap/ml-core";
 import type { Attack, AttackConfig } from "./attack.js";
 import { Fgsm } from "./fgsm.js";
 import { Pgd } from "./pgd.js";
@@ -27,8 +39,24 @@ export interface AdversarialSet extends Dataset {
 
 export interface GenerateOptions {
   masks?: Masks;
+  /** The inputs attacked so far, saved about once a minute; a run that finds them attacks only the rest. */
+  checkpoints?: Checkpoints;
+  /** How often to save (default one minute). */
+  checkpointEveryMs?: number;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
+}
+
+/** The first `done` inputs of a set in the making, and the batches they took. */
+function encodePartialSet(done: number, batches: number, images: Float32Array, imageSize: number, clean: Int32Array, attacked: Int32Array): Uint8Array {
+  return encodeSafetensors(
+    {
+      images: { dtype: "F32", shape: [done * imageSize], data: images.subarray(0, done * imageSize) },
+      clean_predictions: { dtype: "I32", shape: [done], data: clean.subarray(0, done) },
+      adversarial_predictions: { dtype: "I32", shape: [done], data: attacked.subarray(0, done) },
+    },
+    { kind: "partial_adversarial_set", done: String(done), batches: String(batches) },
+  );
 }
 
 /** Attacks every input of `data` through `model`, batch by batch, deterministically under the seed. */
@@ -45,7 +73,20 @@ export async function generateAdversarialSet(
   const imageSize = data.height * data.width * data.channels;
   let done = 0;
   let batchIndex = 0;
-  for (const batch of iterateBatches(data, { batchSize: parameters.batchSize })) {
+  // Batches are in data set order and each one's random start depends only on its index, so
+  // continuing after the saved batches gives the bits of an uninterrupted run.
+  const saved = await options.checkpoints?.load();
+  if (saved) {
+    const { tensors, metadata } = decodeSafetensors(saved);
+    if (metadata.kind !== "partial_adversarial_set") throw new Error(`not an attack checkpoint (kind "${metadata.kind ?? ""}")`);
+    done = Number(metadata.done);
+    batchIndex = Number(metadata.batches);
+    images.set(tensors.images!.data as Float32Array);
+    cleanPredictions.set(tensors.clean_predictions!.data as Int32Array);
+    adversarialPredictions.set(tensors.adversarial_predictions!.data as Int32Array);
+  }
+  const timeToSave = everyMs(options.checkpointEveryMs ?? 60_000);
+  for (const batch of iterateBatches(data, { batchSize: parameters.batchSize, startBatch: batchIndex })) {
     throwIfAborted(options.signal);
     const [adversarial, clean, attacked] = tf.tidy(() => {
       const x = tf.tensor4d(batch.images, [batch.count, batch.height, batch.width, batch.channels]);
@@ -62,6 +103,9 @@ export async function generateAdversarialSet(
     batchIndex++;
     done += batch.count;
     options.onProgress?.(done, data.count);
+    if (options.checkpoints && done < data.count && timeToSave()) {
+      await options.checkpoints.save(encodePartialSet(done, batchIndex, images, imageSize, cleanPredictions, adversarialPredictions));
+    }
     await yieldToEventLoop();
   }
   return {

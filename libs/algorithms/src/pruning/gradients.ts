@@ -1,5 +1,18 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { crossEntropyPerExample, iterateBatches, throwIfAborted, yieldToEventLoop, type Dataset, type Model, type ParamEntry } from "@gap/ml-core";
+import {
+  crossEntropyPerExample,
+  decodeSafetensors,
+  encodeSafetensors,
+  everyMs,
+  iterateBatches,
+  throwIfAborted,
+  yieldToEventLoop,
+  type Checkpoints,
+  type Dataset,
+  type Model,
+  type ParamEntry,
+  type SafeTensor,
+} from "@gap/ml-core";
 
 export interface GradientSumOptions {
   /** Sum |∇L(x_i)| example by example (eq. 3) instead of the signed sum ∇Σ L(x_i) (eq. 4). */
@@ -11,6 +24,9 @@ export interface GradientSumOptions {
   batchSize: number;
   /** Stop after this many batches (the reference code scores one batch). */
   maxBatches?: number;
+  /** The sums so far, saved about once a minute; a run that finds them sums only the rest. */
+  checkpoints?: Checkpoints;
+  checkpointEveryMs?: number;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }
@@ -34,8 +50,17 @@ export async function sumGradients(
   const total = Math.min(data.count, (options.maxBatches ?? Infinity) * batchSize);
   let done = 0;
   let batches = 0;
+  const saved = await options.checkpoints?.load();
+  if (saved) {
+    // The sums continue in the same order, so the result has the bits of an uninterrupted run.
+    const { tensors, metadata } = decodeSafetensors(saved);
+    if (metadata.kind !== "partial_gradient_sums") throw new Error(`not a scoring checkpoint (kind "${metadata.kind ?? ""}")`);
+    [done, batches] = [Number(metadata.done), Number(metadata.batches)];
+    params.forEach((p, i) => (sums[i] = tf.keep(tf.tensor(tensors[p.name]!.data as Float32Array, p.variable.shape))));
+  }
+  const timeToSave = everyMs(options.checkpointEveryMs ?? 60_000);
   try {
-    for (const batch of iterateBatches(data, { batchSize })) {
+    for (const batch of iterateBatches(data, { batchSize, startBatch: batches })) {
       if (batches++ === options.maxBatches) break;
       throwIfAborted(options.signal);
       tf.tidy(() => {
@@ -56,6 +81,11 @@ export async function sumGradients(
       model.discardBatchStats();
       done += batch.count;
       options.onProgress?.(done, total);
+      if (options.checkpoints && done < total && timeToSave()) {
+        const partial: Record<string, SafeTensor> = {};
+        for (const [i, p] of params.entries()) partial[p.name] = { dtype: "F32", shape: [p.variable.size], data: (await sums[i]!.data()) as Float32Array };
+        await options.checkpoints.save(encodeSafetensors(partial, { kind: "partial_gradient_sums", done: String(done), batches: String(batches) }));
+      }
       await yieldToEventLoop();
     }
     const result = new Map<string, Float32Array>();

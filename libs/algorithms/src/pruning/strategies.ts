@@ -1,4 +1,4 @@
-import { Rng, type Dataset, type Model, type ParamEntry } from "@gap/ml-core";
+import { Rng, type Checkpoints, type Dataset, type Model, type ParamEntry } from "@gap/ml-core";
 import { sumGradients } from "./gradients.js";
 import type { Scores } from "./masks.js";
 
@@ -16,6 +16,8 @@ export interface ScoringInput {
   data?: Dataset;
   batchSize: number;
   seed: number;
+  /** Where scoring over data keeps its partial sums (see sumGradients). */
+  checkpoints?: Checkpoints;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }

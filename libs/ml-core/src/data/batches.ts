@@ -8,6 +8,8 @@ export interface BatchOptions {
   seed?: number;
   /** Skip the last batch when it is smaller than batchSize (default false). */
   dropLast?: boolean;
+  /** Start at this batch (a job resuming from a checkpoint); the order is the same as from 0. */
+  startBatch?: number;
 }
 
 export function batchCount(count: number, batchSize: number, dropLast = false): number {
@@ -29,7 +31,7 @@ export function gatherBatch(ds: Dataset, indices: Int32Array): Batch {
 
 /** One pass over the data set in mini-batches. With shuffle, the order depends only on the seed. */
 export function* iterateBatches(ds: Dataset, options: BatchOptions): Generator<Batch> {
-  const { batchSize, shuffle = false, seed = 0, dropLast = false } = options;
+  const { batchSize, shuffle = false, seed = 0, dropLast = false, startBatch = 0 } = options;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`iterateBatches: batchSize must be a positive integer, got ${batchSize}`);
   let order: Int32Array;
   if (shuffle) {
@@ -39,7 +41,7 @@ export function* iterateBatches(ds: Dataset, options: BatchOptions): Generator<B
     for (let i = 0; i < ds.count; i++) order[i] = i;
   }
   const n = batchCount(ds.count, batchSize, dropLast);
-  for (let b = 0; b < n; b++) {
+  for (let b = startBatch; b < n; b++) {
     yield gatherBatch(ds, order.slice(b * batchSize, Math.min(ds.count, (b + 1) * batchSize)));
   }
 }

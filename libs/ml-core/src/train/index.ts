@@ -1,3 +1,4 @@
+export * from "./checkpoint.js";
 export * from "./evaluate.js";
 export * from "./loss.js";
 export * from "./masks.js";

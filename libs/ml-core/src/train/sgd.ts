@@ -60,6 +60,21 @@ export class Sgd {
     else this.buffers.set(name, tf.variable(buf, false, `sgd/${name}`));
   }
 
+  /** The momentum buffers by parameter key (for checkpoints): copies of their values. */
+  momentumState(): Map<string, Float32Array> {
+    return new Map([...this.buffers].map(([name, buffer]) => [name, buffer.dataSync() as Float32Array]));
+  }
+
+  /** Puts back momentum buffers saved by momentumState (the same keys and shapes). */
+  restoreMomentum(state: ReadonlyMap<string, Float32Array>, shapes: ReadonlyMap<string, readonly number[]>): void {
+    this.dispose();
+    for (const [name, values] of state) {
+      const shape = shapes.get(name);
+      if (!shape) throw new Error(`Sgd: momentum for unknown parameter ${name}`);
+      this.buffers.set(name, tf.variable(tf.tensor(values, [...shape], "float32"), false, `sgd/${name}`));
+    }
+  }
+
   dispose(): void {
     for (const buffer of this.buffers.values()) buffer.dispose();
     this.buffers.clear();

@@ -5,6 +5,9 @@ import { augmentBatch, iterateBatches, batchCount, type AugmentOptions } from ".
 import { deriveSeed } from "../data/rng.js";
 import type { Dataset } from "../data/types.js";
 import type { Masks, Model } from "../nn/model.js";
+import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "../io/safetensors.js";
+import { loadStateDict, stateDict } from "../io/weights.js";
+import type { Checkpoints } from "./checkpoint.js";
 import { crossEntropy } from "./loss.js";
 import { applyMasks, validateMasks } from "./masks.js";
 import { learningRateAt, type LearningRateSchedule } from "./schedule.js";
@@ -24,6 +27,8 @@ export interface TrainOptions {
   seed: number;
   /** Pruning masks kept on every step (fine-tuning). */
   masks?: Masks;
+  /** Saved after every epoch; a run that finds one continues after its epoch, to the same final bits. */
+  checkpoints?: Checkpoints;
   signal?: AbortSignal;
   onProgress?: (progress: TrainProgress) => void;
 }
@@ -45,6 +50,43 @@ export interface TrainSummary {
   /** Mean loss and accuracy over the last epoch (on augmented inputs). */
   finalLoss: number;
   finalAccuracy: number;
+  /** Epochs this call started from a checkpoint after (0: from the start). */
+  resumedAfterEpoch: number;
+}
+
+const MOMENTUM = "momentum/";
+
+/**
+ * Everything the next epoch depends on: weights and BatchNorm statistics (the
+ * state dict), the momentum buffers, and the epochs done (which fix the data
+ * order, augmentation and dropout seeds of what follows).
+ */
+function encodeTrainState(model: Model, sgd: Sgd, summary: TrainSummary): Uint8Array {
+  const tensors: Record<string, SafeTensor> = stateDict(model);
+  const names = new Map(model.params.map((p) => [p.variable.name, p]));
+  for (const [key, values] of sgd.momentumState()) {
+    const param = names.get(key)!;
+    tensors[MOMENTUM + param.name] = { dtype: "F32", shape: [...param.variable.shape], data: values };
+  }
+  return encodeSafetensors(tensors, { kind: "train_state", epochs_completed: String(summary.epochsCompleted), loss: String(summary.finalLoss), accuracy: String(summary.finalAccuracy) });
+}
+
+function restoreTrainState(bytes: Uint8Array, model: Model, sgd: Sgd): TrainSummary {
+  const { tensors, metadata } = decodeSafetensors(bytes);
+  if (metadata.kind !== "train_state") throw new Error(`not a training checkpoint (kind "${metadata.kind ?? ""}")`);
+  const weights = Object.fromEntries(Object.entries(tensors).filter(([name]) => !name.startsWith(MOMENTUM)));
+  loadStateDict(model, weights);
+  const byName = new Map(model.params.map((p) => [p.name, p.variable]));
+  const momentum = new Map<string, Float32Array>();
+  for (const [name, t] of Object.entries(tensors)) {
+    if (!name.startsWith(MOMENTUM)) continue;
+    const variable = byName.get(name.slice(MOMENTUM.length));
+    if (!variable) throw new Error(`training checkpoint: momentum for unknown parameter ${name}`);
+    momentum.set(variable.name, t.data as Float32Array);
+  }
+  sgd.restoreMomentum(momentum, new Map(model.params.map((p) => [p.variable.name, p.variable.shape])));
+  const epochs = Number(metadata.epochs_completed);
+  return { epochsCompleted: epochs, finalLoss: Number(metadata.loss), finalAccuracy: Number(metadata.accuracy), resumedAfterEpoch: epochs };
 }
 
 /**
@@ -64,10 +106,13 @@ export async function train(model: Model, data: Dataset, options: TrainOptions):
   const variables = model.params.map((p) => p.variable);
   const stepsPerEpoch = batchCount(data.count, batchSize);
   const totalSteps = epochs * stepsPerEpoch;
-  let step = 0;
-  let summary: TrainSummary = { epochsCompleted: 0, finalLoss: NaN, finalAccuracy: NaN };
+  let summary: TrainSummary = { epochsCompleted: 0, finalLoss: NaN, finalAccuracy: NaN, resumedAfterEpoch: 0 };
   try {
-    for (let epoch = 0; epoch < epochs; epoch++) {
+    const saved = await options.checkpoints?.load();
+    if (saved) summary = restoreTrainState(saved, model, sgd);
+    if (summary.epochsCompleted > epochs) throw new Error(`the checkpoint is after epoch ${summary.epochsCompleted} of ${epochs}`);
+    let step = summary.epochsCompleted * stepsPerEpoch;
+    for (let epoch = summary.epochsCompleted; epoch < epochs; epoch++) {
       const learningRate = learningRateAt(options.schedule, epoch, epochs);
       const epochSeed = deriveSeed(options.seed, epoch);
       let lossSum = 0;
@@ -98,7 +143,8 @@ export async function train(model: Model, data: Dataset, options: TrainOptions):
         options.onProgress?.({ epoch, epochs, step, totalSteps, learningRate, loss: lossSum / seen, accuracy: correct / seen });
         await yieldToEventLoop();
       }
-      summary = { epochsCompleted: epoch + 1, finalLoss: lossSum / seen, finalAccuracy: correct / seen };
+      summary = { ...summary, epochsCompleted: epoch + 1, finalLoss: lossSum / seen, finalAccuracy: correct / seen };
+      if (options.checkpoints && epoch + 1 < epochs) await options.checkpoints.save(encodeTrainState(model, sgd, summary));
     }
   } finally {
     model.discardBatchStats();

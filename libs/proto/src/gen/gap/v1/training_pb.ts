@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gap/v1/training.proto.
  */
 export const file_gap_v1_training: GenFile = /*@__PURE__*/
-  fileDesc("ChVnYXAvdjEvdHJhaW5pbmcucHJvdG8SBmdhcC52MSLlAQoMVHJhaW5SZXF1ZXN0EiAKBW1vZGVsGAEgASgLMhEuZ2FwLnYxLk1vZGVsU3BlYxImCgp0cmFpbl9kYXRhGAIgASgLMhIuZ2FwLnYxLkRhdGFzZXRSZWYSJgoGY29uZmlnGAMgASgLMhYuZ2FwLnYxLlRyYWluaW5nQ29uZmlnEiwKD2luaXRpYWxfd2VpZ2h0cxgEIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIhCgRtYXNrGAUgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmEhIKCm91dHB1dF9rZXkYBiABKAkiowEKC1RyYWluUmVzdWx0EiQKB3dlaWdodHMYASABKAsyEy5nYXAudjEuQXJ0aWZhY3RSZWYSGAoQZXBvY2hzX2NvbXBsZXRlZBgCIAEoDRIYChBmaW5hbF90cmFpbl9sb3NzGAMgASgBEhwKFGZpbmFsX3RyYWluX2FjY3VyYWN5GAQgASgBEhwKA2pvYhgFIAEoCzIPLmdhcC52MS5Kb2JJbmZvImUKDVRyYWluUmVzcG9uc2USJAoIcHJvZ3Jlc3MYASABKAsyEC5nYXAudjEuUHJvZ3Jlc3NIABIlCgZyZXN1bHQYAiABKAsyEy5nYXAudjEuVHJhaW5SZXN1bHRIAEIHCgVldmVudDJJCg9UcmFpbmluZ1NlcnZpY2USNgoFVHJhaW4SFC5nYXAudjEuVHJhaW5SZXF1ZXN0GhUuZ2FwLnYxLlRyYWluUmVzcG9uc2UwAWIGcHJvdG8z", [file_gap_v1_common]);
+  fileDesc("ChVnYXAvdjEvdHJhaW5pbmcucHJvdG8SBmdhcC52MSL7AQoMVHJhaW5SZXF1ZXN0EiAKBW1vZGVsGAEgASgLMhEuZ2FwLnYxLk1vZGVsU3BlYxImCgp0cmFpbl9kYXRhGAIgASgLMhIuZ2FwLnYxLkRhdGFzZXRSZWYSJgoGY29uZmlnGAMgASgLMhYuZ2FwLnYxLlRyYWluaW5nQ29uZmlnEiwKD2luaXRpYWxfd2VpZ2h0cxgEIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIhCgRtYXNrGAUgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmEhIKCm91dHB1dF9rZXkYBiABKAkSFAoMZnJvbV9zY3JhdGNoGAcgASgIIsABCgtUcmFpblJlc3VsdBIkCgd3ZWlnaHRzGAEgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmEhgKEGVwb2Noc19jb21wbGV0ZWQYAiABKA0SGAoQZmluYWxfdHJhaW5fbG9zcxgDIAEoARIcChRmaW5hbF90cmFpbl9hY2N1cmFjeRgEIAEoARIcCgNqb2IYBSABKAsyDy5nYXAudjEuSm9iSW5mbxIbChNyZXN1bWVkX2FmdGVyX2Vwb2NoGAYgASgNImUKDVRyYWluUmVzcG9uc2USJAoIcHJvZ3Jlc3MYASABKAsyEC5nYXAudjEuUHJvZ3Jlc3NIABIlCgZyZXN1bHQYAiABKAsyEy5nYXAudjEuVHJhaW5SZXN1bHRIAEIHCgVldmVudDJJCg9UcmFpbmluZ1NlcnZpY2USNgoFVHJhaW4SFC5nYXAudjEuVHJhaW5SZXF1ZXN0GhUuZ2FwLnYxLlRyYWluUmVzcG9uc2UwAWIGcHJvdG8z", [file_gap_v1_common]);
 
 /**
  * A training or fine-tuning job.
@@ -42,7 +42,7 @@ export type TrainRequest = Message<"gap.v1.TrainRequest"> & {
   config?: TrainingConfig;
 
   /**
-   * Weights to start from; empty trains from a seeded initialisation.
+   * Weights to start from. Required unless from_scratch is set.
    *
    * @generated from field: gap.v1.ArtifactRef initial_weights = 4;
    */
@@ -61,6 +61,15 @@ export type TrainRequest = Message<"gap.v1.TrainRequest"> & {
    * @generated from field: string output_key = 6;
    */
   outputKey: string;
+
+  /**
+   * Start from a seeded initialisation (config.seed) instead of
+   * initial_weights; exactly one of the two must be given, so a forgotten
+   * reference never trains a random model silently.
+   *
+   * @generated from field: bool from_scratch = 7;
+   */
+  fromScratch: boolean;
 };
 
 /**
@@ -110,6 +119,14 @@ export type TrainResult = Message<"gap.v1.TrainResult"> & {
    * @generated from field: gap.v1.JobInfo job = 5;
    */
   job?: JobInfo;
+
+  /**
+   * Epochs an earlier, interrupted attempt of the same request had finished:
+   * this call continued from its checkpoint (0: trained from the start).
+   *
+   * @generated from field: uint32 resumed_after_epoch = 6;
+   */
+  resumedAfterEpoch: number;
 };
 
 /**

@@ -8,7 +8,8 @@ import {
   type GetReportResponse,
   type GetResultsResponse,
 } from "@gap/proto";
-import { createClient, type CallOptions } from "@gap/service-kit";
+import { setTimeout as sleep } from "node:timers/promises";
+import { createClient, isTransient, status, type CallOptions } from "@gap/service-kit";
 
 export { RunState };
 export type ExperimentSpecInit = MessageInitShape<typeof ExperimentSpecSchema>;
@@ -32,14 +33,43 @@ export class GapClient {
     return this.rpc.watchExperiment({ experimentId }, options);
   }
 
-  /** Watches until the experiment ends and returns its final state. */
-  async wait(experimentId: string, onEvent?: (event: ExperimentEvent) => void, options?: CallOptions): Promise<RunState> {
-    let state = RunState.RUNNING;
-    for await (const event of this.watch(experimentId, options)) {
-      onEvent?.(event);
-      if (event.stepId === "") state = event.state;
+  /**
+   * Watches until the experiment ends and returns its final state. A watch
+   * cut by a restarting coordinator reconnects (the new one replays the
+   * events of the run it resumed) for up to `reconnectMs`; an experiment that
+   * ended meanwhile is read from the store.
+   */
+  async wait(
+    experimentId: string,
+    onEvent?: (event: ExperimentEvent) => void,
+    options: CallOptions & { reconnectMs?: number; onReconnect?: (error: Error) => void } = {},
+  ): Promise<RunState> {
+    const reconnectMs = options.reconnectMs ?? 300_000;
+    let cutAt: number | undefined;
+    for (let attempt = 0; ; attempt++) {
+      let state: RunState | undefined;
+      try {
+        for await (const event of this.watch(experimentId, options)) {
+          cutAt = undefined;
+          onEvent?.(event);
+          if (event.stepId === "" && event.state !== RunState.RUNNING && event.state !== RunState.PENDING) state = event.state;
+        }
+        if (state !== undefined) return state;
+        throw Object.assign(new Error("the watch ended before the experiment did"), { code: status.UNAVAILABLE });
+      } catch (error) {
+        const code = (error as { code?: number }).code;
+        if (options.signal?.aborted || !(isTransient(error) || code === status.NOT_FOUND)) throw error;
+        if (code === status.NOT_FOUND) {
+          // Not running in this coordinator: finished (its state is stored), or not resumed yet.
+          const stored = await this.results(experimentId, options).catch(() => undefined);
+          if (stored && ![RunState.RUNNING, RunState.PENDING].includes(stored.state)) return stored.state;
+        }
+        cutAt ??= Date.now();
+        if (Date.now() - cutAt > reconnectMs) throw error;
+        options.onReconnect?.(error as Error);
+        await sleep(Math.min(5_000, 250 * 2 ** attempt));
+      }
     }
-    return state;
   }
 
   results(experimentId: string, options?: CallOptions): Promise<GetResultsResponse> {

@@ -27,8 +27,9 @@ export interface ReportRow {
   quantized: boolean;
   /** A metric not measured (yet) is absent. */
   accuracy: Partial<Record<Metric, Count>>;
-  nonzeroParameters: number;
-  sizeBytes: number;
+  /** Absent until measured. */
+  nonzeroParameters?: number;
+  sizeBytes?: number;
 }
 
 /** The name a strategy has in legends and tables, such as "gap (global)". */
@@ -61,8 +62,9 @@ export interface SummaryRow {
   quantized: boolean;
   trials: number;
   accuracy: Partial<Record<Metric, MeanStd>>;
-  nonzeroParameters: MeanStd;
-  sizeBytes: MeanStd;
+  /** Over the trials that measured it; absent when none did. */
+  nonzeroParameters?: MeanStd;
+  sizeBytes?: MeanStd;
 }
 
 const cellKey = (row: ReportRow) => JSON.stringify([row.model, row.strategy, row.scope, row.ratio, row.quantized]);
@@ -99,8 +101,8 @@ export function summarize(rows: readonly ReportRow[]): SummaryRow[] {
       quantized: first.quantized,
       trials: trials.length,
       accuracy,
-      nonzeroParameters: meanStd(trials.map((t) => t.nonzeroParameters))!,
-      sizeBytes: meanStd(trials.map((t) => t.sizeBytes))!,
+      nonzeroParameters: meanStd(trials.map((t) => t.nonzeroParameters).filter((v): v is number => v !== undefined)),
+      sizeBytes: meanStd(trials.map((t) => t.sizeBytes).filter((v): v is number => v !== undefined)),
     };
   });
   return sortRows(summaries);

@@ -44,8 +44,8 @@ export function resultRecords(rows: readonly ReportRow[], summaries: readonly Su
       record[`${snake(metric)}_std`] = stats?.std ?? null;
     }
     record.trials = cell.trials;
-    record.nonzero_parameters = row.nonzeroParameters;
-    record.size_bytes = row.sizeBytes;
+    record.nonzero_parameters = row.nonzeroParameters ?? null;
+    record.size_bytes = row.sizeBytes ?? null;
     return record as ResultRecord;
   });
 }
@@ -75,8 +75,8 @@ export function summaryCells(summaries: readonly SummaryRow[]): string[][] {
     s.quantized ? "yes" : "no",
     String(s.trials),
     ...METRICS.map((m) => percent(s.accuracy[m])),
-    String(Math.round(s.nonzeroParameters.mean)),
-    String(Math.round(s.sizeBytes.mean)),
+    s.nonzeroParameters ? String(Math.round(s.nonzeroParameters.mean)) : "–",
+    s.sizeBytes ? String(Math.round(s.sizeBytes.mean)) : "–",
   ]);
 }
 

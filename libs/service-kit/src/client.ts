@@ -24,6 +24,9 @@ export interface ClientOptions {
   maxMessageBytes?: number;
 }
 
+/** Pings on every connection, with or without calls: a peer that stops answering (a hung or frozen replica) fails its calls as UNAVAILABLE. */
+export const KEEPALIVE = { intervalMs: 10_000, timeoutMs: 10_000 };
+
 /**
  * A typed client. Several addresses are replicas: calls rotate over them.
  * A single DNS name (e.g. a Kubernetes headless Service) is balanced by
@@ -41,6 +44,9 @@ export function createClient<T extends GenService<GenServiceMethods>>(
     "grpc.max_receive_message_length": options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     "grpc.max_send_message_length": options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+    "grpc.keepalive_time_ms": KEEPALIVE.intervalMs,
+    "grpc.keepalive_timeout_ms": KEEPALIVE.timeoutMs,
+    "grpc.keepalive_permit_without_calls": 1,
   };
   const clients: Client[] = targets.map((target) => new Constructor(`dns:///${target}`, credentials.createInsecure(), channelOptions));
   let next = 0;
@@ -80,8 +86,13 @@ function toDeadline(deadline: Date | number | undefined): Date | number {
   return typeof deadline === "number" ? Date.now() + deadline : deadline;
 }
 
-/** True for errors worth retrying with backoff. */
+/** True for errors worth retrying with backoff: the server went away, or the call went silent (DEADLINE_EXCEEDED). */
 export function isTransient(error: unknown): boolean {
   const code = (error as { code?: number } | null)?.code;
-  return code === status.UNAVAILABLE;
+  return code === status.UNAVAILABLE || code === status.DEADLINE_EXCEEDED;
+}
+
+/** True when the server refused the call because its queue is full: wait in line, it is not a failure. */
+export function isBusy(error: unknown): boolean {
+  return (error as { code?: number } | null)?.code === status.RESOURCE_EXHAUSTED;
 }

@@ -1,5 +1,8 @@
 import { status, type StatusObject, Metadata } from "@grpc/grpc-js";
 
+/** gRPC status codes by name, for comparing and setting codes without bare numbers. */
+export { status };
+
 /** An error that carries the gRPC status it should be reported with. */
 export class ServiceError extends Error {
   constructor(
@@ -18,6 +21,8 @@ export const notFound = (message: string) => new ServiceError(status.NOT_FOUND, 
 export const failedPrecondition = (message: string) => new ServiceError(status.FAILED_PRECONDITION, message);
 export const resourceExhausted = (message: string) => new ServiceError(status.RESOURCE_EXHAUSTED, message);
 export const cancelled = (message = "call cancelled") => new ServiceError(status.CANCELLED, message);
+/** A call cut short by its server going away: the caller may retry it, on another replica where there is one. */
+export const unavailable = (message: string) => new ServiceError(status.UNAVAILABLE, message);
 
 /**
  * Errors from the libs keep their own classes (they know nothing of gRPC);
@@ -27,6 +32,8 @@ const STATUS_BY_ERROR_NAME: Record<string, status> = {
   ArtifactNotFoundError: status.NOT_FOUND,
   InvalidArtifactKeyError: status.INVALID_ARGUMENT,
   ArtifactIntegrityError: status.DATA_LOSS,
+  StoreUnavailableError: status.UNAVAILABLE,
+  StoreAccessError: status.FAILED_PRECONDITION,
   ShapeMismatchError: status.FAILED_PRECONDITION,
   DatasetError: status.FAILED_PRECONDITION,
   AbortError: status.CANCELLED,

@@ -11,7 +11,7 @@ import { HealthImplementation } from "grpc-health-check";
 import { create, type DescFile, type DescMessage, type DescMethod, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type { ServiceConfig } from "./config.js";
-import { cancelled, toStatus } from "./errors.js";
+import { cancelled, toStatus, unavailable } from "./errors.js";
 import { toGrpcDefinition } from "./grpc-definition.js";
 import { createLogger, type Logger } from "./log.js";
 import { addReflection } from "./reflection.js";
@@ -66,6 +66,9 @@ export async function startService(options: StartOptions): Promise<RunningServic
   const server = new Server({
     "grpc.max_receive_message_length": config.maxMessageBytes,
     "grpc.max_send_message_length": config.maxMessageBytes,
+    // Old connections close (their calls finish first: no grace limit), so clients look the name up
+    // again and spread new calls over replicas added since.
+    ...(config.maxConnectionAgeMs > 0 ? { "grpc.max_connection_age_ms": config.maxConnectionAgeMs } : {}),
   });
   const inFlight = new Set<AbortController>();
 
@@ -95,7 +98,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
       const graceOver = new Promise<"timeout">((resolve) => setTimeout(resolve, config.shutdownGraceMs, "timeout").unref());
       if ((await Promise.race([drained, graceOver])) === "timeout") {
         log.warn("grace period over; cancelling in-flight calls", { inFlight: inFlight.size });
-        for (const controller of inFlight) controller.abort(cancelled("server shutting down"));
+        // UNAVAILABLE, not CANCELLED: the call did not fail, its server went away, so the caller retries it.
+        for (const controller of inFlight) controller.abort(unavailable("server shutting down; the call may be retried"));
         // Give cancelled handlers a moment to send their status before the transport closes.
         await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
         server.forceShutdown();

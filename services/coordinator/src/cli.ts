@@ -74,7 +74,9 @@ try {
       console.log(`${elapsed()} ${done}/${totalSteps} ${event.stepId || "experiment"} ${State[event.state].toLowerCase()}${event.message ? `: ${event.message}` : ""}`);
     }
   };
-  const state = await client.wait(experimentId, render);
+  const state = await client.wait(experimentId, render, {
+    onReconnect: (error) => console.log(`${elapsed()} lost the coordinator (${error.message}); reconnecting`),
+  });
   if (tty) process.stdout.write("\n");
   const results = await client.results(experimentId);
   const outDir = join(WORK_DIR, "results", experimentId);

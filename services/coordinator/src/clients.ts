@@ -12,16 +12,21 @@ import {
   type QuantizeResult,
   type TrainResult,
 } from "@gap/proto";
-import { addressesEnvVar, COMPUTE_SERVICES, createClient, type ComputeServiceName, type CallOptions } from "@gap/service-kit";
+import { addressesEnvVar, COMPUTE_SERVICES, ConfigError, createClient, status, type ComputeServiceName, type CallOptions } from "@gap/service-kit";
 import { STEP_KINDS, type StepKind, type StepOutput, type StepRequest } from "./graph.js";
 
 export type ServiceAddresses = Record<ComputeServiceName, string[]>;
 
+/** Each compute service's replicas, from GAP_<SERVICE>_ADDRESSES (comma-separated host:port). */
 export function addressesFromEnv(env: NodeJS.ProcessEnv = process.env): ServiceAddresses {
   const entries = COMPUTE_SERVICES.map((name) => {
-    const value = env[addressesEnvVar(name)];
-    if (!value) throw new Error(`${addressesEnvVar(name)} is not set (comma-separated host:port of the ${name} service)`);
-    return [name, value.split(",").map((a) => a.trim()).filter(Boolean)] as const;
+    const variable = addressesEnvVar(name);
+    const value = env[variable] ?? "";
+    const addresses = value.split(",").map((a) => a.trim()).filter(Boolean);
+    if (addresses.length === 0 || addresses.some((a) => !/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(a))) {
+      throw new ConfigError(`${variable}="${value}": must be comma-separated host:port of the ${name} service`);
+    }
+    return [name, addresses] as const;
   });
   return Object.fromEntries(entries) as ServiceAddresses;
 }
@@ -33,7 +38,21 @@ export type StepCaller = (
   options: CallOptions & { onProgress?: (progress: Progress) => void },
 ) => Promise<{ output: StepOutput; result: unknown }>;
 
-export function createStepCaller(addresses: ServiceAddresses) {
+export interface StepCallerOptions {
+  /** A call that sends nothing for this long is cancelled and fails as DEADLINE_EXCEEDED (which is retried). */
+  silenceLimitMs: number;
+}
+
+/** What a call that went silent fails with: transient, so the step is retried (on another replica where there is one). */
+export class SilentCallError extends Error {
+  readonly code = status.DEADLINE_EXCEEDED;
+  constructor(service: string, silentMs: number) {
+    super(`${service} sent nothing for ${Math.round(silentMs / 1000)} s (hung or unreachable replica); the call was cancelled`);
+    this.name = "SilentCallError";
+  }
+}
+
+export function createStepCaller(addresses: ServiceAddresses, options: StepCallerOptions = { silenceLimitMs: 60_000 }) {
   const clients = {
     training: createClient(TrainingService, addresses.training),
     attack: createClient(AttackService, addresses.attack),
@@ -48,12 +67,33 @@ export function createStepCaller(addresses: ServiceAddresses) {
     quantize: (r, o) => clients.quantization.quantize(r, o),
     evaluate: (r, o) => clients.evaluation.evaluate(r, o),
   };
-  const call: StepCaller = async (kind, request, options) => {
+  const call: StepCaller = async (kind, request, callOptions) => {
+    // The call's own controller: the caller's cancellation, or the silence watchdog, cancels it.
+    const controller = new AbortController();
+    const cancel = () => controller.abort();
+    callOptions.signal?.addEventListener("abort", cancel, { once: true });
+    let lastMessage = Date.now();
+    let silent: SilentCallError | undefined;
+    const watchdog = setInterval(() => {
+      const quiet = Date.now() - lastMessage;
+      if (quiet < options.silenceLimitMs) return;
+      silent = new SilentCallError(STEP_KINDS[kind].service, quiet);
+      controller.abort();
+    }, Math.min(1000, options.silenceLimitMs / 4));
     let result: unknown;
-    for await (const message of streams[kind](request as never, options)) {
-      if (message.event.case === "progress") options.onProgress?.(message.event.value as Progress);
-      else if (message.event.case === "result") result = message.event.value;
+    try {
+      for await (const message of streams[kind](request as never, { ...callOptions, signal: controller.signal })) {
+        lastMessage = Date.now();
+        if (message.event.case === "progress") callOptions.onProgress?.(message.event.value as Progress);
+        else if (message.event.case === "result") result = message.event.value;
+      }
+    } catch (error) {
+      throw silent ?? error;
+    } finally {
+      clearInterval(watchdog);
+      callOptions.signal?.removeEventListener("abort", cancel);
     }
+    if (silent) throw silent;
     if (result === undefined) throw new Error(`${STEP_KINDS[kind].service} ended the stream without a result`);
     return { output: toOutput(kind, result), result };
   };

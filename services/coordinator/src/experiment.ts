@@ -2,17 +2,27 @@ import { createHash } from "node:crypto";
 import { create, fromJson, toBinary, toJson, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { ExperimentEventSchema, RunState, type ExperimentEvent, type ExperimentSpec, type Progress } from "@gap/proto";
-import { isTransient, type Logger } from "@gap/service-kit";
+import { setTimeout as sleep } from "node:timers/promises";
+import { isBusy, isTransient, type Logger } from "@gap/service-kit";
 import type { ArtifactStore } from "@gap/artifacts";
 import { STEP_KINDS, type Step, type StepOutput } from "./graph.js";
 import { toOutput, type StepCaller } from "./clients.js";
 
+/**
+ * How a step's failed calls are retried: transient failures (the server went
+ * away or went silent) with exponential backoff and jitter until `budgetMs` of
+ * failing is spent; a busy service (RESOURCE_EXHAUSTED) is waited for without
+ * spending the budget.
+ */
 export interface RetryPolicy {
-  attempts: number;
+  budgetMs: number;
   initialDelayMs: number;
   maxDelayMs: number;
 }
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, initialDelayMs: 500, maxDelayMs: 10_000 };
+export const DEFAULT_RETRY: RetryPolicy = { budgetMs: 600_000, initialDelayMs: 500, maxDelayMs: 15_000 };
+
+/** A delay drawn from [ceiling / 2, ceiling): replicas restarting together are not all called at once. */
+const jittered = (ceiling: number) => ceiling / 2 + Math.random() * (ceiling / 2);
 
 export interface ExperimentDeps {
   store: ArtifactStore;
@@ -134,8 +144,12 @@ export class Experiment {
       await Promise.race(running.values());
       await this.deps.onStepDone?.(this).catch((error) => this.deps.log.error("cannot persist experiment state", { error }));
     }
-    this.state = this.controller.signal.aborted ? RunState.CANCELLED : this.error ? RunState.FAILED : RunState.SUCCEEDED;
-    this.emit("", this.state, { message: this.error || (this.state === RunState.CANCELLED ? "cancelled" : "done") });
+    // SUCCEEDED only when every step of the graph succeeded or was cached, whatever else happened.
+    const unfinished = this.steps.filter((step) => !FINISHED.has(this.states.get(step.id)!));
+    this.state = unfinished.length === 0 ? RunState.SUCCEEDED : this.controller.signal.aborted ? RunState.CANCELLED : RunState.FAILED;
+    const notRun = `${unfinished.length} of ${this.steps.length} steps did not finish`;
+    const message = { [RunState.SUCCEEDED]: "done", [RunState.CANCELLED]: `cancelled: ${notRun}` }[this.state as number] ?? `${this.error || "stopped"}; ${notRun}`;
+    this.emit("", this.state, { message });
     await this.deps.onStepDone?.(this).catch((error) => this.deps.log.error("cannot persist experiment state", { error }));
     this.listeners.clear();
   }
@@ -145,10 +159,9 @@ export class Experiment {
     const request = create(kind.request as DescMessage, step.request(this.outputs) as never);
     const hash = sha256(toBinary(kind.request as DescMessage, request));
     const cacheKey = `steps/${step.kind}/${hash}.json`;
-    const cached = await this.deps.store.stat(cacheKey);
+    const cached = await this.cachedOutput(step, cacheKey);
     if (cached) {
-      const json = JSON.parse(new TextDecoder().decode(await this.deps.store.get(cacheKey))) as JsonValue;
-      this.outputs.set(step.id, toOutput(step.kind, fromJson(kind.result as DescMessage, json)));
+      this.outputs.set(step.id, cached);
       this.states.set(step.id, RunState.CACHED);
       this.emit(step.id, RunState.CACHED);
       return;
@@ -169,18 +182,51 @@ export class Experiment {
     this.emit(step.id, RunState.SUCCEEDED);
   }
 
-  /** Transient failures (UNAVAILABLE, or a busy replica) are retried with exponential backoff. */
+  /**
+   * A stored step's output, or undefined when the step must run: no record,
+   * or a record or output artifact that is missing or fails its sha256 (then
+   * the step runs again, with one warning event; dependents whose inputs come
+   * out different are recomputed by their own hashes).
+   */
+  private async cachedOutput(step: Step, cacheKey: string): Promise<StepOutput | undefined> {
+    if (!(await this.deps.store.exists(cacheKey))) return undefined;
+    try {
+      const json = JSON.parse(new TextDecoder().decode(await this.deps.store.get(cacheKey))) as JsonValue;
+      const output = toOutput(step.kind, fromJson(STEP_KINDS[step.kind].result as DescMessage, json));
+      if (output.artifact) await this.deps.store.get(output.artifact); // verifies its sha256 and size
+      return output;
+    } catch (error) {
+      const name = (error as Error).name;
+      if (name !== "ArtifactNotFoundError" && name !== "ArtifactIntegrityError" && !(error instanceof SyntaxError)) throw error;
+      const message = `stored result unusable (${(error as Error).message}); recomputing`;
+      this.deps.log.warn("recomputing a cached step", { step: step.id, error: (error as Error).message });
+      this.emit(step.id, RunState.PENDING, { message });
+      await this.deps.store.delete(cacheKey);
+      return undefined;
+    }
+  }
+
+  /**
+   * Transient failures are retried with backoff and jitter until the budget of
+   * failing time is spent; a busy service is waited for without spending it.
+   */
   private async withRetries<T>(step: Step, call: () => Promise<T>): Promise<T> {
-    const { attempts, initialDelayMs, maxDelayMs } = this.deps.retry;
+    const { budgetMs, initialDelayMs, maxDelayMs } = this.deps.retry;
+    let failingMs = 0;
     for (let attempt = 1; ; attempt++) {
+      const started = Date.now();
       try {
         return await call();
       } catch (error) {
-        const busy = (error as { code?: number }).code === 8; // RESOURCE_EXHAUSTED
-        if (attempt >= attempts || this.controller.signal.aborted || !(isTransient(error) || busy)) throw error;
-        const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1));
-        this.deps.log.warn("retrying step", { step: step.id, attempt, delayMs: delay, error: (error as Error).message });
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        const busy = isBusy(error);
+        if (this.controller.signal.aborted || !(isTransient(error) || busy)) throw error;
+        const delay = jittered(Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(attempt - 1, 20)));
+        if (!busy) failingMs += Date.now() - started + delay;
+        if (failingMs > budgetMs) throw new Error(`${(error as Error).message} (retried for ${Math.round(failingMs / 1000)} s, the budget)`);
+        const what = busy ? "busy, waiting in line" : "retrying";
+        this.deps.log.warn(busy ? "service busy; waiting" : "retrying step", { step: step.id, attempt, delayMs: Math.round(delay), error: (error as Error).message });
+        this.emit(step.id, RunState.RUNNING, { message: `${what} (attempt ${attempt + 1} in ${(delay / 1000).toFixed(1)} s): ${(error as Error).message}` });
+        await sleep(delay, undefined, { signal: this.controller.signal }).catch(() => undefined);
       }
     }
   }

@@ -91,6 +91,23 @@ export function graphInputs(spec: ExperimentSpec): Map<string, StepOutput> {
   );
 }
 
+/** Steps per cell (strategy, ratio): prune, fine-tune, evaluate, attack, 3 evaluations, quantize, 4 int8 evaluations. */
+const STEPS_PER_CELL = 12;
+
+/** How many steps buildGraph makes of a spec, without building them (to refuse huge grids first). */
+export function stepCount(spec: ExperimentSpec): number {
+  const heldOut = spec.heldOutLimit > 0 ? 1 : 0;
+  let total = 0;
+  for (const architecture of spec.architectures) {
+    const trained = spec.baseWeights.some((entry) => entry.architecture === architecture) ? 0 : 1;
+    // Base: train, attack, held-out attack, evaluate, quantize, int8 evaluate, int8 adversarial (= transfer), int8 held-out.
+    const base = trained + 1 + heldOut + 1 + 1 + 1 + 1 + heldOut;
+    const cell = STEPS_PER_CELL - (heldOut ? 0 : 2);
+    total += spec.trials * (base + spec.strategies.length * spec.compressionRatios.length * cell);
+  }
+  return total;
+}
+
 /**
  * The experiment as a dependency graph. Per architecture and trial: train
  * (unless the spec gives base weights, which every trial then starts from),
@@ -124,7 +141,7 @@ export function buildGraph(spec: ExperimentSpec): Step[] {
             id: `${prefix}/train`,
             kind: "train",
             deps: [],
-            request: () => ({ model, trainData: spec.trainData, config: { ...spec.training!, seed: BigInt(seed) } }),
+            request: () => ({ model, trainData: spec.trainData, config: { ...spec.training!, seed: BigInt(seed) }, fromScratch: true }),
             fills: [],
           });
       const attackOn = (id: string, weights: string, mask: string | undefined, source: DatasetRef, fills: Step["fills"]) =>

@@ -44,8 +44,8 @@ export function reportRow(row: ResultRow): ReportRow {
     trial: row.trial,
     quantized: row.quantized,
     accuracy,
-    nonzeroParameters: Number(row.nonzeroParameters),
-    sizeBytes: Number(row.sizeBytes),
+    nonzeroParameters: row.nonzeroParameters === undefined ? undefined : Number(row.nonzeroParameters),
+    sizeBytes: row.sizeBytes === undefined ? undefined : Number(row.sizeBytes),
   };
 }
 

@@ -59,12 +59,13 @@ export function resultRows(spec: ExperimentSpec, steps: readonly Step[], outputs
           break;
         case "size":
           if (output.nonzeroParameters !== undefined) row.nonzeroParameters = BigInt(output.nonzeroParameters);
-          row.sizeBytes = BigInt(output.sizeBytes ?? 0);
+          if (output.sizeBytes !== undefined) row.sizeBytes = BigInt(output.sizeBytes);
           break;
       }
     }
   }
-  // Unpruned rows count every parameter; a quantized row keeps its float model's nonzero count.
+  // Unpruned rows count every parameter; a quantized row keeps its float model's nonzero count
+  // (once known). Anything not measured stays absent, never 0.
   const totals = new Map(spec.architectures.map((a) => [a, totalParameters(ARCHITECTURE_NAMES[a]!, spec)]));
   for (const row of rows.values()) {
     if (row.compressionRatio === 1) {

@@ -28,6 +28,7 @@ import {
 } from "@gap/service-kit";
 import { attackParameters, modelConfig, SCOPE_NAMES, seedOf, STRATEGY_NAMES, trainOptions, variantOf } from "@gap/compute";
 import { STRATEGIES, type Scope } from "@gap/algorithms";
+import { stepCount } from "./graph.js";
 import { createHash } from "node:crypto";
 
 type SpecInit = MessageInitShape<typeof ExperimentSpecSchema>;
@@ -186,11 +187,30 @@ function mergeSpec(base: ExperimentSpec, spec: ExperimentSpec, given: Record<str
   return merged as unknown as ExperimentSpec;
 }
 
+/** The largest graph a spec may make: the paper's full grid is 5,136 steps. */
+export const MAX_STEPS = 20_000;
+
+/** The index of the first value equal to an earlier one, or -1. */
+function firstDuplicate<T>(values: readonly T[], key: (value: T) => string = String): number {
+  const seen = new Set<string>();
+  for (const [i, value] of values.entries()) {
+    if (seen.has(key(value))) return i;
+    seen.add(key(value));
+  }
+  return -1;
+}
+
 /** Validates every field; errors name the field (INVALID_ARGUMENT). */
 export function validateSpec(spec: ExperimentSpec | undefined): ExperimentSpec {
   const s = required(spec, "spec");
   nonEmptyString(s.name, "spec.name", 200);
   nonEmptyList(s.architectures, "spec.architectures");
+  const lists = [
+    ["spec.architectures", firstDuplicate(s.architectures)],
+    ["spec.strategies", firstDuplicate(s.strategies, (p) => `${p.strategy}/${p.scope}`)],
+    ["spec.compression_ratios", firstDuplicate(s.compressionRatios)],
+  ] as const;
+  for (const [field, at] of lists) if (at >= 0) throw invalidArgument(`${field}[${at}]`, "repeats an earlier entry");
   s.architectures.forEach((a, i) =>
     modelConfig({ $typeName: "gap.v1.ModelSpec", architecture: a, numClasses: s.numClasses, inputShape: s.inputShape }, `spec.architectures[${i}]`),
   );
@@ -231,6 +251,8 @@ export function validateSpec(spec: ExperimentSpec | undefined): ExperimentSpec {
     if (entry.path !== "" && entry.weights?.key) throw invalidArgument(`${field}.path`, "give either path or weights, not both");
     if (entry.path === "" && !entry.weights?.key) throw invalidArgument(`${field}.weights`, "is required (or a path for the CLI to upload)");
   });
+  const steps = stepCount(s);
+  if (steps > MAX_STEPS) throw invalidArgument("spec", `makes ${steps} steps, more than the ${MAX_STEPS} one experiment may have; split the grid`);
   return s;
 }
 

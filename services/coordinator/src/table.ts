@@ -1,7 +1,10 @@
 import { PruningScope, PruningStrategy, type Accuracy, type ResultRow } from "@gap/proto";
 import { ARCHITECTURE_NAMES, SCOPE_NAMES, STRATEGY_NAMES } from "@gap/compute";
 
-const percent = (a: Accuracy | undefined) => (a && a.total > 0n ? `${(a.accuracy * 100).toFixed(1)}%` : "-");
+/** What a cell not computed (yet) shows, in every table and file: never 0. */
+export const NOT_COMPUTED = "–";
+const percent = (a: Accuracy | undefined) => (a && a.total > 0n ? `${(a.accuracy * 100).toFixed(1)}%` : NOT_COMPUTED);
+const count = (n: bigint | undefined) => (n === undefined ? NOT_COMPUTED : String(n));
 
 export function strategyName(row: ResultRow): string {
   const s = row.strategy;
@@ -22,8 +25,8 @@ export function tableCells(row: ResultRow): string[] {
     percent(row.adversarial),
     percent(row.transfer),
     percent(row.heldOutTransfer),
-    String(row.nonzeroParameters),
-    String(row.sizeBytes),
+    count(row.nonzeroParameters),
+    count(row.sizeBytes),
   ];
 }
 

@@ -2,7 +2,7 @@ import { create, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import { ArtifactKind, ExperimentSpecSchema, PruningScope, PruningStrategy, StrategyScopeSchema } from "@gap/proto";
 import { describe, expect, it } from "vitest";
 import { ARCHITECTURE_NAMES } from "@gap/compute";
-import { baseWeightsId, buildGraph, PRESETS, STEP_KINDS, validateSpec, type StepOutput } from "../src/index.js";
+import { baseWeightsId, buildGraph, PRESETS, STEP_KINDS, stepCount, validateSpec, type StepOutput } from "../src/index.js";
 
 const spec = (name: string) => validateSpec(create(ExperimentSpecSchema, PRESETS[name]!));
 
@@ -60,6 +60,20 @@ describe("experiment graph", () => {
     expect(rows.size).toBe(s.architectures.length * s.trials * (1 + s.strategies.length * s.compressionRatios.length) * 2);
     const gapPrunes = steps.filter((step) => step.kind === "prune" && step.id.includes("/gap-"));
     expect(gapPrunes.every((step) => step.deps.some((d) => d.endsWith("/attack")))).toBe(true);
+  });
+
+  it("counts steps without building the graph, for every preset and without held-out sets or base weights", () => {
+    for (const name of Object.keys(PRESETS)) expect(stepCount(spec(name)), name).toBe(buildGraph(spec(name)).length);
+    const variant = create(ExperimentSpecSchema, { ...spec("quick"), heldOutLimit: 0, baseWeights: [], trials: 2 });
+    expect(stepCount(variant)).toBe(buildGraph(variant).length);
+  });
+
+  it("refuses repeated entries and grids over the step cap, naming the field", () => {
+    const s = spec("quick");
+    expect(() => validateSpec(create(ExperimentSpecSchema, { ...s, compressionRatios: [2, 8, 2] }))).toThrow(/^spec\.compression_ratios\[2\]: repeats an earlier entry/);
+    expect(() => validateSpec(create(ExperimentSpecSchema, { ...s, strategies: [...s.strategies, s.strategies[3]!] }))).toThrow(/^spec\.strategies\[7\]: repeats/);
+    const ratios = Array.from({ length: 10_000 }, (_, i) => 2 + i / 10);
+    expect(() => validateSpec(create(ExperimentSpecSchema, { ...s, compressionRatios: ratios }))).toThrow(/^spec: makes 840007 steps, more than the 20000/);
   });
 
   it("validation names the field", () => {

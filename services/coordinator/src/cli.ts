@@ -4,7 +4,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { createArtifactStore } from "@gap/artifacts";
 import { GapClient, RunState } from "@gap/client";
-import { CLI_ENV } from "@gap/service-kit";
+import { CLI_ENV, coordinatorConfigFromEnv, exitOnConfigError, readEnv } from "@gap/service-kit";
+import { COMPUTE_VARIABLES, storeFromEnv } from "@gap/compute";
 import { RunState as State, type ExperimentEvent } from "@gap/proto";
 import { loadSpec, validateSpec } from "./spec.js";
 import { uploadBaseWeights } from "./base-weights.js";
@@ -15,6 +16,12 @@ const REPO_ROOT = resolve(import.meta.dirname, "../../..");
 const WORK_DIR = process.env[CLI_ENV.workDir] ?? join(REPO_ROOT, ".gap");
 const REMOTE = process.env[CLI_ENV.coordinatorAddress];
 
+// The variables this run hands to its processes are checked before any starts (status 2, one line).
+exitOnConfigError(() => {
+  coordinatorConfigFromEnv();
+  readEnv(COMPUTE_VARIABLES, process.env);
+  if (process.env.MINIO_ENDPOINT) storeFromEnv(process.env);
+});
 const specArg = process.argv[2] ?? process.env[CLI_ENV.spec] ?? "quick";
 let spec: ReturnType<typeof loadSpec>;
 try {

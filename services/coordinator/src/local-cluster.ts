@@ -2,16 +2,21 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { addressesEnvVar, COMPUTE_SERVICES, type ServiceName } from "@gap/service-kit";
+import { addressesEnvVar, COMPUTE_SERVICES, type ComputeServiceName, type ServiceName } from "@gap/service-kit";
 
 const REPO_ROOT = resolve(import.meta.dirname, "../../..");
 
 export interface LocalCluster {
   coordinatorAddress: string;
+  /** Each compute service's replicas, as the coordinator knows them. */
   addresses: Record<string, string[]>;
+  /** Running processes by name: "training", and "training-2" for a second replica. */
   processes: Map<string, ChildProcess>;
-  /** Starts one more process of a service on a free port (e.g. a restarted coordinator). */
-  restart(name: ServiceName): Promise<string>;
+  /**
+   * Starts the named process again (after it was killed) on the address it
+   * had, so its callers find it where they left it. Returns that address.
+   */
+  restart(name: string, extraEnv?: Record<string, string>): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -20,6 +25,10 @@ export interface LocalClusterOptions {
   env: Record<string, string>;
   /** Directory for each process's log file. */
   logDir: string;
+  /** Replicas per compute service (default 1 each). */
+  replicas?: Partial<Record<ComputeServiceName, number>>;
+  /** Extra environment for one process by name ("coordinator", "training-2", ...). */
+  envOf?: Record<string, Record<string, string>>;
 }
 
 /**
@@ -30,10 +39,12 @@ export interface LocalClusterOptions {
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
   mkdirSync(options.logDir, { recursive: true });
   const processes = new Map<string, ChildProcess>();
-  const launch = (name: ServiceName, extraEnv: Record<string, string> = {}) =>
+  const boundAddress = new Map<string, string>();
+  const launch = (name: string, service: ServiceName, extraEnv: Record<string, string> = {}) =>
     new Promise<string>((resolveAddress, reject) => {
-      const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, `services/${name}/src/main.ts`)], {
-        env: { ...process.env, ...options.env, ...extraEnv, GAP_HOST: "127.0.0.1", GAP_PORT: "0" },
+      const port = boundAddress.get(name)?.split(":").pop() ?? "0";
+      const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, `services/${service}/src/main.ts`)], {
+        env: { ...process.env, ...options.env, GAP_HOST: "127.0.0.1", GAP_PORT: port, ...options.envOf?.[name], ...extraEnv },
         stdio: ["ignore", "ignore", "pipe"],
       });
       processes.set(name, child);
@@ -44,7 +55,10 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
         lastLines = [...lastLines.slice(-9), line];
         try {
           const record = JSON.parse(line) as { msg?: string; address?: string };
-          if (record.msg === "listening" && record.address) resolveAddress(record.address);
+          if (record.msg === "listening" && record.address) {
+            boundAddress.set(name, record.address);
+            resolveAddress(record.address);
+          }
         } catch {
           // not a JSON line (e.g. a stack trace): kept in the log only
         }
@@ -56,11 +70,20 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     });
 
   const addresses: Record<string, string[]> = {};
+  const services = new Map<string, ServiceName>();
   try {
     // One at a time: each loads TensorFlow.js, and two cores are best spent one process after the other.
-    for (const name of COMPUTE_SERVICES) addresses[name] = [await launch(name)];
+    for (const service of COMPUTE_SERVICES) {
+      addresses[service] = [];
+      for (let replica = 1; replica <= (options.replicas?.[service] ?? 1); replica++) {
+        const name = replica === 1 ? service : `${service}-${replica}`;
+        services.set(name, service);
+        addresses[service].push(await launch(name, service));
+      }
+    }
     const coordinatorEnv = Object.fromEntries(COMPUTE_SERVICES.map((name) => [addressesEnvVar(name), addresses[name]!.join(",")]));
-    const coordinatorAddress = await launch("coordinator", coordinatorEnv);
+    services.set("coordinator", "coordinator");
+    const coordinatorAddress = await launch("coordinator", "coordinator", coordinatorEnv);
     const stop = async () => {
       await Promise.all(
         [...processes.values()].map(
@@ -68,6 +91,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
             new Promise<void>((done) => {
               if (child.exitCode !== null || child.signalCode !== null) return done();
               child.once("exit", () => done());
+              child.kill("SIGCONT"); // a stopped process cannot act on SIGTERM
               child.kill("SIGTERM");
               setTimeout(() => child.kill("SIGKILL"), 15_000).unref();
             }),
@@ -78,7 +102,11 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       coordinatorAddress,
       addresses,
       processes,
-      restart: (name) => launch(name, name === "coordinator" ? coordinatorEnv : {}),
+      restart: (name, extraEnv = {}) => {
+        const service = services.get(name);
+        if (!service) throw new Error(`no process named ${name} in this cluster`);
+        return launch(name, service, { ...(service === "coordinator" ? coordinatorEnv : {}), ...extraEnv });
+      },
       stop,
     };
   } catch (error) {

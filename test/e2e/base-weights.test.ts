@@ -127,7 +127,7 @@ describe("base weights: an experiment that starts from a trained model", () => {
           `baseWeights: [{ architecture: ARCHITECTURE_RESNET20, path: ${weights} }]`,
         ].join("\n"),
       );
-      return promisify(execFile)(process.execPath, ["--import", "tsx", "services/coordinator/src/cli.ts"], {
+      return promisify(execFile)(process.execPath, ["--import", "tsx", "services/coordinator/src/cli.ts", "run"], {
         cwd: join(import.meta.dirname, "../.."),
         env: { PATH: process.env.PATH, ...s3.env, GAP_COORDINATOR_ADDRESS: cluster.coordinatorAddress, GAP_SPEC: join(work, "spec.yaml"), GAP_WORK_DIR: work },
         encoding: "utf8",

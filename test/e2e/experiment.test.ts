@@ -1,17 +1,20 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GapClient } from "@gap/client";
 import { create, toJsonString } from "@bufbuild/protobuf";
-import { ExperimentSpecSchema, RunState, type ExperimentEvent } from "@gap/proto";
+import sharp from "sharp";
+import { Architecture, DatasetName, ExperimentSpecSchema, RunState, Split, TrainingService, type ExperimentEvent } from "@gap/proto";
+import { createClient, status } from "@gap/service-kit";
 import { startLocalCluster, type LocalCluster } from "@gap/coordinator";
 import { createArtifactStore } from "@gap/artifacts";
 import { startS3rver } from "../support/s3rver.js";
 import { tinySpec } from "../support/tiny-spec.js";
 
+const REPO_ROOT = join(import.meta.dirname, "../..");
 let s3: Awaited<ReturnType<typeof startS3rver>>;
 let cluster: LocalCluster;
 
@@ -93,7 +96,7 @@ describe("a whole experiment over gRPC, real processes and a real S3 server", ()
     const work = mkdtempSync(join(tmpdir(), "gap-e2e-cli-"));
     writeFileSync(join(work, "spec.json"), toJsonString(ExperimentSpecSchema, create(ExperimentSpecSchema, tinySpec("e2e"))));
     // Not spawnSync: the S3 server lives in this process and must keep answering.
-    const cli = await promisify(execFile)(process.execPath, ["--import", "tsx", "services/coordinator/src/cli.ts"], {
+    const cli = await promisify(execFile)(process.execPath, ["--import", "tsx", "services/coordinator/src/cli.ts", "run"], {
       cwd: join(import.meta.dirname, "../.."),
       env: { PATH: process.env.PATH, GAP_COORDINATOR_ADDRESS: cluster.coordinatorAddress, GAP_SPEC: join(work, "spec.json"), GAP_WORK_DIR: work },
       encoding: "utf8",
@@ -103,5 +106,58 @@ describe("a whole experiment over gRPC, real processes and a real S3 server", ()
     expect(cli.stdout).toContain("experiment succeeded");
     expect(cli.stdout).toContain(`report: gap-test/experiments/${experimentId}/report/report.html in the store`);
     client.close();
+  });
+
+  it("the gap CLI: every command's --help, one-line errors, list, watch, results, report, cancel, import, and training on imported images", async () => {
+    const exec = promisify(execFile);
+    const work = mkdtempSync(join(tmpdir(), "gap-e2e-gap-"));
+    const env = { PATH: process.env.PATH!, ...s3.env, GAP_COORDINATOR_ADDRESS: cluster.coordinatorAddress, GAP_WORK_DIR: work };
+    const gap = (...args: string[]) =>
+      exec(process.execPath, ["services/coordinator/bin/gap.mjs", ...args], { cwd: REPO_ROOT, env, encoding: "utf8", timeout: 120_000 }).then(
+        (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+      );
+    for (const command of ["run", "list", "watch", "results", "report", "cancel", "import"]) {
+      const help = await gap(command, "--help");
+      expect(help.code, command).toBe(0);
+      expect(help.stdout, command).toContain(`gap ${command}`);
+    }
+    for (const bad of [["frobnicate"], ["results"], ["run", "--bogus"], ["run", "no-such-spec.yaml"], ["import", "weights", "missing.safetensors"]]) {
+      const result = await gap(...bad);
+      expect(result.code, bad.join(" ")).toBe(2);
+      expect(result.stderr.trim().split("\n"), bad.join(" ")).toHaveLength(1); // one line, no stack trace
+    }
+    const experimentId = (await gap("list")).stdout.split(/\s+/)[0]!;
+    expect((await gap("list")).stdout).toContain(`${experimentId}  succeeded`);
+    expect((await gap("watch", experimentId)).stdout).toContain("experiment succeeded: done");
+    const table = await gap("results", experimentId);
+    expect(table.stdout).toContain("magnitude (global)");
+    expect(JSON.parse((await gap("results", experimentId, "--json")).stdout)).toHaveLength(8);
+    const report = await gap("report", experimentId, "--out", join(work, "report"));
+    expect(report.stdout).toMatch(/^\d+ files in .*report \(the page: .*report\.html\)/);
+    expect((await gap("cancel", experimentId)).stdout).toContain(`${experimentId}: succeeded`); // a finished experiment stays as it ended
+
+    // Imported images, one folder per class, as a data set the services train and evaluate on.
+    const images = join(work, "images");
+    for (const [label, colour] of [["red", "#d00"], ["blue", "#00d"]] as const) {
+      mkdirSync(join(images, label), { recursive: true });
+      for (let i = 0; i < 6; i++) await sharp({ create: { width: 32, height: 32, channels: 3, background: colour } }).png().toFile(join(images, label, `${i}.png`));
+    }
+    const imported = await gap("import", "data", images, "--split", "train");
+    expect(imported.stderr).toContain("12 images of 32x32x3 in 2 classes (blue, red)");
+    const artifact = JSON.parse(imported.stdout) as { key: string; sha256: string };
+    const training = createClient(TrainingService, cluster.addresses.training![0]!);
+    const dataset = { name: DatasetName.STORED, split: Split.TRAIN, artifact: { key: artifact.key, sha256: artifact.sha256 } };
+    const model = { architecture: Architecture.RESNET20, numClasses: 2, inputShape: { height: 32, width: 32, channels: 3 } };
+    let trained;
+    for await (const m of training.train({ model, trainData: dataset, config: { ...tinySpec("x").training, epochs: 2, batchSize: 6 }, fromScratch: true })) {
+      if (m.event.case === "result") trained = m.event.value;
+    }
+    expect(trained?.history.map((e) => e.epoch)).toEqual([1, 2]); // the training curve
+    const wrongSplit = training.train({ model, trainData: { ...dataset, split: Split.TEST }, config: tinySpec("x").training, fromScratch: true });
+    await expect((async () => { for await (const _ of wrongSplit); })()).rejects.toMatchObject({ details: expect.stringContaining("the object holds the train split, not test") });
+    const moreClasses = training.train({ model, trainData: { name: DatasetName.CIFAR10_SAMPLE, split: Split.TRAIN, subsetSize: 20 }, config: tinySpec("x").training, fromScratch: true });
+    await expect((async () => { for await (const _ of moreClasses); })()).rejects.toMatchObject({ code: status.FAILED_PRECONDITION, details: "train_data: the data has 10 classes, the model 2" });
+    training.close();
   });
 });

@@ -209,7 +209,7 @@ describe("faults during a run", () => {
   it("the CLI's watch survives a coordinator restart and reports the experiment's real end", async () => {
     const work = mkdtempSync(join(tmpdir(), "gap-faults-cli-"));
     writeFileSync(join(work, "spec.json"), toJsonString(ExperimentSpecSchema, create(ExperimentSpecSchema, faultSpec(16n))));
-    const cli = spawn(process.execPath, ["--import", "tsx", "services/coordinator/src/cli.ts"], {
+    const cli = spawn(process.execPath, ["--import", "tsx", "services/coordinator/src/cli.ts", "run"], {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH, ...s3.env, GAP_COORDINATOR_ADDRESS: cluster.coordinatorAddress, GAP_SPEC: join(work, "spec.json"), GAP_WORK_DIR: work },
     });
@@ -231,7 +231,7 @@ describe("faults during a run", () => {
 describe("refusals before anything runs", () => {
   const exec = promisify(execFile);
   const cliWith = (env: Record<string, string>) =>
-    exec(process.execPath, ["--import", "tsx", "services/coordinator/src/cli.ts"], { cwd: REPO_ROOT, env: { PATH: process.env.PATH!, ...env }, encoding: "utf8", timeout: 60_000 }).then(
+    exec(process.execPath, ["--import", "tsx", "services/coordinator/src/cli.ts", "run"], { cwd: REPO_ROOT, env: { PATH: process.env.PATH!, ...env }, encoding: "utf8", timeout: 60_000 }).then(
       () => ({ code: 0, stderr: "" }),
       (error: { code: number; stderr: string }) => error,
     );

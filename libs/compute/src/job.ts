@@ -21,7 +21,35 @@ export function jobInfo(service: ComputeServiceName, wallSeconds: number): Omit<
   };
 }
 
-/** streamJob for compute services: the result also says where the job ran and for how long. */
+/**
+ * A log line per epoch (training) or per tenth of a phase (other jobs), so a
+ * service's log shows its work without a terminal.
+ */
+function progressLog(log: CallContext["log"], report: (progress: ProgressUpdate) => void) {
+  const write = (p: ProgressUpdate) => log.info("progress", { phase: p.phase, step: p.step, total: p.total, ...p.metrics });
+  let previous: ProgressUpdate | undefined;
+  let loggedTenth = -1;
+  const update = (progress: ProgressUpdate) => {
+    report(progress);
+    const epoch = progress.metrics?.epoch;
+    if (epoch !== undefined) {
+      // An epoch's line when it ends: the last progress of that epoch holds its loss and accuracy.
+      if (previous?.metrics?.epoch !== undefined && previous.metrics.epoch !== epoch) write(previous);
+    } else if (progress.total > 0) {
+      const tenth = Math.floor((progress.step / progress.total) * 10);
+      if (progress.phase !== previous?.phase) loggedTenth = -1;
+      if (tenth > loggedTenth) {
+        loggedTenth = tenth;
+        write(progress);
+      }
+    }
+    previous = progress;
+  };
+  const finish = () => previous?.metrics?.epoch !== undefined && write(previous);
+  return { update, finish };
+}
+
+/** streamJob for compute services: the result also says where the job ran and for how long; progress is logged. */
 export function computeJob<Result extends object>(
   service: ComputeServiceName,
   queue: JobQueue,
@@ -30,7 +58,12 @@ export function computeJob<Result extends object>(
 ) {
   return streamJob(queue, context, async (report) => {
     const started = performance.now();
-    const result = await job(report);
-    return { ...result, job: jobInfo(service, (performance.now() - started) / 1000) };
+    context.log.info("job started", { service });
+    const logged = progressLog(context.log, report);
+    const result = await job(logged.update);
+    logged.finish();
+    const wallSeconds = (performance.now() - started) / 1000;
+    context.log.info("job done", { service, wallSeconds: Number(wallSeconds.toFixed(2)) });
+    return { ...result, job: jobInfo(service, wallSeconds) };
   });
 }

@@ -108,7 +108,7 @@ export function toOutput(kind: StepKind, result: unknown): StepOutput {
 function countsOf(kind: StepKind, result: unknown): StepOutput {
   switch (kind) {
     case "train":
-      return { artifact: (result as TrainResult).weights };
+      return { artifact: (result as TrainResult).weights, history: (result as TrainResult).history };
     case "attack": {
       const r = result as AdversarialSetResult;
       return { artifact: r.adversarialSet, correct: r.adversarialCorrect, total: r.count };

@@ -4,6 +4,7 @@ import {
   PruningStrategy,
   Split,
   type ArtifactRef,
+  type EpochMetrics,
   type JobInfo,
   type ExperimentSpec,
   type StrategyScope,
@@ -45,6 +46,8 @@ export interface StepOutput {
   sizeBytes?: number;
   /** Where the job ran and how long it took (kept with cached results). */
   job?: JobInfo;
+  /** Training and fine-tuning: every epoch's metrics. */
+  history?: EpochMetrics[];
 }
 
 /** Which cell of the result table a step fills. */
@@ -66,6 +69,8 @@ export interface Step<K extends StepKind = StepKind> {
   request(outputs: ReadonlyMap<string, StepOutput>): StepRequest<K>;
   /** Result-table cells this step's output fills. */
   fills: Array<{ row: RowKey; metric: Metric }>;
+  /** The row a step works toward without filling a cell of it (fine-tuning: its curve in the report). */
+  forRow?: RowKey;
 }
 
 const artifactOf = (outputs: ReadonlyMap<string, StepOutput>, id: string): ArtifactRef => {
@@ -265,6 +270,7 @@ export function buildGraph(spec: ExperimentSpec): Step[] {
               mask: artifactOf(o, prune),
             }),
             fills: [],
+            forRow: row(false),
           });
           evaluate(`${at}/evaluate`, finetune, prune, false, { dataset: testData }, [{ row: row(false), metric: "clean" }]);
           const ownSet = attackOn(`${at}/attack`, finetune, prune, attackLimitRef(seed), []);

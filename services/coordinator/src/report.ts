@@ -5,7 +5,7 @@ import type { ArtifactRefLike, ArtifactStore } from "@gap/artifacts";
 import { decodeSafetensors } from "@gap/ml-core";
 import { maskOverlap, weightHistogram } from "@gap/algorithms";
 import { ARCHITECTURE_NAMES, SCOPE_NAMES, STRATEGY_NAMES } from "@gap/compute";
-import { buildReport, REPORT_PAGE, type HistogramSeries, type MaskDisjointness, type OverlapCell, type ReportRow, type Table } from "@gap/reports";
+import { buildReport, REPORT_PAGE, type HistogramSeries, type MaskDisjointness, type OverlapCell, type ReportRow, type Table, type TrainingCurve } from "@gap/reports";
 import type { Step, StepOutput } from "./graph.js";
 import { resultRows } from "./results.js";
 
@@ -145,6 +145,22 @@ async function disjointness(store: ArtifactStore, prunes: readonly FinishedPrune
   return result;
 }
 
+/** Per model, trial 0's training curves: the base model's (when trained here) and every fine-tuning's. */
+function trainingCurves(source: ReportSource): Map<string, TrainingCurve[]> {
+  const curves = new Map<string, TrainingCurve[]>();
+  for (const step of source.steps) {
+    const history = source.outputs.get(step.id)?.history;
+    if (step.kind !== "train" || !history?.length || !step.id.includes("/t0/")) continue;
+    const model = step.id.split("/")[0]!;
+    const row = step.forRow;
+    const curve: TrainingCurve = row?.strategy
+      ? { series: `${STRATEGY_NAMES[row.strategy.strategy]} (${SCOPE_NAMES[row.strategy.scope]})`, ratio: row.compressionRatio, epochs: history }
+      : { series: "base model", epochs: history };
+    curves.set(model, [...(curves.get(model) ?? []), curve]);
+  }
+  return curves;
+}
+
 const seconds = (s: number) => s.toFixed(1);
 
 /** The distinct places the jobs ran, with how many jobs each ran. */
@@ -205,6 +221,7 @@ export async function writeReport(store: ArtifactStore, source: ReportSource) {
     rows,
     histograms: await histograms(store, ofTrial0),
     overlaps: await overlaps(store, ofTrial0),
+    curves: trainingCurves(source),
     numClasses: source.spec.numClasses,
     disjointness: await disjointness(store, prunes),
     software: softwareTable(source.outputs),

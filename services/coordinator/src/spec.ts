@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { create, fromJson, toBinary, type JsonValue, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, fromJson, toBinary, toJson, type JsonValue, type MessageInitShape } from "@bufbuild/protobuf";
 import { parse as parseYaml } from "yaml";
 import {
   Architecture,
@@ -171,6 +171,33 @@ export function loadSpec(presetOrPath: string): ExperimentSpec {
     return start ? mergeSpec(start, spec, overrides) : spec;
   } catch (error) {
     throw new Error(`${presetOrPath}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The spec with `field=value` overrides applied in the proto JSON mapping:
+ * a dotted path of camelCase or snake_case names, and a YAML value
+ * ("trials=2", "fine_tuning.epochs=1", "compression_ratios=[2,4]").
+ */
+export function applyOverrides(spec: ExperimentSpec, overrides: readonly string[]): ExperimentSpec {
+  if (overrides.length === 0) return spec;
+  const json = toJson(ExperimentSpecSchema, spec) as Record<string, JsonValue>;
+  const camel = (key: string) => key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  for (const override of overrides) {
+    const at = override.indexOf("=");
+    if (at <= 0) throw new Error(`--set ${override}: expected field=value`);
+    const path = override.slice(0, at).split(".").map(camel);
+    let node = json;
+    for (const key of path.slice(0, -1)) {
+      if (typeof node[key] !== "object" || node[key] === null || Array.isArray(node[key])) node[key] = {};
+      node = node[key] as Record<string, JsonValue>;
+    }
+    node[path.at(-1)!] = parseYaml(override.slice(at + 1)) as JsonValue;
+  }
+  try {
+    return fromJson(ExperimentSpecSchema, json);
+  } catch (error) {
+    throw new Error(`--set: ${(error as Error).message}`);
   }
 }
 

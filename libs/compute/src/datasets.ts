@@ -1,19 +1,23 @@
 import { join } from "node:path";
-import { DatasetName, Split, type DatasetRef } from "@gap/proto";
-import { enumValue, failedPrecondition, integerInRange, invalidArgument, required } from "@gap/service-kit";
+import { ArtifactKind, DatasetName, Split, type DatasetRef } from "@gap/proto";
+import type { ArtifactStore } from "@gap/artifacts";
+import { enumValue, failedPrecondition, integerInRange, invalidArgument, required, ServiceError } from "@gap/service-kit";
 import {
   deriveSeed,
   findRepoRoot,
   loadCifar10,
+  decodeStoredDataset,
   loadFashionMnist,
   makeSyntheticDataset,
+  readCifar100Dir,
   readCifar10Dir,
   stratifiedSubset,
   FASHION_MNIST_DIR,
   type Dataset,
-  type InputShape,
+  type ModelConfig,
 } from "@gap/ml-core";
 import { seedOf } from "./convert.js";
+import { readArtifact } from "./artifacts.js";
 
 /** Where datasets come from on this machine. */
 export interface DataSources {
@@ -21,6 +25,10 @@ export interface DataSources {
   cifar10Dir?: string;
   cifar10SampleDir: string;
   fashionMnistDir: string;
+  /** CIFAR-100's official binary files (GAP_CIFAR100_DIR). */
+  cifar100Dir?: string;
+  /** Where DATASET_NAME_STORED objects are read from. */
+  store?: ArtifactStore;
 }
 
 export function dataSourcesFromEnv(env: NodeJS.ProcessEnv = process.env): DataSources {
@@ -29,18 +37,27 @@ export function dataSourcesFromEnv(env: NodeJS.ProcessEnv = process.env): DataSo
     cifar10Dir: env.GAP_CIFAR10_DIR || undefined,
     cifar10SampleDir: env.GAP_CIFAR10_SAMPLE_DIR || join(root, "libs/ml-core/data/cifar10-sample"),
     fashionMnistDir: env.GAP_FASHION_MNIST_DIR || FASHION_MNIST_DIR,
+    cifar100Dir: env.GAP_CIFAR100_DIR || undefined,
   };
 }
 
 /** Full splits stay in memory: every job of an experiment reads the same few. */
 const fullSplits = new Map<string, Promise<Dataset>>();
 
-function fullSplit(name: DatasetName, split: "train" | "test", sources: DataSources, shape: InputShape): Promise<Dataset> {
-  const key = `${name}/${split}/${shape.height}x${shape.width}x${shape.channels}`;
+function fullSplit(ref: DatasetRef, field: string, split: "train" | "test", sources: DataSources, shape: ModelConfig["inputShape"]): Promise<Dataset> {
+  const name = ref.name;
+  const key = `${name}/${name === DatasetName.STORED ? `${ref.artifact?.key}@${ref.artifact?.sha256}/` : ""}${split}/${shape.height}x${shape.width}x${shape.channels}`;
   let loaded = fullSplits.get(key);
   if (!loaded) {
     loaded = (async () => {
       switch (name) {
+        case DatasetName.STORED: {
+          if (!sources.store) throw new Error("this service has no store to read data sets from");
+          return decodeStoredDataset(await readArtifact(sources.store, ref.artifact, `${field}.artifact`, ArtifactKind.DATASET), split);
+        }
+        case DatasetName.CIFAR100:
+          if (!sources.cifar100Dir) throw new Error("CIFAR-100 needs GAP_CIFAR100_DIR: the directory of the official binary files (train.bin, test.bin)");
+          return readCifar100Dir(sources.cifar100Dir, split);
         case DatasetName.CIFAR10:
           return loadCifar10(sources.cifar10Dir, split);
         case DatasetName.CIFAR10_SAMPLE:
@@ -61,19 +78,26 @@ function fullSplit(name: DatasetName, split: "train" | "test", sources: DataSour
 /**
  * The examples a DatasetRef names: a split, then a stratified subset of
  * subset_size examples drawn with the seed (0 keeps the whole split).
- * The data must fit the model's input shape.
+ * The data must fit the model's input shape and classes.
  */
-export async function loadDataset(ref: DatasetRef | undefined, field: string, sources: DataSources, shape: InputShape): Promise<Dataset> {
+export async function loadDataset(ref: DatasetRef | undefined, field: string, sources: DataSources, model: Pick<ModelConfig, "inputShape" | "numClasses">): Promise<Dataset> {
+  const shape = model.inputShape;
   const r = required(ref, field);
   const name = enumValue(r.name, `${field}.name`, DatasetName);
   const split = enumValue(r.split, `${field}.split`, Split) === Split.TRAIN ? "train" : "test";
   const subsetSize = integerInRange(r.subsetSize, `${field}.subset_size`, 0, 10_000_000);
   const seed = seedOf(r.seed, `${field}.seed`);
+  if (name === DatasetName.STORED && !r.artifact?.key) throw invalidArgument(`${field}.artifact.key`, "is required for DATASET_NAME_STORED");
   let data: Dataset;
   try {
-    data = await fullSplit(name, split, sources, shape);
+    data = await fullSplit(r, field, split, sources, shape);
   } catch (error) {
+    // A bad reference, or the store's own errors, keep their statuses; anything else about the data is a precondition.
+    if (error instanceof ServiceError || (error as Error).name.startsWith("Artifact")) throw error;
     throw failedPrecondition(`${field}: ${(error as Error).message}`);
+  }
+  if (data.numClasses > model.numClasses) {
+    throw failedPrecondition(`${field}: the data has ${data.numClasses} classes, the model ${model.numClasses}`);
   }
   if (data.height !== shape.height || data.width !== shape.width || data.channels !== shape.channels) {
     throw failedPrecondition(

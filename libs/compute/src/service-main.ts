@@ -56,7 +56,7 @@ export async function startComputeService(
   const store = storeFromEnv(env);
   const log = createLogger({ service: name });
   const backend = await initBackend(backendChoice, { log: (record) => log.info("backend selected", { ...record }) });
-  const deps: ComputeDeps = { store, sources: dataSourcesFromEnv(env), queue: new JobQueue(config.queueLimit) };
+  const deps: ComputeDeps = { store, sources: { ...dataSourcesFromEnv(env), store }, queue: new JobQueue(config.queueLimit) };
   log.info("store", { bucket: deps.store.bucket, kind: env.MINIO_ENDPOINT ? "s3" : "local" });
   return startService({ config, files: gapFiles, services: [register(deps)], log: log.child({ backend: backend.name }) });
 }

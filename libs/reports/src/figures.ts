@@ -135,6 +135,58 @@ export function histogramFigure(model: string, series: readonly HistogramSeries[
   };
 }
 
+/** One training run's per-epoch metrics: the base model's training, or one fine-tuning. */
+export interface TrainingCurve {
+  /** "base model" or a strategy's series name, such as "gap (global)". */
+  series: string;
+  /** The compression ratio being fine-tuned at; absent for the base model. */
+  ratio?: number;
+  epochs: ReadonlyArray<{ epoch: number; loss: number; accuracy: number; learningRate: number }>;
+}
+
+/**
+ * Training curves of one model (trial 0): loss and training accuracy by
+ * epoch, one panel per run kind (the base model, then each strategy), one
+ * line per ratio.
+ */
+export function curvesFigure(model: string, curves: readonly TrainingCurve[]): Figure {
+  const values = curves.flatMap((c) =>
+    c.epochs.flatMap((e) => [
+      { series: c.series, ratio: c.ratio === undefined ? "base" : `p = ${c.ratio}`, order: c.ratio ?? 0, epoch: e.epoch, metric: "training loss", value: e.loss, lr: e.learningRate },
+      { series: c.series, ratio: c.ratio === undefined ? "base" : `p = ${c.ratio}`, order: c.ratio ?? 0, epoch: e.epoch, metric: "training accuracy (%)", value: pct(e.accuracy), lr: e.learningRate },
+    ]),
+  );
+  const ratios = [...new Set(curves.map((c) => c.ratio))].sort((a, b) => (a ?? 0) - (b ?? 0)).map((r) => (r === undefined ? "base" : `p = ${r}`));
+  const spec = {
+    $schema: SCHEMA,
+    config: CONFIG,
+    title: { text: `${model}: training curves`, anchor: "start" },
+    data: { values },
+    facet: {
+      row: { field: "metric", type: "nominal", title: null, sort: ["training loss", "training accuracy (%)"] },
+      column: { field: "series", type: "nominal", title: null, sort: [...new Set(curves.map((c) => c.series))] },
+    },
+    resolve: { scale: { y: "independent" } },
+    spec: {
+      width: 150,
+      height: 120,
+      mark: { type: "line", point: { size: 12 } },
+      encoding: {
+        x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } },
+        y: { field: "value", type: "quantitative", title: null },
+        color: { field: "ratio", type: "nominal", title: "run", sort: ratios },
+        tooltip: [{ field: "lr", type: "quantitative", title: "learning rate" }],
+      },
+    },
+  } as unknown as TopLevelSpec;
+  return {
+    name: `curves-${model}`,
+    title: `Training curves: ${model}`,
+    caption: "Mean training loss and accuracy (on augmented inputs) per epoch, trial 0: the base model's training where this experiment trained it, and each strategy's fine-tuning at each ratio.",
+    spec,
+  };
+}
+
 export interface OverlapCell {
   ratio: number;
   a: string;

@@ -1,5 +1,5 @@
 import { CLAIM_THRESHOLDS, evaluateClaims, formatEvidence, type Finding, type MaskDisjointness } from "./claims.js";
-import { accuracyFigure, histogramFigure, overlapFigure, renderPng, renderSvg, type Figure, type HistogramSeries, type OverlapCell } from "./figures.js";
+import { accuracyFigure, curvesFigure, histogramFigure, overlapFigure, renderPng, renderSvg, type Figure, type HistogramSeries, type OverlapCell, type TrainingCurve } from "./figures.js";
 import { renderReportHtml, type Table } from "./html.js";
 import { summarize, type ReportRow } from "./rows.js";
 import { resultRecords, SUMMARY_COLUMNS, summaryCells, toCsv, toMarkdown } from "./tables.js";
@@ -14,6 +14,8 @@ export interface ReportData {
   histograms?: ReadonlyMap<string, readonly HistogramSeries[]>;
   /** Mask overlap per model. */
   overlaps?: ReadonlyMap<string, readonly OverlapCell[]>;
+  /** Training and fine-tuning curves per model (trial 0). */
+  curves?: ReadonlyMap<string, readonly TrainingCurve[]>;
   /** Classes of the data (chance accuracy is 1 / classes, for the claims). */
   numClasses: number;
   /** GAP (global) against gradient (global) masks, per trial, for claim C7. */
@@ -44,6 +46,7 @@ export function reportFigures(data: ReportData, summaries = summarize(data.rows)
   }
   for (const [model, series] of data.histograms ?? []) if (series.length > 0) figures.push(histogramFigure(model, series));
   for (const [model, cells] of data.overlaps ?? []) if (cells.length > 0) figures.push(overlapFigure(model, cells));
+  for (const [model, curves] of data.curves ?? []) if (curves.length > 0) figures.push(curvesFigure(model, curves));
   return figures;
 }
 

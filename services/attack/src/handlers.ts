@@ -23,7 +23,7 @@ export function attackService({ store, sources, queue }: ComputeDeps) {
       const parameters = attackParameters(request.config, "config");
       requiredRef(request.weights, "weights", ArtifactKind.WEIGHTS);
       const key = outputKey(request.outputKey, () => derivedKey("adversarial", GenerateAdversarialSetRequestSchema, request));
-      const source = await loadDataset(request.source, "source", sources, config.inputShape);
+      const source = await loadDataset(request.source, "source", sources, config);
       yield* computeJob("attack", queue, context, async (report) => {
         return withModel(store, config, { weights: request.weights, mask: request.mask }, async (model, masks) => {
           const checkpoints = storeCheckpoints(store, key);

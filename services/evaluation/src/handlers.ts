@@ -13,7 +13,7 @@ export function evaluationService({ store, sources, queue }: ComputeDeps) {
       requiredRef(request.weights, "weights", request.quantized ? ArtifactKind.QUANTIZED_MODEL : ArtifactKind.WEIGHTS);
       const batchSize = batchSizeOf(request.batchSize, "batch_size", 256);
       const adversarial = isSet(request.adversarialSet);
-      const clean: Dataset | undefined = adversarial ? undefined : await loadDataset(request.dataset, "dataset", sources, config.inputShape);
+      const clean: Dataset | undefined = adversarial ? undefined : await loadDataset(request.dataset, "dataset", sources, config);
       yield* computeJob("evaluation", queue, context, async (report) => {
         const set = adversarial ? await loadAdversarialSet(store, request.adversarialSet, "adversarial_set", config.inputShape) : undefined;
         const load = () => loadEvaluableModel(store, config, request);

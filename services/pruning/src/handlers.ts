@@ -44,7 +44,7 @@ export function pruningService({ store, sources, queue }: ComputeDeps) {
       requiredRef(request.weights, "weights", ArtifactKind.WEIGHTS);
       const key = outputKey(request.outputKey, () => derivedKey("masks", PruneRequestSchema, request));
       let data: Dataset | undefined;
-      if (strategy === "gradient") data = await loadDataset(request.scoringData, "scoring_data", sources, config.inputShape);
+      if (strategy === "gradient") data = await loadDataset(request.scoringData, "scoring_data", sources, config);
       if (strategy === "gap" && !isSet(request.adversarialSet)) throw invalidArgument("adversarial_set.key", "GAP needs an adversarial set");
 
       yield* computeJob("pruning", queue, context, async (report) => {

@@ -22,7 +22,7 @@ export function quantizationService({ store, sources, queue }: ComputeDeps) {
       requiredRef(request.weights, "weights", ArtifactKind.WEIGHTS);
       const key = outputKey(request.outputKey, () => derivedKey("quantized", QuantizeRequestSchema, request));
       // calibration_size examples of the split, drawn as loadDataset draws any subset (its subset_size is overridden).
-      const data = await loadDataset({ ...calibrationRef, subsetSize: calibrationSize }, "calibration_data", sources, config.inputShape).catch((error) => {
+      const data = await loadDataset({ ...calibrationRef, subsetSize: calibrationSize }, "calibration_data", sources, config).catch((error) => {
         const field = "calibration_data.subset_size";
         if (error instanceof ServiceError && error.field === field) throw invalidArgument("config.calibration_size", error.message.replace(`${field}: `, ""));
         throw error;

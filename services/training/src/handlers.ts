@@ -23,7 +23,7 @@ export function trainingService({ store, sources, queue }: ComputeDeps) {
       const config = modelConfig(request.model, "model");
       const options = trainOptions(request.config, "config");
       const key = outputKey(request.outputKey, () => derivedKey("weights", TrainRequestSchema, request));
-      const data = await loadDataset(request.trainData, "train_data", sources, config.inputShape);
+      const data = await loadDataset(request.trainData, "train_data", sources, config);
       // A seeded initialisation only when asked for: a forgotten reference must not train a random model.
       if (request.fromScratch && isSet(request.initialWeights)) throw invalidArgument("from_scratch", "must be false when initial_weights is given");
       if (!request.fromScratch) requiredRef(request.initialWeights, "initial_weights", ArtifactKind.WEIGHTS);
@@ -37,12 +37,18 @@ export function trainingService({ store, sources, queue }: ComputeDeps) {
             checkpoints,
             signal: context.signal,
             onProgress: (p) =>
-              report({ step: p.step, total: p.totalSteps, phase: "train", metrics: { epoch: p.epoch + 1, loss: p.loss, accuracy: p.accuracy, lr: p.learningRate } }),
+              report({
+                step: p.step,
+                total: p.totalSteps,
+                phase: "train",
+                metrics: { epoch: p.epoch + 1, epochs: p.epochs, loss: p.loss, accuracy: p.accuracy, lr: p.learningRate, images_per_second: p.imagesPerSecond },
+              }),
           });
           const stored = await store.put(key, saveWeights(model, { architecture: config.architecture, epochs: String(summary.epochsCompleted) }));
           await checkpoints.clear();
           return {
             resumedAfterEpoch: summary.resumedAfterEpoch,
+            history: summary.history,
             weights: artifactRef(stored, ArtifactKind.WEIGHTS),
             epochsCompleted: summary.epochsCompleted,
             finalTrainLoss: summary.finalLoss,

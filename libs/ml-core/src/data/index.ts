@@ -6,3 +6,5 @@ export * from "./synthetic.js";
 export * from "./subset.js";
 export * from "./batches.js";
 export * from "./tar.js";
+export * from "./stored.js";
+export * from "./cifar100.js";

@@ -33,9 +33,20 @@ export interface TrainOptions {
   onProgress?: (progress: TrainProgress) => void;
 }
 
+/** One epoch's training metrics (the curves). */
+export interface EpochRecord {
+  /** From 1. */
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  learningRate: number;
+}
+
 export interface TrainProgress {
   epoch: number;
   epochs: number;
+  /** Images per second over the epoch so far. */
+  imagesPerSecond: number;
   /** Steps done over the whole run, and their total. */
   step: number;
   totalSteps: number;
@@ -52,6 +63,8 @@ export interface TrainSummary {
   finalAccuracy: number;
   /** Epochs this call started from a checkpoint after (0: from the start). */
   resumedAfterEpoch: number;
+  /** Every epoch's metrics, those before a checkpoint included. */
+  history: EpochRecord[];
 }
 
 const MOMENTUM = "momentum/";
@@ -68,7 +81,7 @@ function encodeTrainState(model: Model, sgd: Sgd, summary: TrainSummary): Uint8A
     const param = names.get(key)!;
     tensors[MOMENTUM + param.name] = { dtype: "F32", shape: [...param.variable.shape], data: values };
   }
-  return encodeSafetensors(tensors, { kind: "train_state", epochs_completed: String(summary.epochsCompleted), loss: String(summary.finalLoss), accuracy: String(summary.finalAccuracy) });
+  return encodeSafetensors(tensors, { kind: "train_state", epochs_completed: String(summary.epochsCompleted), history: JSON.stringify(summary.history) });
 }
 
 function restoreTrainState(bytes: Uint8Array, model: Model, sgd: Sgd): TrainSummary {
@@ -86,7 +99,9 @@ function restoreTrainState(bytes: Uint8Array, model: Model, sgd: Sgd): TrainSumm
   }
   sgd.restoreMomentum(momentum, new Map(model.params.map((p) => [p.variable.name, p.variable.shape])));
   const epochs = Number(metadata.epochs_completed);
-  return { epochsCompleted: epochs, finalLoss: Number(metadata.loss), finalAccuracy: Number(metadata.accuracy), resumedAfterEpoch: epochs };
+  const history = JSON.parse(metadata.history ?? "[]") as EpochRecord[];
+  const last = history.at(-1);
+  return { epochsCompleted: epochs, finalLoss: last?.loss ?? NaN, finalAccuracy: last?.accuracy ?? NaN, resumedAfterEpoch: epochs, history };
 }
 
 /**
@@ -106,7 +121,7 @@ export async function train(model: Model, data: Dataset, options: TrainOptions):
   const variables = model.params.map((p) => p.variable);
   const stepsPerEpoch = batchCount(data.count, batchSize);
   const totalSteps = epochs * stepsPerEpoch;
-  let summary: TrainSummary = { epochsCompleted: 0, finalLoss: NaN, finalAccuracy: NaN, resumedAfterEpoch: 0 };
+  let summary: TrainSummary = { epochsCompleted: 0, finalLoss: NaN, finalAccuracy: NaN, resumedAfterEpoch: 0, history: [] };
   try {
     const saved = await options.checkpoints?.load();
     if (saved) summary = restoreTrainState(saved, model, sgd);
@@ -118,6 +133,7 @@ export async function train(model: Model, data: Dataset, options: TrainOptions):
       let lossSum = 0;
       let correct = 0;
       let seen = 0;
+      const epochStarted = performance.now();
       for (const clean of iterateBatches(data, { batchSize, shuffle: true, seed: epochSeed })) {
         throwIfAborted(signal);
         const batch = options.augmentation ? augmentBatch(clean, options.augmentation, deriveSeed(epochSeed, 1)) : clean;
@@ -140,10 +156,12 @@ export async function train(model: Model, data: Dataset, options: TrainOptions):
         tf.dispose([loss, stepCorrect.value!]);
         seen += batch.count;
         step++;
-        options.onProgress?.({ epoch, epochs, step, totalSteps, learningRate, loss: lossSum / seen, accuracy: correct / seen });
+        const imagesPerSecond = seen / ((performance.now() - epochStarted) / 1000);
+        options.onProgress?.({ epoch, epochs, step, totalSteps, learningRate, imagesPerSecond, loss: lossSum / seen, accuracy: correct / seen });
         await yieldToEventLoop();
       }
-      summary = { ...summary, epochsCompleted: epoch + 1, finalLoss: lossSum / seen, finalAccuracy: correct / seen };
+      const record = { epoch: epoch + 1, loss: lossSum / seen, accuracy: correct / seen, learningRate };
+      summary = { ...summary, epochsCompleted: epoch + 1, finalLoss: record.loss, finalAccuracy: record.accuracy, history: [...summary.history, record] };
       if (options.checkpoints && epoch + 1 < epochs) await options.checkpoints.save(encodeTrainState(model, sgd, summary));
     }
   } finally {

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gap/v1/training.proto.
  */
 export const file_gap_v1_training: GenFile = /*@__PURE__*/
-  fileDesc("ChVnYXAvdjEvdHJhaW5pbmcucHJvdG8SBmdhcC52MSL7AQoMVHJhaW5SZXF1ZXN0EiAKBW1vZGVsGAEgASgLMhEuZ2FwLnYxLk1vZGVsU3BlYxImCgp0cmFpbl9kYXRhGAIgASgLMhIuZ2FwLnYxLkRhdGFzZXRSZWYSJgoGY29uZmlnGAMgASgLMhYuZ2FwLnYxLlRyYWluaW5nQ29uZmlnEiwKD2luaXRpYWxfd2VpZ2h0cxgEIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIhCgRtYXNrGAUgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmEhIKCm91dHB1dF9rZXkYBiABKAkSFAoMZnJvbV9zY3JhdGNoGAcgASgIIsABCgtUcmFpblJlc3VsdBIkCgd3ZWlnaHRzGAEgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmEhgKEGVwb2Noc19jb21wbGV0ZWQYAiABKA0SGAoQZmluYWxfdHJhaW5fbG9zcxgDIAEoARIcChRmaW5hbF90cmFpbl9hY2N1cmFjeRgEIAEoARIcCgNqb2IYBSABKAsyDy5nYXAudjEuSm9iSW5mbxIbChNyZXN1bWVkX2FmdGVyX2Vwb2NoGAYgASgNImUKDVRyYWluUmVzcG9uc2USJAoIcHJvZ3Jlc3MYASABKAsyEC5nYXAudjEuUHJvZ3Jlc3NIABIlCgZyZXN1bHQYAiABKAsyEy5nYXAudjEuVHJhaW5SZXN1bHRIAEIHCgVldmVudDJJCg9UcmFpbmluZ1NlcnZpY2USNgoFVHJhaW4SFC5nYXAudjEuVHJhaW5SZXF1ZXN0GhUuZ2FwLnYxLlRyYWluUmVzcG9uc2UwAWIGcHJvdG8z", [file_gap_v1_common]);
+  fileDesc("ChVnYXAvdjEvdHJhaW5pbmcucHJvdG8SBmdhcC52MSL7AQoMVHJhaW5SZXF1ZXN0EiAKBW1vZGVsGAEgASgLMhEuZ2FwLnYxLk1vZGVsU3BlYxImCgp0cmFpbl9kYXRhGAIgASgLMhIuZ2FwLnYxLkRhdGFzZXRSZWYSJgoGY29uZmlnGAMgASgLMhYuZ2FwLnYxLlRyYWluaW5nQ29uZmlnEiwKD2luaXRpYWxfd2VpZ2h0cxgEIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIhCgRtYXNrGAUgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmEhIKCm91dHB1dF9rZXkYBiABKAkSFAoMZnJvbV9zY3JhdGNoGAcgASgIIucBCgtUcmFpblJlc3VsdBIkCgd3ZWlnaHRzGAEgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmEhgKEGVwb2Noc19jb21wbGV0ZWQYAiABKA0SGAoQZmluYWxfdHJhaW5fbG9zcxgDIAEoARIcChRmaW5hbF90cmFpbl9hY2N1cmFjeRgEIAEoARIcCgNqb2IYBSABKAsyDy5nYXAudjEuSm9iSW5mbxIbChNyZXN1bWVkX2FmdGVyX2Vwb2NoGAYgASgNEiUKB2hpc3RvcnkYByADKAsyFC5nYXAudjEuRXBvY2hNZXRyaWNzIlQKDEVwb2NoTWV0cmljcxINCgVlcG9jaBgBIAEoDRIMCgRsb3NzGAIgASgBEhAKCGFjY3VyYWN5GAMgASgBEhUKDWxlYXJuaW5nX3JhdGUYBCABKAEiZQoNVHJhaW5SZXNwb25zZRIkCghwcm9ncmVzcxgBIAEoCzIQLmdhcC52MS5Qcm9ncmVzc0gAEiUKBnJlc3VsdBgCIAEoCzITLmdhcC52MS5UcmFpblJlc3VsdEgAQgcKBWV2ZW50MkkKD1RyYWluaW5nU2VydmljZRI2CgVUcmFpbhIULmdhcC52MS5UcmFpblJlcXVlc3QaFS5nYXAudjEuVHJhaW5SZXNwb25zZTABYgZwcm90bzM", [file_gap_v1_common]);
 
 /**
  * A training or fine-tuning job.
@@ -127,6 +127,13 @@ export type TrainResult = Message<"gap.v1.TrainResult"> & {
    * @generated from field: uint32 resumed_after_epoch = 6;
    */
   resumedAfterEpoch: number;
+
+  /**
+   * One entry per epoch, in order: the training curves.
+   *
+   * @generated from field: repeated gap.v1.EpochMetrics history = 7;
+   */
+  history: EpochMetrics[];
 };
 
 /**
@@ -135,6 +142,48 @@ export type TrainResult = Message<"gap.v1.TrainResult"> & {
  */
 export const TrainResultSchema: GenMessage<TrainResult> = /*@__PURE__*/
   messageDesc(file_gap_v1_training, 1);
+
+/**
+ * What one epoch of training measured.
+ *
+ * @generated from message gap.v1.EpochMetrics
+ */
+export type EpochMetrics = Message<"gap.v1.EpochMetrics"> & {
+  /**
+   * The epoch, from 1.
+   *
+   * @generated from field: uint32 epoch = 1;
+   */
+  epoch: number;
+
+  /**
+   * Mean training loss over the epoch (on augmented inputs).
+   *
+   * @generated from field: double loss = 2;
+   */
+  loss: number;
+
+  /**
+   * Training accuracy over the epoch (on augmented inputs).
+   *
+   * @generated from field: double accuracy = 3;
+   */
+  accuracy: number;
+
+  /**
+   * The learning rate of the epoch.
+   *
+   * @generated from field: double learning_rate = 4;
+   */
+  learningRate: number;
+};
+
+/**
+ * Describes the message gap.v1.EpochMetrics.
+ * Use `create(EpochMetricsSchema)` to create a new message.
+ */
+export const EpochMetricsSchema: GenMessage<EpochMetrics> = /*@__PURE__*/
+  messageDesc(file_gap_v1_training, 2);
 
 /**
  * One message of the Train stream.
@@ -171,7 +220,7 @@ export type TrainResponse = Message<"gap.v1.TrainResponse"> & {
  * Use `create(TrainResponseSchema)` to create a new message.
  */
 export const TrainResponseSchema: GenMessage<TrainResponse> = /*@__PURE__*/
-  messageDesc(file_gap_v1_training, 2);
+  messageDesc(file_gap_v1_training, 3);
 
 /**
  * Trains a model from scratch or fine-tunes it under a pruning mask.

@@ -3,9 +3,11 @@
 // node-gyp, only where oneDNN's headers are installed (Debian: libdnnl-dev).
 // Called from the root package.json's postinstall; it never fails the
 // install: a missing library, compiler or node-gyp prints one line and exits 0.
-//   node libs/native/build.mjs            build if needed (skips when up to date)
-//   node libs/native/build.mjs --force    rebuild
-//   GAP_NATIVE=0 ...                      skip entirely
+//   node libs/native/build.mjs                 build if needed (skips when up to date)
+//   node libs/native/build.mjs --force         rebuild
+//   node libs/native/build.mjs --install-deps  first install libdnnl-dev with apt where it can
+//                                              (root on Debian/Ubuntu): the README's main command
+//   GAP_NATIVE=0 ...                           skip entirely
 import { spawnSync } from "node:child_process";
 import { existsSync, statSync, readdirSync } from "node:fs";
 import path from "node:path";
@@ -14,6 +16,7 @@ import { fileURLToPath } from "node:url";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const output = path.join(here, "build", "Release", "gap_native.node");
 const force = process.argv.includes("--force");
+const installDeps = process.argv.includes("--install-deps");
 const say = (msg) => console.log(`[@gap/native] ${msg}`);
 
 function main() {
@@ -21,7 +24,9 @@ function main() {
     return say("skipped: GAP_NATIVE=0");
   }
   const headerDirs = [process.env.DNNL_INCLUDE_DIR, "/usr/include", "/usr/local/include"].filter(Boolean);
-  if (!headerDirs.some((d) => existsSync(path.join(d, "dnnl.hpp")))) {
+  const haveHeaders = () => headerDirs.some((d) => existsSync(path.join(d, "dnnl.hpp")));
+  if (!haveHeaders() && installDeps) installLibdnnl();
+  if (!haveHeaders()) {
     return say("skipped: oneDNN headers (dnnl.hpp) not found; install libdnnl-dev for the native kernels (optional)");
   }
   if (!force && existsSync(output)) {
@@ -39,6 +44,21 @@ function main() {
     return say(`skipped: build failed (the wasm kernels are used instead)\n${log}`);
   }
   say(`built ${path.relative(process.cwd(), output)}`);
+}
+
+/** apt-get install libdnnl-dev, as root where apt-get exists (updating the lists once if the package is unknown). */
+function installLibdnnl() {
+  const apt = ["/usr/bin/apt-get", "/bin/apt-get"].find((p) => existsSync(p));
+  if (!apt || process.getuid?.() !== 0) return say("cannot install libdnnl-dev here (needs root and apt-get): install it yourself for the native kernels");
+  say("installing libdnnl-dev with apt-get (once) for the native kernels");
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const install = () => spawnSync(apt, ["install", "-y", "-qq", "--no-install-recommends", "libdnnl-dev"], { encoding: "utf8", env });
+  let r = install();
+  if (r.status !== 0) {
+    spawnSync(apt, ["update", "-qq"], { encoding: "utf8", env });
+    r = install();
+  }
+  if (r.status !== 0) say(`apt-get could not install libdnnl-dev: ${`${r.stderr ?? ""}`.trim().split("\n").at(-1)}`);
 }
 
 /** npm exports its bundled node-gyp to lifecycle scripts; else look next to npm. */

@@ -179,7 +179,7 @@ describe("scoring checkpoints", () => {
   it("gradient sums cut after two batches continue from their checkpoint to the same bits", async () => {
     const model = tinyModel(W1, W2, B);
     const params = model.params.filter((p) => p.prunable);
-    const options = { absolutePerExample: true, training: false, reduction: "sum" as const, batchSize: 1 };
+    const options = { eachBatch: tf.abs, training: false, reduction: "sum" as const, batchSize: 1 };
     const whole = await sumGradients(model, params, data, options);
     const saved: Uint8Array[] = [];
     const controller = new AbortController();

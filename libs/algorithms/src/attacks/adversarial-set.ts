@@ -4,9 +4,7 @@ import {
   deriveSeed,
   encodeSafetensors,
   everyMs,
-  iterateBatches,
-  throwIfAborted,
-  yieldToEventLoop,
+  forEachBatch,
   type Checkpoints,
   type Dataset,
   type Masks,
@@ -71,43 +69,36 @@ export async function generateAdversarialSet(
   const cleanPredictions = new Int32Array(data.count);
   const adversarialPredictions = new Int32Array(data.count);
   const imageSize = data.height * data.width * data.channels;
-  let done = 0;
-  let batchIndex = 0;
   // Batches are in data set order and each one's random start depends only on its index, so
   // continuing after the saved batches gives the bits of an uninterrupted run.
+  let startBatch = 0;
   const saved = await options.checkpoints?.load();
   if (saved) {
     const { tensors, metadata } = decodeSafetensors(saved);
     if (metadata.kind !== "partial_adversarial_set") throw new Error(`not an attack checkpoint (kind "${metadata.kind ?? ""}")`);
-    done = Number(metadata.done);
-    batchIndex = Number(metadata.batches);
+    startBatch = Number(metadata.batches);
     images.set(tensors.images!.data as Float32Array);
     cleanPredictions.set(tensors.clean_predictions!.data as Int32Array);
     adversarialPredictions.set(tensors.adversarial_predictions!.data as Int32Array);
   }
   const timeToSave = everyMs(options.checkpointEveryMs ?? 60_000);
-  for (const batch of iterateBatches(data, { batchSize: parameters.batchSize, startBatch: batchIndex })) {
-    throwIfAborted(options.signal);
+  await forEachBatch(data, { batchSize: parameters.batchSize, startBatch, signal: options.signal, onProgress: options.onProgress }, async ({ x, labels: trueLabels, batch, index }) => {
     const [adversarial, clean, attacked] = tf.tidy(() => {
-      const x = tf.tensor4d(batch.images, [batch.count, batch.height, batch.width, batch.channels]);
       const cleanPredicted = tf.argMax(model.forward(x, { training: false, masks: options.masks }), 1) as tf.Tensor1D;
-      const labels = parameters.labelMode === "true" ? tf.tensor1d(batch.labels, "int32") : cleanPredicted;
-      const seed = deriveSeed(parameters.seed, batchIndex);
-      const xAdv = attack.perturb({ model, masks: options.masks, images: x, labels, seed }, parameters);
+      const labels = parameters.labelMode === "true" ? trueLabels : cleanPredicted;
+      const xAdv = attack.perturb({ model, masks: options.masks, images: x, labels, seed: deriveSeed(parameters.seed, index) }, parameters);
       return [xAdv, cleanPredicted, tf.argMax(model.forward(xAdv, { training: false, masks: options.masks }), 1)];
     });
-    images.set(await adversarial.data(), batch.indices[0]! * imageSize);
-    cleanPredictions.set(await clean.data(), batch.indices[0]!);
-    adversarialPredictions.set(await attacked.data(), batch.indices[0]!);
+    const first = batch.indices[0]!;
+    images.set(await adversarial.data(), first * imageSize);
+    cleanPredictions.set(await clean.data(), first);
+    adversarialPredictions.set(await attacked.data(), first);
     tf.dispose([adversarial, clean, attacked]);
-    batchIndex++;
-    done += batch.count;
-    options.onProgress?.(done, data.count);
+    const done = first + batch.count;
     if (options.checkpoints && done < data.count && timeToSave()) {
-      await options.checkpoints.save(encodePartialSet(done, batchIndex, images, imageSize, cleanPredictions, adversarialPredictions));
+      await options.checkpoints.save(encodePartialSet(done, index + 1, images, imageSize, cleanPredictions, adversarialPredictions));
     }
-    await yieldToEventLoop();
-  }
+  });
   return {
     images,
     labels: data.labels.slice(),

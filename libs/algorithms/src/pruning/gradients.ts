@@ -1,12 +1,11 @@
 import * as tf from "@tensorflow/tfjs-core";
 import {
+  batchCount,
   crossEntropyPerExample,
   decodeSafetensors,
   encodeSafetensors,
   everyMs,
-  iterateBatches,
-  throwIfAborted,
-  yieldToEventLoop,
+  forEachBatch,
   type Checkpoints,
   type Dataset,
   type Model,
@@ -15,14 +14,14 @@ import {
 } from "@gap/ml-core";
 
 export interface GradientSumOptions {
-  /** Sum |∇L(x_i)| example by example (eq. 3) instead of the signed sum ∇Σ L(x_i) (eq. 4). */
-  absolutePerExample: boolean;
-  /** BatchNorm in training mode (the reference code) or eval mode (the paper's trained model). */
+  /** BatchNorm in training mode or in eval mode. */
   training: boolean;
-  /** Loss per batch: the sum over its examples (exact data sums) or the mean (the reference code). */
+  /** Loss per batch: the sum over its examples or their mean. */
   reduction: "sum" | "mean";
   batchSize: number;
-  /** Stop after this many batches (the reference code scores one batch). */
+  /** Applied to each batch's gradient before it is added (e.g. tf.abs); default: as it is. */
+  eachBatch?: (gradient: tf.Tensor) => tf.Tensor;
+  /** Stop after this many batches. */
   maxBatches?: number;
   /** The sums so far, saved about once a minute; a run that finds them sums only the rest. */
   checkpoints?: Checkpoints;
@@ -32,10 +31,10 @@ export interface GradientSumOptions {
 }
 
 /**
- * Σ over the data of ∇_θ L(θ, x, y) for the given parameters, or of its
- * absolute value per example. The signed sum is linear, so it is computed
- * batch by batch from the summed loss; the absolute one needs one backward
- * pass per example.
+ * Σ over the batches of the data of eachBatch(∇_θ L(θ, batch)) for the given
+ * parameters, where L is the batch's summed or mean loss. Sums continue from
+ * a checkpoint in the same order, so a resumed run has the bits of an
+ * uninterrupted one.
  */
 export async function sumGradients(
   model: Model,
@@ -46,48 +45,37 @@ export async function sumGradients(
   const variables = params.map((p) => p.variable);
   // Undefined until the first batch: its gradients start the sums (no zeros to upload and add).
   const sums: Array<tf.Tensor | undefined> = params.map(() => undefined);
-  const batchSize = options.absolutePerExample ? 1 : options.batchSize;
-  const total = Math.min(data.count, (options.maxBatches ?? Infinity) * batchSize);
-  let done = 0;
-  let batches = 0;
+  let startBatch = 0;
   const saved = await options.checkpoints?.load();
   if (saved) {
-    // The sums continue in the same order, so the result has the bits of an uninterrupted run.
     const { tensors, metadata } = decodeSafetensors(saved);
     if (metadata.kind !== "partial_gradient_sums") throw new Error(`not a scoring checkpoint (kind "${metadata.kind ?? ""}")`);
-    [done, batches] = [Number(metadata.done), Number(metadata.batches)];
+    startBatch = Number(metadata.batches);
     params.forEach((p, i) => (sums[i] = tf.keep(tf.tensor(tensors[p.name]!.data as Float32Array, p.variable.shape))));
   }
   const timeToSave = everyMs(options.checkpointEveryMs ?? 60_000);
+  const lastBatch = Math.min(batchCount(data.count, options.batchSize), options.maxBatches ?? Infinity) - 1;
   try {
-    for (const batch of iterateBatches(data, { batchSize, startBatch: batches })) {
-      if (batches++ === options.maxBatches) break;
-      throwIfAborted(options.signal);
+    await forEachBatch(data, { ...options, startBatch }, async ({ x, labels, index }) => {
       tf.tidy(() => {
-        const x = tf.tensor4d(batch.images, [batch.count, batch.height, batch.width, batch.channels]);
-        const labels = tf.tensor1d(batch.labels, "int32");
         const { grads } = tf.variableGrads(() => {
           const perExample = crossEntropyPerExample(model.forward(x, { training: options.training }), labels);
           return (options.reduction === "sum" ? tf.sum(perExample) : tf.mean(perExample)) as tf.Scalar;
         }, variables);
         variables.forEach((variable, i) => {
-          const g = grads[variable.name]!;
-          const term = options.absolutePerExample ? tf.abs(g) : g;
+          const term = options.eachBatch ? options.eachBatch(grads[variable.name]!) : grads[variable.name]!;
           const previous = sums[i];
           sums[i] = tf.keep(previous ? tf.add(previous, term) : term);
           previous?.dispose();
         });
       });
       model.discardBatchStats();
-      done += batch.count;
-      options.onProgress?.(done, total);
-      if (options.checkpoints && done < total && timeToSave()) {
+      if (options.checkpoints && index < lastBatch && timeToSave()) {
         const partial: Record<string, SafeTensor> = {};
         for (const [i, p] of params.entries()) partial[p.name] = { dtype: "F32", shape: [p.variable.size], data: (await sums[i]!.data()) as Float32Array };
-        await options.checkpoints.save(encodeSafetensors(partial, { kind: "partial_gradient_sums", done: String(done), batches: String(batches) }));
+        await options.checkpoints.save(encodeSafetensors(partial, { kind: "partial_gradient_sums", batches: String(index + 1) }));
       }
-      await yieldToEventLoop();
-    }
+    });
     const result = new Map<string, Float32Array>();
     for (let i = 0; i < params.length; i++) {
       const sum = sums[i];

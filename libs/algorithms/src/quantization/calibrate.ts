@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { iterateBatches, throwIfAborted, yieldToEventLoop, type Dataset, type Masks, type Model, type QuantizationHooks } from "@gap/ml-core";
+import { forEachBatch, type Dataset, type Masks, type Model, type QuantizationHooks } from "@gap/ml-core";
 
 /** Observed range of each quantization point, in forward order. */
 export type Calibration = Map<string, { min: number; max: number }>;
@@ -17,9 +17,7 @@ export interface CalibrationOptions {
  */
 export async function calibrate(model: Model, data: Dataset, options: CalibrationOptions): Promise<Calibration> {
   const ranges: Calibration = new Map();
-  let done = 0;
-  for (const batch of iterateBatches(data, { batchSize: options.batchSize })) {
-    throwIfAborted(options.signal);
+  await forEachBatch(data, options, async ({ x }) => {
     const points: string[] = [];
     const extrema: tf.Tensor[] = [];
     const observe: QuantizationHooks = {
@@ -29,10 +27,7 @@ export async function calibrate(model: Model, data: Dataset, options: Calibratio
         return x;
       },
     };
-    tf.tidy(() => {
-      const x = tf.tensor4d(batch.images, [batch.count, batch.height, batch.width, batch.channels]);
-      model.forward(x, { training: false, masks: options.masks, quantization: observe });
-    });
+    tf.tidy(() => void model.forward(x, { training: false, masks: options.masks, quantization: observe }));
     if (extrema.length === 0) throw new Error(`calibrate: ${model.config.architecture} has no quantization points`);
     const all = tf.concat(extrema);
     const values = await all.data();
@@ -42,10 +37,7 @@ export async function calibrate(model: Model, data: Dataset, options: Calibratio
       const seen = ranges.get(point);
       ranges.set(point, seen ? { min: Math.min(seen.min, min), max: Math.max(seen.max, max) } : { min, max });
     });
-    done += batch.count;
-    options.onProgress?.(done, data.count);
-    await yieldToEventLoop();
-  }
+  });
   return ranges;
 }
 

@@ -1,9 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { iterateBatches } from "../data/batches.js";
+import { forEachBatch } from "./batch-loop.js";
 import type { Dataset } from "../data/types.js";
 import type { Masks, Model } from "../nn/model.js";
 import { crossEntropyPerExample } from "./loss.js";
-import { throwIfAborted, yieldToEventLoop } from "./yield.js";
 
 export interface EvaluationOptions {
   batchSize: number;
@@ -27,12 +26,8 @@ export async function evaluate(model: Model, data: Dataset, options: EvaluationO
   const predictions = new Int32Array(data.count);
   let correct = 0;
   let lossSum = 0;
-  let done = 0;
-  for (const batch of iterateBatches(data, { batchSize: options.batchSize })) {
-    throwIfAborted(options.signal);
+  await forEachBatch(data, options, async ({ x, labels, batch }) => {
     const [batchPredictions, batchLoss] = tf.tidy(() => {
-      const x = tf.tensor4d(batch.images, [batch.count, batch.height, batch.width, batch.channels]);
-      const labels = tf.tensor1d(batch.labels, "int32");
       const logits = model.forward(x, { training: false, masks: options.masks });
       return [tf.argMax(logits, 1), tf.sum(crossEntropyPerExample(logits, labels))];
     });
@@ -43,9 +38,6 @@ export async function evaluate(model: Model, data: Dataset, options: EvaluationO
       predictions[batch.indices[i]!] = predicted[i]!;
       if (predicted[i] === batch.labels[i]) correct++;
     }
-    done += batch.count;
-    options.onProgress?.(done, data.count);
-    await yieldToEventLoop();
-  }
+  });
   return { correct, total: data.count, accuracy: data.count ? correct / data.count : 0, loss: data.count ? lossSum / data.count : 0, predictions };
 }

@@ -6,3 +6,4 @@ export * from "./schedule.js";
 export * from "./sgd.js";
 export * from "./trainer.js";
 export * from "./yield.js";
+export * from "./batch-loop.js";

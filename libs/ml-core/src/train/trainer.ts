@@ -1,7 +1,9 @@
 // Registers the gradient functions (and wasm kernels) training needs.
 import "../runtime/index.js";
 import * as tf from "@tensorflow/tfjs-core";
-import { augmentBatch, iterateBatches, batchCount, type AugmentOptions } from "../data/batches.js";
+import { augmentBatch, batchCount, type AugmentOptions } from "../data/batches.js";
+import type { Batch } from "../data/types.js";
+import { forEachBatch } from "./batch-loop.js";
 import { deriveSeed } from "../data/rng.js";
 import type { Dataset } from "../data/types.js";
 import type { Masks, Model } from "../nn/model.js";
@@ -12,7 +14,6 @@ import { crossEntropy } from "./loss.js";
 import { applyMasks, validateMasks } from "./masks.js";
 import { learningRateAt, type LearningRateSchedule } from "./schedule.js";
 import { Sgd } from "./sgd.js";
-import { throwIfAborted, yieldToEventLoop } from "./yield.js";
 
 export interface TrainOptions {
   epochs: number;
@@ -134,19 +135,17 @@ export async function train(model: Model, data: Dataset, options: TrainOptions):
       let correct = 0;
       let seen = 0;
       const epochStarted = performance.now();
-      for (const clean of iterateBatches(data, { batchSize, shuffle: true, seed: epochSeed })) {
-        throwIfAborted(signal);
-        const batch = options.augmentation ? augmentBatch(clean, options.augmentation, deriveSeed(epochSeed, 1)) : clean;
+      const augment = options.augmentation;
+      const prepare = augment ? (clean: Batch) => augmentBatch(clean, augment, deriveSeed(epochSeed, 1)) : undefined;
+      await forEachBatch(data, { batchSize, shuffle: true, seed: epochSeed, prepare, signal }, async ({ x, labels, batch }) => {
         const stepCorrect = { value: undefined as tf.Scalar | undefined };
-        const { value: loss, grads } = tf.tidy(() => {
-          const x = tf.tensor4d(batch.images, [batch.count, batch.height, batch.width, batch.channels]);
-          const labels = tf.tensor1d(batch.labels, "int32");
-          return tf.variableGrads(() => {
+        const { value: loss, grads } = tf.tidy(() =>
+          tf.variableGrads(() => {
             const logits = model.forward(x, { training: true, masks, dropoutSeed: deriveSeed(epochSeed, 2, step) });
             stepCorrect.value = tf.keep(tf.sum(tf.equal(tf.argMax(logits, 1), labels)) as tf.Scalar);
             return crossEntropy(logits, labels);
-          }, variables);
-        });
+          }, variables),
+        );
         sgd.step(params, grads, learningRate);
         tf.dispose(grads);
         model.commitBatchStats();
@@ -158,8 +157,7 @@ export async function train(model: Model, data: Dataset, options: TrainOptions):
         step++;
         const imagesPerSecond = seen / ((performance.now() - epochStarted) / 1000);
         options.onProgress?.({ epoch, epochs, step, totalSteps, learningRate, imagesPerSecond, loss: lossSum / seen, accuracy: correct / seen });
-        await yieldToEventLoop();
-      }
+      });
       const record = { epoch: epoch + 1, loss: lossSum / seen, accuracy: correct / seen, learningRate };
       summary = { ...summary, epochsCompleted: epoch + 1, finalLoss: record.loss, finalAccuracy: record.accuracy, history: [...summary.history, record] };
       if (options.checkpoints && epoch + 1 < epochs) await options.checkpoints.save(encodeTrainState(model, sgd, summary));

@@ -15,7 +15,7 @@ import {
 } from "@gap/proto";
 import { enumValue, integerInRange, invalidArgument, numberInRange, required } from "@gap/service-kit";
 import type { ArchitectureName, ModelConfig, TrainOptions } from "@gap/ml-core";
-import type { AttackParameters, Scope, StrategyName, Variant } from "@gap/algorithms";
+import { scopeProblem, type AttackParameters, type Scope, type StrategyName, type Variant } from "@gap/algorithms";
 
 /** Proto enum values to the libs' names; one table per enum, used both ways. */
 export const ARCHITECTURE_NAMES: Record<Architecture, ArchitectureName | undefined> = {
@@ -130,12 +130,14 @@ export function attackParameters(config: AttackConfig | undefined, field: string
   };
 }
 
+/** A strategy and a scope it has (INVALID_ARGUMENT naming the field otherwise). */
 export function strategyOf(value: StrategyScope | undefined, field: string): { strategy: StrategyName; scope: Scope } {
   const s = required(value, field);
-  return {
-    strategy: named(STRATEGY_NAMES, s.strategy, `${field}.strategy`, PruningStrategy),
-    scope: named(SCOPE_NAMES, s.scope, `${field}.scope`, PruningScope),
-  };
+  const strategy = named(STRATEGY_NAMES, s.strategy, `${field}.strategy`, PruningStrategy);
+  const scope = named(SCOPE_NAMES, s.scope, `${field}.scope`, PruningScope);
+  const problem = scopeProblem(strategy, scope);
+  if (problem) throw invalidArgument(`${field}.scope`, problem);
+  return { strategy, scope };
 }
 
 export function variantOf(value: PruningVariant, field: string): Variant {

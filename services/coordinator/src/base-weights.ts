@@ -4,6 +4,7 @@ import { ArtifactKind, BaseWeightsSchema, ExperimentSpecSchema, type ExperimentS
 import { invalidArgument } from "@gap/service-kit";
 import { sha256Hex, type ArtifactStore } from "@gap/artifacts";
 import { artifactRef, checkWeightsArtifact, modelConfig } from "@gap/compute";
+import { STORE_LAYOUT } from "./layout.js";
 
 /**
  * The coordinator's side: checks every base-weights entry against its model
@@ -24,8 +25,6 @@ export async function resolveBaseWeights(store: ArtifactStore, spec: ExperimentS
   return resolved;
 }
 
-/** Where the CLI puts an uploaded weights file: addressed by its content, so a second upload finds it. */
-export const uploadedWeightsKey = (sha256: string) => `inputs/weights/${sha256}.safetensors`;
 
 /**
  * The CLI's side: reads every base-weights file the spec names (loadSpec
@@ -44,7 +43,7 @@ export async function uploadBaseWeights(store: ArtifactStore, spec: ExperimentSp
     } catch (error) {
       throw invalidArgument(`spec.base_weights[${i}].path`, `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
-    const stored = await store.put(uploadedWeightsKey(sha256Hex(bytes)), bytes, { contentType: "application/octet-stream" });
+    const stored = await store.put(STORE_LAYOUT.uploadedWeights(sha256Hex(bytes)), bytes, { contentType: "application/octet-stream" });
     uploaded.baseWeights[i] = create(BaseWeightsSchema, { architecture: entry.architecture, weights: artifactRef(stored, ArtifactKind.WEIGHTS) });
   }
   return uploaded;

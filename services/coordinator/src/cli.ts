@@ -9,7 +9,7 @@ import { sha256Hex, type ArtifactStore } from "@gap/artifacts";
 import { CLI_ENV, ConfigError, coordinatorConfigFromEnv, createLogger, readEnv } from "@gap/service-kit";
 import { artifactRef, COMPUTE_VARIABLES, storeFromEnv } from "@gap/compute";
 import { applyOverrides, loadSpec, PRESETS, validateSpec } from "./spec.js";
-import { uploadedWeightsKey } from "./base-weights.js";
+import { STORE_LAYOUT } from "./layout.js";
 import { runCommand } from "./cli-run.js";
 import { Coordinator } from "./coordinator.js";
 import { formatTable } from "./table.js";
@@ -187,7 +187,7 @@ async function importCommand(args: Args): Promise<number> {
     } catch (error) {
       throw new UsageError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
-    key = uploadedWeightsKey;
+    key = STORE_LAYOUT.uploadedWeights;
   } else {
     const split = args.values.split;
     if (split !== "train" && split !== "test") throw new UsageError("gap import data needs --split train or --split test");
@@ -200,7 +200,7 @@ async function importCommand(args: Args): Promise<number> {
       throw new UsageError(`import: ${(error as Error).message}`);
     }
     bytes = encodeStoredDataset(data, split);
-    key = (sha256) => `inputs/datasets/${sha256}.safetensors`;
+    key = STORE_LAYOUT.uploadedDataset;
     console.error(`${data.labels.length} images of ${data.height}x${data.width}x${data.channels} in ${data.classNames.length} classes (${data.classNames.join(", ")})`);
   }
   const store: ArtifactStore = storeOf(args);

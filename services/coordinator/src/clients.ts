@@ -1,19 +1,6 @@
-import {
-  AttackService,
-  EvaluationService,
-  PruningService,
-  QuantizationService,
-  TrainingService,
-  type AdversarialSetResult,
-  type EvaluationResult,
-  type JobInfo,
-  type Progress,
-  type PruneResult,
-  type QuantizeResult,
-  type TrainResult,
-} from "@gap/proto";
-import { addressesEnvVar, COMPUTE_SERVICES, ConfigError, createClient, status, type ComputeServiceName, type CallOptions } from "@gap/service-kit";
-import { STEP_KINDS, type StepKind, type StepOutput, type StepRequest } from "./graph.js";
+import type { Progress } from "@gap/proto";
+import { addressesEnvVar, COMPUTE_SERVICES, ConfigError, status, type ComputeServiceName, type CallOptions } from "@gap/service-kit";
+import { createServiceClients, STEP_KINDS, toOutput, type StepKind, type StepOutput, type StepRequest } from "./step-kinds.js";
 
 export type ServiceAddresses = Record<ComputeServiceName, string[]>;
 
@@ -53,20 +40,7 @@ export class SilentCallError extends Error {
 }
 
 export function createStepCaller(addresses: ServiceAddresses, options: StepCallerOptions = { silenceLimitMs: 60_000 }) {
-  const clients = {
-    training: createClient(TrainingService, addresses.training),
-    attack: createClient(AttackService, addresses.attack),
-    pruning: createClient(PruningService, addresses.pruning),
-    quantization: createClient(QuantizationService, addresses.quantization),
-    evaluation: createClient(EvaluationService, addresses.evaluation),
-  };
-  const streams: Record<StepKind, (request: never, options: CallOptions) => AsyncIterable<{ event: { case: string | undefined; value?: unknown } }>> = {
-    train: (r, o) => clients.training.train(r, o),
-    attack: (r, o) => clients.attack.generateAdversarialSet(r, o),
-    prune: (r, o) => clients.pruning.prune(r, o),
-    quantize: (r, o) => clients.quantization.quantize(r, o),
-    evaluate: (r, o) => clients.evaluation.evaluate(r, o),
-  };
+  const clients = createServiceClients(addresses);
   const call: StepCaller = async (kind, request, callOptions) => {
     // The call's own controller: the caller's cancellation, or the silence watchdog, cancels it.
     const controller = new AbortController();
@@ -82,7 +56,7 @@ export function createStepCaller(addresses: ServiceAddresses, options: StepCalle
     }, Math.min(1000, options.silenceLimitMs / 4));
     let result: unknown;
     try {
-      for await (const message of streams[kind](request as never, { ...callOptions, signal: controller.signal })) {
+      for await (const message of STEP_KINDS[kind].call(clients, request as never, { ...callOptions, signal: controller.signal })) {
         lastMessage = Date.now();
         if (message.event.case === "progress") callOptions.onProgress?.(message.event.value as Progress);
         else if (message.event.case === "result") result = message.event.value;
@@ -98,32 +72,4 @@ export function createStepCaller(addresses: ServiceAddresses, options: StepCalle
     return { output: toOutput(kind, result), result };
   };
   return { call, close: () => Object.values(clients).forEach((c) => c.close()) };
-}
-
-/** The part of each result the graph, the table and the report need. */
-export function toOutput(kind: StepKind, result: unknown): StepOutput {
-  return { ...countsOf(kind, result), job: (result as { job?: JobInfo }).job };
-}
-
-function countsOf(kind: StepKind, result: unknown): StepOutput {
-  switch (kind) {
-    case "train":
-      return { artifact: (result as TrainResult).weights, history: (result as TrainResult).history };
-    case "attack": {
-      const r = result as AdversarialSetResult;
-      return { artifact: r.adversarialSet, correct: r.adversarialCorrect, total: r.count };
-    }
-    case "prune": {
-      const r = result as PruneResult;
-      return { artifact: r.mask, nonzeroParameters: Number(r.nonzeroParameters), sizeBytes: Number(r.sizeBytes) };
-    }
-    case "quantize": {
-      const r = result as QuantizeResult;
-      return { artifact: r.quantizedModel, sizeBytes: Number(r.sizeBytesAfter) };
-    }
-    case "evaluate": {
-      const r = result as EvaluationResult;
-      return { correct: Number(r.correct), total: Number(r.total), bothCorrect: Number(r.bothCorrect) };
-    }
-  }
 }

@@ -15,6 +15,7 @@ import type { ArtifactInfo, ArtifactRefLike, ArtifactStore } from "@gap/artifact
 import { artifactRef } from "@gap/compute";
 import { buildGraph, graphInputs } from "./graph.js";
 import { resolveBaseWeights } from "./base-weights.js";
+import { STORE_LAYOUT } from "./layout.js";
 import { DEFAULT_RETRY, Experiment, type RetryPolicy } from "./experiment.js";
 import type { StepCaller } from "./clients.js";
 import { resultRows } from "./results.js";
@@ -39,7 +40,7 @@ interface Status {
 
 const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 2));
 const decode = <T>(bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes)) as T;
-const prefix = (id: string) => `experiments/${id}`;
+const prefix = STORE_LAYOUT.experiment;
 
 /**
  * Keeps experiments: their spec, state and results live in the store, so a
@@ -159,7 +160,7 @@ export class Coordinator {
   }
 
   private async storedIds(): Promise<string[]> {
-    const keys = await this.deps.store.list("experiments/");
+    const keys = await this.deps.store.list(STORE_LAYOUT.experiments);
     return [...new Set(keys.filter((k) => k.endsWith("/status.json")).map((k) => k.split("/")[1]!))];
   }
 

@@ -5,8 +5,10 @@ import { ExperimentEventSchema, RunState, type ExperimentEvent, type ExperimentS
 import { setTimeout as sleep } from "node:timers/promises";
 import { isBusy, isTransient, type Logger } from "@gap/service-kit";
 import type { ArtifactStore } from "@gap/artifacts";
-import { STEP_KINDS, type Step, type StepOutput } from "./graph.js";
-import { toOutput, type StepCaller } from "./clients.js";
+import type { Step } from "./graph.js";
+import { STEP_KINDS, toOutput, type StepOutput } from "./step-kinds.js";
+import type { StepCaller } from "./clients.js";
+import { STORE_LAYOUT } from "./layout.js";
 
 /**
  * How a step's failed calls are retried: transient failures (the server went
@@ -158,7 +160,7 @@ export class Experiment {
     const kind = STEP_KINDS[step.kind];
     const request = create(kind.request as DescMessage, step.request(this.outputs) as never);
     const hash = sha256(toBinary(kind.request as DescMessage, request));
-    const cacheKey = `steps/${step.kind}/${hash}.json`;
+    const cacheKey = STORE_LAYOUT.stepRecord(step.kind, hash);
     const cached = await this.cachedOutput(step, cacheKey);
     if (cached) {
       this.outputs.set(step.id, cached);
@@ -166,7 +168,7 @@ export class Experiment {
       this.emit(step.id, RunState.CACHED);
       return;
     }
-    (request as { outputKey?: string }).outputKey = `artifacts/${step.kind}/${hash}.${kind.extension}`;
+    (request as { outputKey?: string }).outputKey = STORE_LAYOUT.stepOutput(step.kind, hash, kind.extension);
     this.states.set(step.id, RunState.RUNNING);
     this.emit(step.id, RunState.RUNNING);
     const { output, result } = await this.withRetries(step, () =>

@@ -1,54 +1,15 @@
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import {
-  Architecture,
-  PruningStrategy,
-  Split,
-  type ArtifactRef,
-  type EpochMetrics,
-  type JobInfo,
-  type ExperimentSpec,
-  type StrategyScope,
-  type DatasetRef,
-  AdversarialSetResultSchema,
-  EvaluateRequestSchema,
-  EvaluationResultSchema,
-  GenerateAdversarialSetRequestSchema,
-  PruneRequestSchema,
-  PruneResultSchema,
-  QuantizeRequestSchema,
-  QuantizeResultSchema,
-  TrainRequestSchema,
-  TrainResultSchema,
-} from "@gap/proto";
+import { Architecture, PruningStrategy, Split, type ArtifactRef, type DatasetRef, type ExperimentSpec, type StrategyScope } from "@gap/proto";
 import { deriveSeed } from "@gap/ml-core";
 import { ARCHITECTURE_NAMES, SCOPE_NAMES, STRATEGY_NAMES } from "@gap/compute";
 
-/** Each kind of step is one RPC of one service. */
-export const STEP_KINDS = {
-  train: { service: "training", request: TrainRequestSchema, result: TrainResultSchema, extension: "safetensors" },
-  attack: { service: "attack", request: GenerateAdversarialSetRequestSchema, result: AdversarialSetResultSchema, extension: "safetensors" },
-  prune: { service: "pruning", request: PruneRequestSchema, result: PruneResultSchema, extension: "safetensors" },
-  quantize: { service: "quantization", request: QuantizeRequestSchema, result: QuantizeResultSchema, extension: "safetensors" },
-  evaluate: { service: "evaluation", request: EvaluateRequestSchema, result: EvaluationResultSchema, extension: "json" },
-} as const;
-export type StepKind = keyof typeof STEP_KINDS;
-export type StepRequest<K extends StepKind> = MessageInitShape<(typeof STEP_KINDS)[K]["request"]>;
+import type { StepKind, StepOutput, StepRequest } from "./step-kinds.js";
 
-/** What a finished step hands to the steps after it and to the result table. */
-export interface StepOutput {
-  /** The artifact the step wrote (weights, set, mask, quantized model); none for evaluations. */
-  artifact?: ArtifactRef;
-  /** Counts for the result table. */
-  correct?: number;
-  total?: number;
-  bothCorrect?: number;
-  nonzeroParameters?: number;
-  sizeBytes?: number;
-  /** Where the job ran and how long it took (kept with cached results). */
-  job?: JobInfo;
-  /** Training and fine-tuning: every epoch's metrics. */
-  history?: EpochMetrics[];
-}
+/**
+ * What each trial's seed is salted with for each use, so that the streams of
+ * random numbers differ (the values are part of every step's hash: changing
+ * one changes the experiment).
+ */
+export const SEED_SALTS = { attack: 1, calibration: 2, pruning: 3, fineTuning: 4, fineTuningSubset: 5 } as const;
 
 /** Which cell of the result table a step fills. */
 export interface RowKey {
@@ -159,7 +120,7 @@ export function buildGraph(spec: ExperimentSpec): Step[] {
             weights: artifactOf(o, weights),
             mask: mask ? artifactOf(o, mask) : undefined,
             source,
-            config: { ...spec.attack!, seed: BigInt(deriveSeed(seed, 1)) },
+            config: { ...spec.attack!, seed: BigInt(deriveSeed(seed, SEED_SALTS.attack)) },
           }),
           fills,
         });
@@ -196,7 +157,7 @@ export function buildGraph(spec: ExperimentSpec): Step[] {
             weights: artifactOf(o, weights),
             mask: mask ? artifactOf(o, mask) : undefined,
             config: spec.quantization,
-            calibrationData: { ...spec.trainData!, split: Split.TRAIN, subsetSize: spec.quantization!.calibrationSize, seed: BigInt(deriveSeed(seed, 2)) },
+            calibrationData: { ...spec.trainData!, split: Split.TRAIN, subsetSize: spec.quantization!.calibrationSize, seed: BigInt(deriveSeed(seed, SEED_SALTS.calibration)) },
           }),
           fills,
         });
@@ -251,7 +212,7 @@ export function buildGraph(spec: ExperimentSpec): Step[] {
               scoringData: pair.strategy === PruningStrategy.GRADIENT ? attackLimitRef(seed) : undefined,
               adversarialSet: needsSet ? artifactOf(o, transferSet) : undefined,
               variant: spec.variant,
-              seed: BigInt(deriveSeed(seed, 3)),
+              seed: BigInt(deriveSeed(seed, SEED_SALTS.pruning)),
               batchSize: spec.evalBatchSize,
             }),
             fills: [{ row: row(false), metric: "size" }],
@@ -263,9 +224,9 @@ export function buildGraph(spec: ExperimentSpec): Step[] {
             request: (o) => ({
               model,
               trainData: spec.fineTuningSubsetSize
-                ? ({ ...spec.trainData!, subsetSize: spec.fineTuningSubsetSize, seed: BigInt(deriveSeed(seed, 5)) } as DatasetRef)
+                ? ({ ...spec.trainData!, subsetSize: spec.fineTuningSubsetSize, seed: BigInt(deriveSeed(seed, SEED_SALTS.fineTuningSubset)) } as DatasetRef)
                 : spec.trainData,
-              config: { ...spec.fineTuning!, seed: BigInt(deriveSeed(seed, 4)) },
+              config: { ...spec.fineTuning!, seed: BigInt(deriveSeed(seed, SEED_SALTS.fineTuning)) },
               initialWeights: artifactOf(o, train),
               mask: artifactOf(o, prune),
             }),

@@ -4,3 +4,5 @@ export * from "./local-cluster.js";
 export * from "./results.js";
 export * from "./spec.js";
 export * from "./table.js";
+export * from "./layout.js";
+export * from "./step-kinds.js";

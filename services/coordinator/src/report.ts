@@ -6,8 +6,10 @@ import { decodeSafetensors } from "@gap/ml-core";
 import { maskOverlap, weightHistogram } from "@gap/algorithms";
 import { ARCHITECTURE_NAMES, SCOPE_NAMES, STRATEGY_NAMES } from "@gap/compute";
 import { buildReport, REPORT_PAGE, type HistogramSeries, type MaskDisjointness, type OverlapCell, type ReportRow, type Table, type TrainingCurve } from "@gap/reports";
-import type { Step, StepOutput } from "./graph.js";
+import type { Step } from "./graph.js";
+import type { StepOutput } from "./step-kinds.js";
 import { resultRows } from "./results.js";
+import { STORE_LAYOUT } from "./layout.js";
 
 /** What a report is made from: an experiment's graph, its finished outputs and its events. */
 export interface ReportSource {
@@ -19,7 +21,7 @@ export interface ReportSource {
   events: readonly ExperimentEvent[];
 }
 
-export const reportPrefix = (id: string) => `experiments/${id}/report`;
+export const reportPrefix = STORE_LAYOUT.report;
 export const reportKey = (id: string) => `${reportPrefix(id)}/${REPORT_PAGE}`;
 
 const count = (a: Accuracy | undefined) => (a && a.total > 0n ? { correct: Number(a.correct), total: Number(a.total) } : undefined);

@@ -2,7 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import { ResultRowSchema, type ExperimentSpec, type ResultRow, type StrategyScope } from "@gap/proto";
 import { parameterCount, type ArchitectureName } from "@gap/ml-core";
 import { ARCHITECTURE_NAMES } from "@gap/compute";
-import { type RowKey, type Step, type StepOutput } from "./graph.js";
+import type { RowKey, Step } from "./graph.js";
+import type { StepOutput } from "./step-kinds.js";
 
 const parameterTotals = new Map<string, number>();
 /** Parameters of the unpruned model (built once per architecture and shape). */

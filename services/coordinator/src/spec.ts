@@ -26,8 +26,7 @@ import {
   numberInRange,
   required,
 } from "@gap/service-kit";
-import { attackParameters, modelConfig, SCOPE_NAMES, seedOf, STRATEGY_NAMES, trainOptions, variantOf } from "@gap/compute";
-import { STRATEGIES, type Scope } from "@gap/algorithms";
+import { attackParameters, modelConfig, seedOf, strategyOf, trainOptions, variantOf } from "@gap/compute";
 import { stepCount } from "./graph.js";
 import { createHash } from "node:crypto";
 
@@ -243,12 +242,7 @@ export function validateSpec(spec: ExperimentSpec | undefined): ExperimentSpec {
     modelConfig({ $typeName: "gap.v1.ModelSpec", architecture: a, numClasses: s.numClasses, inputShape: s.inputShape }, `spec.architectures[${i}]`),
   );
   nonEmptyList(s.strategies, "spec.strategies");
-  s.strategies.forEach((pair, i) => {
-    const field = `spec.strategies[${i}]`;
-    const strategy = STRATEGY_NAMES[enumValue(pair.strategy, `${field}.strategy`, PruningStrategy)]!;
-    const scope = SCOPE_NAMES[enumValue(pair.scope, `${field}.scope`, PruningScope)]!;
-    if (!(STRATEGIES[strategy].scopes as readonly Scope[]).includes(scope)) throw invalidArgument(`${field}.scope`, `${strategy} pruning has no ${scope} scope`);
-  });
+  s.strategies.forEach((pair, i) => strategyOf(pair, `spec.strategies[${i}]`));
   nonEmptyList(s.compressionRatios, "spec.compression_ratios");
   s.compressionRatios.forEach((p, i) => numberInRange(p, `spec.compression_ratios[${i}]`, 1, 1e6, { minExclusive: true }));
   integerInRange(s.trials, "spec.trials", 1, 100);

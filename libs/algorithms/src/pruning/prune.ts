@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Masks, Model } from "@gap/ml-core";
 import { apportion, keptPrunableCount } from "./compression.js";
 import { globalMasks, layerwiseMasks, type MaskArrays, type Scores } from "./masks.js";
-import { STRATEGIES, type Scope, type ScoringInput, type StrategyName } from "./strategies.js";
+import { scopeProblem, STRATEGIES, type ScoringInput, type StrategyName } from "./strategies.js";
 
 /** What scoring takes (scope, variant, data, batch size, seed, ...), plus the strategy and p. */
 export interface PruneOptions extends Omit<ScoringInput, "model" | "params"> {
@@ -33,9 +33,8 @@ export interface PruneReport {
 export async function scoreParameters(model: Model, options: PruneOptions): Promise<Scores> {
   const strategy = STRATEGIES[options.strategy];
   if (!strategy) throw new Error(`unknown pruning strategy ${options.strategy}`);
-  if (!(strategy.scopes as readonly Scope[]).includes(options.scope)) {
-    throw new Error(`${options.strategy} pruning has no ${options.scope} scope (only ${strategy.scopes.join(", ")})`);
-  }
+  const problem = scopeProblem(options.strategy, options.scope);
+  if (problem) throw new Error(problem);
   return strategy.score({ model, params: model.params.filter((p) => p.prunable), ...options });
 }
 

@@ -1,3 +1,4 @@
+import * as tf from "@tensorflow/tfjs-core";
 import { Rng, type Checkpoints, type Dataset, type Model, type ParamEntry } from "@gap/ml-core";
 import { sumGradients } from "./gradients.js";
 import type { Scores } from "./masks.js";
@@ -81,15 +82,10 @@ export class GradientPruning implements PruningStrategy {
   async score(input: ScoringInput): Promise<Scores> {
     const data = requireData(input, "gradient");
     if (input.variant === "paper") {
-      return sumGradients(input.model, input.params, data, { ...input, absolutePerExample: true, training: false, reduction: "sum" });
+      // One example per batch: the absolute value is taken per example, before the sum over the data.
+      return sumGradients(input.model, input.params, data, { ...input, batchSize: 1, training: false, reduction: "sum", eachBatch: tf.abs });
     }
-    const grads = await sumGradients(input.model, input.params, data, {
-      ...input,
-      absolutePerExample: false,
-      training: true,
-      reduction: "mean",
-      maxBatches: 1,
-    });
+    const grads = await sumGradients(input.model, input.params, data, { ...input, training: true, reduction: "mean", maxBatches: 1 });
     const w = new Map(await weights(input.params));
     return new Map([...grads].map(([name, g]) => [name, g.map((gi, i) => Math.abs(gi * w.get(name)![i]!))]));
   }
@@ -110,14 +106,16 @@ export class GreedyAdversarialPruning implements PruningStrategy {
   async score(input: ScoringInput): Promise<Scores> {
     const data = requireData(input, "GAP");
     const reference = input.variant === "reference_code";
-    const grads = await sumGradients(input.model, input.params, data, {
-      ...input,
-      absolutePerExample: false,
-      training: reference,
-      reduction: reference ? "mean" : "sum",
-    });
+    // The sum over the data of ∇L is linear, so whole batches of summed loss give it.
+    const grads = await sumGradients(input.model, input.params, data, { ...input, training: reference, reduction: reference ? "mean" : "sum" });
     return mapScores(grads, reference && input.scope === "layer" ? Math.abs : (g) => -g);
   }
+}
+
+/** Why a strategy cannot take a scope (random pruning is global only), or undefined when it can. */
+export function scopeProblem(strategy: StrategyName, scope: Scope): string | undefined {
+  const scopes: readonly Scope[] = STRATEGIES[strategy].scopes;
+  return scopes.includes(scope) ? undefined : `${strategy} pruning has no ${scope} scope (only ${scopes.join(", ")})`;
 }
 
 export const STRATEGIES = {

@@ -17,7 +17,7 @@ import {
   type Dataset,
   type TrainOptions,
 } from "@gap/ml-core";
-import { adversarialSetCounts, generateAdversarialSet, maskTensors, prune, transferAccuracy, type AttackParameters, type Scope, type StrategyName } from "@gap/algorithms";
+import { adversarialSetCounts, generateAdversarialSet, prune, transferAccuracy, type AttackParameters, type Scope, type StrategyName } from "@gap/algorithms";
 
 const { values: args } = parseArgs({
   options: {
@@ -78,11 +78,10 @@ for (const [strategy, scope] of strategies) {
   loadWeights(pruned, weights);
   const data: Dataset | undefined = strategy === "gap" ? transferSet : strategy === "gradient" ? attackSource : undefined;
   const { masks, report } = await prune(pruned, { strategy, scope, compression: Number(args.ratio), variant: "paper", data, batchSize: 128, seed: 0 });
-  const tensors = maskTensors(pruned, masks);
-  await train(pruned, fineTuneSet, { ...base, epochs: 1, schedule: { kind: "constant", initialLr: 0.01 }, masks: tensors });
-  const prunedClean = await evaluate(pruned, testSet, { batchSize: 256, masks: tensors });
-  const own = adversarialSetCounts(await generateAdversarialSet(pruned, attackSource, pgd, { masks: tensors }));
-  const transfer = transferAccuracy(transferSet, (await evaluate(pruned, transferSet, { batchSize: 256, masks: tensors })).predictions);
+  await train(pruned, fineTuneSet, { ...base, epochs: 1, schedule: { kind: "constant", initialLr: 0.01 }, masks });
+  const prunedClean = await evaluate(pruned, testSet, { batchSize: 256, masks });
+  const own = adversarialSetCounts(await generateAdversarialSet(pruned, attackSource, pgd, { masks }));
+  const transfer = transferAccuracy(transferSet, (await evaluate(pruned, transferSet, { batchSize: 256, masks })).predictions);
   rows.push({
     strategy: `${strategy} (${scope})`,
     realizedCompression: Number(report.realizedCompression.toFixed(4)),
@@ -94,7 +93,6 @@ for (const [strategy, scope] of strategies) {
     attackTotal: own.count,
   });
   log(`${strategy} (${scope}): p=${report.realizedCompression.toFixed(3)} clean ${prunedClean.correct}/${prunedClean.total} adversarial ${own.adversarialCorrect}/${own.count} transfer ${transfer.correct}/${transfer.total} (both correct ${transfer.bothCorrect})`);
-  tf.dispose([...tensors.values()]);
   pruned.dispose();
 }
 const pct = (n: unknown, d: unknown) => `${((Number(n) / Number(d)) * 100).toFixed(1)}%`;

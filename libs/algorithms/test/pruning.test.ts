@@ -1,8 +1,8 @@
 import "@tensorflow/tfjs-backend-cpu";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { applyMasks, type Dataset } from "@gap/ml-core";
-import { apportion, keepTopScores, keptPrunableCount, kthSmallest, maskTensors, prune, sumGradients, type Scope, type StrategyName, type Variant } from "../src/index.js";
+import { applyMasks, maskTensors, type Dataset } from "@gap/ml-core";
+import { apportion, keepTopScores, keptPrunableCount, kthSmallest, prune, sumGradients, type Scope, type StrategyName, type Variant } from "../src/index.js";
 import { handGradients, tinyModel } from "./tiny-model.js";
 
 beforeAll(async () => {

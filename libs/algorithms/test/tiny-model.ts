@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import type { Masks, Model, ParamEntry } from "@gap/ml-core";
+import type { MaskTensors, Model, ParamEntry } from "@gap/ml-core";
 
 /**
  * A hand-checkable two-layer linear net on 1x1x3 "images":
@@ -15,8 +15,8 @@ export function tinyModel(w1: number[][], w2: number[][], b: number[]): Model {
   });
   const params = [param("fc1.weight", tf.tensor2d(w1), true), param("fc2.weight", tf.tensor2d(w2), true), param("fc2.bias", tf.tensor1d(b), false)];
   const [W1, W2, B] = params.map((p) => p.variable) as [tf.Variable, tf.Variable, tf.Variable];
-  const masked = (v: tf.Variable, name: string, masks?: Masks) => (masks?.get(name) ? tf.mul(v, masks.get(name)!) : v);
-  const forwardNormalized = (z: tf.Tensor4D, options: { masks?: Masks }) =>
+  const masked = (v: tf.Variable, name: string, masks?: MaskTensors) => (masks?.get(name) ? tf.mul(v, masks.get(name)!) : v);
+  const forwardNormalized = (z: tf.Tensor4D, options: { masks?: MaskTensors }) =>
     tf.tidy(() => {
       const x = tf.reshape(z, [z.shape[0], 3]) as tf.Tensor2D;
       const h = tf.matMul(x, masked(W1, "fc1.weight", options.masks) as tf.Tensor2D);

@@ -188,7 +188,7 @@ export async function loadAdversarialSet(store: ArtifactStore, ref: ArtifactRef 
 
 /**
  * Runs `use` with the model (weights loaded) and its masks (when the ref is
- * set), and frees both afterwards whatever happens.
+ * set), and frees the model afterwards whatever happens.
  */
 export async function withModel<T>(
   store: ArtifactStore,
@@ -206,12 +206,9 @@ export async function withModel<T>(
   use: (model: Model, masks: Masks | undefined) => Promise<T>,
 ): Promise<T> {
   const model = await (refs.load ?? (() => loadModel(store, config, refs.weights, refs.weightsField ?? "weights", refs.fromScratch)))();
-  let masks: Masks | undefined;
   try {
-    masks = await loadMaskArtifact(store, model, refs.mask, "mask");
-    return await use(model, masks);
+    return await use(model, await loadMaskArtifact(store, model, refs.mask, "mask"));
   } finally {
-    tf.dispose([...(masks?.values() ?? [])]);
     model.dispose();
   }
 }

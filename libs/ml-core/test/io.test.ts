@@ -161,17 +161,20 @@ describe("masks", () => {
   it("round-trip as U8 in the PyTorch layout", () => {
     const model = createModel(cifar("mobilenet_v2"), 0);
     const chosen = model.params.filter((p) => p.prunable).slice(0, 6);
-    const masks = new Map(chosen.map((p, i) => [p.name, tf.tidy(() => tf.cast(tf.greater(tf.randomUniform(p.variable.shape, 0, 1, "float32", i), 0.5), "float32"))]));
+    const masks = new Map(chosen.map((p, i) => [p.name, Uint8Array.from(tf.tidy(() => tf.greater(tf.randomUniform(p.variable.shape, 0, 1, "float32", i), 0.5)).dataSync())]));
     const bytes = saveMasks(model, masks);
     const file = decodeSafetensors(bytes).tensors;
     expect(file["features.1.conv.0.0.weight"]).toMatchObject({ dtype: "U8", shape: [32, 1, 3, 3] });
     const loaded = loadMasks(model, bytes);
     expect([...loaded.keys()]).toEqual([...masks.keys()]);
-    for (const [name, mask] of masks) expect(Array.from(loaded.get(name)!.dataSync())).toEqual(Array.from(mask.dataSync()));
+    for (const [name, mask] of masks) expect(Array.from(loaded.get(name)!)).toEqual(Array.from(mask));
+    // The file holds the PyTorch layout: its bytes are the tfjs layout transposed.
+    const conv = chosen.find((p) => p.kind === "conv")!;
+    const torch = decodeSafetensors(bytes).tensors[conv.name]!;
+    expect(Array.from(torch.data as Uint8Array)).toEqual(Array.from(tf.tidy(() => tf.transpose(tf.tensor(Int32Array.from(masks.get(conv.name)!), conv.variable.shape, "int32"), [3, 2, 0, 1]).dataSync())));
     const other = createModel(cifar("resnet20"), 0);
     expect(() => loadMasks(other, bytes)).toThrow(/unexpected \(6\): features\.0\.0\.weight/);
-    expect(() => saveMasks(model, new Map([["features.0.0.weight", tf.fill(chosen[0]!.variable.shape, 0.5)]]))).toThrow(/must be 0 or 1/);
-    tf.dispose([...masks.values(), ...loaded.values()]);
+    expect(() => saveMasks(model, new Map([["features.0.0.weight", new Uint8Array(chosen[0]!.variable.size).fill(2)]]))).toThrow(/must be 0 or 1/);
     model.dispose();
     other.dispose();
   });

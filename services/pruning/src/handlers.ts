@@ -1,9 +1,8 @@
-import * as tf from "@tensorflow/tfjs-core";
 import { toJson } from "@bufbuild/protobuf";
 import { sha256Hex } from "@gap/artifacts";
 import { ArtifactKind, PruneRequestSchema, PruningService } from "@gap/proto";
 import { implement, invalidArgument, numberInRange } from "@gap/service-kit";
-import { masksFromScores, maskTensors, scoreParameters, ScoreCache } from "@gap/algorithms";
+import { masksFromScores, scoreParameters, ScoreCache } from "@gap/algorithms";
 import { saveMasks, type Dataset } from "@gap/ml-core";
 import {
   artifactRef,
@@ -72,9 +71,7 @@ export function pruningService({ store, sources, queue }: ComputeDeps) {
               throw error;
             }
           })();
-          const tensors = maskTensors(model, masks);
-          const bytes = saveMasks(model, tensors, { strategy, scope, compression: String(compression), variant });
-          tf.dispose([...tensors.values()]);
+          const bytes = saveMasks(model, masks, { strategy, scope, compression: String(compression), variant });
           const stored = await store.put(key, bytes);
           return {
             mask: artifactRef(stored, ArtifactKind.MASK),

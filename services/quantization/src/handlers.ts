@@ -1,7 +1,7 @@
 import { ArtifactKind, QuantizationService, QuantizeRequestSchema } from "@gap/proto";
 import { implement, integerInRange, invalidArgument, required, ServiceError } from "@gap/service-kit";
 import { calibrate, encodeQuantizedModel, quantizedSize, quantizeModel } from "@gap/algorithms";
-import { applyMasks, Network, validateMasks } from "@gap/ml-core";
+import { applyMasks, Network, withMaskTensors } from "@gap/ml-core";
 import { artifactRef, derivedKey, loadDataset, modelConfig, outputKey, requiredRef, withModel, computeJob, type ComputeDeps } from "@gap/compute";
 
 /** Inputs per calibration forward (the request has no batch size: calibration only observes). */
@@ -31,10 +31,8 @@ export function quantizationService({ store, sources, queue }: ComputeDeps) {
       yield* computeJob("quantization", queue, context, async (report) => {
         return withModel(store, config, { weights: request.weights, mask: request.mask }, async (model, masks) => {
           if (!(model instanceof Network)) throw new Error("loadModel did not build a Network");
-          if (masks) {
-            validateMasks(model, masks); // ShapeMismatchError: FAILED_PRECONDITION
-            applyMasks(model, masks); // pruned weights exactly 0, so 0 as int8 too
-          }
+          // Pruned weights exactly 0, so 0 as int8 too (a mask that does not fit: ShapeMismatchError, FAILED_PRECONDITION).
+          await withMaskTensors(model, masks, async (tensors) => tensors && applyMasks(model, tensors));
           const ranges = await calibrate(model, data, {
             batchSize: CALIBRATION_BATCH_SIZE,
             signal: context.signal,

@@ -7,7 +7,9 @@ import {
   forEachBatch,
   type Checkpoints,
   type Dataset,
+  withMaskTensors,
   type Masks,
+  type MaskTensors,
   type Model,
 } from "@gap/ml-core";
 import type { Attack, AttackConfig } from "./attack.js";
@@ -58,12 +60,11 @@ function encodePartialSet(done: number, batches: number, images: Float32Array, i
 }
 
 /** Attacks every input of `data` through `model`, batch by batch, deterministically under the seed. */
-export async function generateAdversarialSet(
-  model: Model,
-  data: Dataset,
-  parameters: AttackParameters,
-  options: GenerateOptions = {},
-): Promise<AdversarialSet> {
+export function generateAdversarialSet(model: Model, data: Dataset, parameters: AttackParameters, options: GenerateOptions = {}): Promise<AdversarialSet> {
+  return withMaskTensors(model, options.masks, (masks) => attackMasked(model, data, parameters, options, masks));
+}
+
+async function attackMasked(model: Model, data: Dataset, parameters: AttackParameters, options: GenerateOptions, masks: MaskTensors | undefined): Promise<AdversarialSet> {
   const attack: Attack = ATTACKS[parameters.method];
   const images = new Float32Array(data.images.length);
   const cleanPredictions = new Int32Array(data.count);
@@ -84,10 +85,10 @@ export async function generateAdversarialSet(
   const timeToSave = everyMs(options.checkpointEveryMs ?? 60_000);
   await forEachBatch(data, { batchSize: parameters.batchSize, startBatch, signal: options.signal, onProgress: options.onProgress }, async ({ x, labels: trueLabels, batch, index }) => {
     const [adversarial, clean, attacked] = tf.tidy(() => {
-      const cleanPredicted = tf.argMax(model.forward(x, { training: false, masks: options.masks }), 1) as tf.Tensor1D;
+      const cleanPredicted = tf.argMax(model.forward(x, { training: false, masks }), 1) as tf.Tensor1D;
       const labels = parameters.labelMode === "true" ? trueLabels : cleanPredicted;
-      const xAdv = attack.perturb({ model, masks: options.masks, images: x, labels, seed: deriveSeed(parameters.seed, index) }, parameters);
-      return [xAdv, cleanPredicted, tf.argMax(model.forward(xAdv, { training: false, masks: options.masks }), 1)];
+      const xAdv = attack.perturb({ model, masks, images: x, labels, seed: deriveSeed(parameters.seed, index) }, parameters);
+      return [xAdv, cleanPredicted, tf.argMax(model.forward(xAdv, { training: false, masks }), 1)];
     });
     const first = batch.indices[0]!;
     images.set(await adversarial.data(), first * imageSize);

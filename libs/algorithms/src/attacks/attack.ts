@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { crossEntropyPerExample, type Masks, type Model } from "@gap/ml-core";
+import { crossEntropyPerExample, type MaskTensors, type Model } from "@gap/ml-core";
 
 export type LabelMode = "true" | "predicted";
 /**
@@ -22,7 +22,7 @@ export interface AttackConfig {
 
 export interface AttackBatchInput {
   model: Model;
-  masks?: Masks;
+  masks?: MaskTensors;
   /** Clean pixel-space images. */
   images: tf.Tensor4D;
   /** The labels whose loss is ascended (true or predicted, chosen by the caller). */
@@ -38,7 +38,7 @@ export interface Attack {
 }
 
 /** ∇_x L(θ, x, y) of the summed cross-entropy, BatchNorm in eval mode. */
-export function inputGradient(model: Model, images: tf.Tensor4D, labels: tf.Tensor1D, masks?: Masks): tf.Tensor4D {
+export function inputGradient(model: Model, images: tf.Tensor4D, labels: tf.Tensor1D, masks?: MaskTensors): tf.Tensor4D {
   return tf.tidy(() =>
     tf.grad((x) => tf.sum(crossEntropyPerExample(model.forward(x as tf.Tensor4D, { training: false, masks }), labels)))(images),
   ) as tf.Tensor4D;

@@ -1,3 +1,5 @@
+import type { Masks } from "@gap/ml-core";
+
 /**
  * Eq. (1): M_n = 0 where s(θ_n) < γ, else 1, with γ the score that leaves
  * exactly `keep` weights. Weights with the highest scores are kept. Ties at
@@ -62,10 +64,9 @@ export function kthSmallest(values: Float32Array, k: number): number {
 }
 
 export type Scores = ReadonlyMap<string, Float32Array>;
-export type MaskArrays = Map<string, Uint8Array>;
 
 /** Global scope: one threshold across all prunable tensors. */
-export function globalMasks(scores: Scores, keep: number): MaskArrays {
+export function globalMasks(scores: Scores, keep: number): Masks {
   const names = [...scores.keys()];
   const all = new Float32Array(names.reduce((sum, name) => sum + scores.get(name)!.length, 0));
   let offset = 0;
@@ -74,7 +75,7 @@ export function globalMasks(scores: Scores, keep: number): MaskArrays {
     offset += scores.get(name)!.length;
   }
   const flat = keepTopScores(all, keep);
-  const masks: MaskArrays = new Map();
+  const masks = new Map<string, Uint8Array>();
   offset = 0;
   for (const name of names) {
     const size = scores.get(name)!.length;
@@ -85,7 +86,7 @@ export function globalMasks(scores: Scores, keep: number): MaskArrays {
 }
 
 /** Layer scope: the same kept fraction in every tensor; counts add up to `keep` exactly. */
-export function layerwiseMasks(scores: Scores, keep: number, apportion: (sizes: number[], keep: number) => number[]): MaskArrays {
+export function layerwiseMasks(scores: Scores, keep: number, apportion: (sizes: number[], keep: number) => number[]): Masks {
   const names = [...scores.keys()];
   const perLayer = apportion(names.map((name) => scores.get(name)!.length), keep);
   return new Map(names.map((name, i) => [name, keepTopScores(scores.get(name)!, perLayer[i]!)]));

@@ -1,7 +1,6 @@
-import * as tf from "@tensorflow/tfjs-core";
 import type { Masks, Model } from "@gap/ml-core";
 import { apportion, keptPrunableCount } from "./compression.js";
-import { globalMasks, layerwiseMasks, type MaskArrays, type Scores } from "./masks.js";
+import { globalMasks, layerwiseMasks, type Scores } from "./masks.js";
 import { scopeProblem, STRATEGIES, type ScoringInput, type StrategyName } from "./strategies.js";
 
 /** What scoring takes (scope, variant, data, batch size, seed, ...), plus the strategy and p. */
@@ -44,7 +43,7 @@ export function masksFromScores(model: Model, scores: Scores, options: Pick<Prun
   const totalParameters = model.params.reduce((sum, p) => sum + p.variable.size, 0);
   const prunableParameters = params.reduce((sum, p) => sum + p.variable.size, 0);
   const keep = keptPrunableCount(totalParameters, prunableParameters, options.compression);
-  let masks: MaskArrays;
+  let masks: Masks;
   if (options.strategy === "random" && options.variant === "reference_code") {
     // The authors' random pruning keeps each weight with probability keep/prunable: counts are approximate.
     const fraction = keep / prunableParameters;
@@ -58,7 +57,7 @@ export function masksFromScores(model: Model, scores: Scores, options: Pick<Prun
 }
 
 /** Single-shot pruning of the prunable parameters: score (eqs. 2-4), then threshold (eq. 1). */
-export async function prune(model: Model, options: PruneOptions): Promise<{ masks: MaskArrays; report: PruneReport }> {
+export async function prune(model: Model, options: PruneOptions): Promise<{ masks: Masks; report: PruneReport }> {
   return masksFromScores(model, await scoreParameters(model, options), options);
 }
 
@@ -87,10 +86,3 @@ export function pruneReport(model: Model, masks: ReadonlyMap<string, Uint8Array>
     realizedCompression: totalParameters / nonzeroParameters,
   };
 }
-
-/** 0/1 float tensors shaped like the parameters, for training and evaluation. */
-export function maskTensors(model: Model, masks: ReadonlyMap<string, Uint8Array>): Masks {
-  const shapes = new Map(model.params.map((p) => [p.name, p.variable.shape]));
-  return new Map([...masks].map(([name, mask]) => [name, tf.tensor(Float32Array.from(mask), shapes.get(name))]));
-}
-

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { forEachBatch, type Dataset, type Masks, type Model, type QuantizationHooks } from "@gap/ml-core";
+import { forEachBatch, withMaskTensors, type Dataset, type Masks, type MaskTensors, type Model, type QuantizationHooks } from "@gap/ml-core";
 
 /** Observed range of each quantization point, in forward order. */
 export type Calibration = Map<string, { min: number; max: number }>;
@@ -15,7 +15,11 @@ export interface CalibrationOptions {
  * PyTorch's MinMaxObserver at every quantization point: the running min and max over
  * eval-mode forwards of the whole data set (in order, no augmentation).
  */
-export async function calibrate(model: Model, data: Dataset, options: CalibrationOptions): Promise<Calibration> {
+export function calibrate(model: Model, data: Dataset, options: CalibrationOptions): Promise<Calibration> {
+  return withMaskTensors(model, options.masks, (masks) => calibrateMasked(model, data, options, masks));
+}
+
+async function calibrateMasked(model: Model, data: Dataset, options: CalibrationOptions, masks: MaskTensors | undefined): Promise<Calibration> {
   const ranges: Calibration = new Map();
   await forEachBatch(data, options, async ({ x }) => {
     const points: string[] = [];
@@ -27,7 +31,7 @@ export async function calibrate(model: Model, data: Dataset, options: Calibratio
         return x;
       },
     };
-    tf.tidy(() => void model.forward(x, { training: false, masks: options.masks, quantization: observe }));
+    tf.tidy(() => void model.forward(x, { training: false, masks, quantization: observe }));
     if (extrema.length === 0) throw new Error(`calibrate: ${model.config.architecture} has no quantization points`);
     const all = tf.concat(extrema);
     const values = await all.data();

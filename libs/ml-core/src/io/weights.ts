@@ -122,33 +122,28 @@ export function loadWeights(model: Model, bytes: Uint8Array): void {
   loadStateDict(model, decodeSafetensors(bytes).tensors);
 }
 
-/** Masks as U8 0/1 tensors, named and laid out like the parameters in a PyTorch state_dict. */
+/** A mask's bytes moved between the tfjs and the PyTorch layout of its parameter. */
+function relayout(mask: Uint8Array, shape: readonly number[], move: (t: tf.Tensor) => tf.Tensor): Uint8Array {
+  return tf.tidy(() => Uint8Array.from(move(tf.tensor(Int32Array.from(mask), [...shape], "int32")).dataSync()));
+}
+
+/** The masks' codec: U8 0/1 tensors named and laid out like the parameters in a PyTorch state_dict. */
 export function saveMasks(model: Model, masks: Masks, metadata?: Record<string, string>): Uint8Array {
-  const kinds = new Map(model.params.map((p) => [p.name, p] as const));
+  const params = new Map(model.params.map((p) => [p.name, p] as const));
   const out: Record<string, SafeTensor> = {};
   for (const [name, mask] of masks) {
-    const param = kinds.get(name);
+    const param = params.get(name);
     if (!param) throw new Error(`saveMasks: ${name} is not a parameter of ${model.config.architecture}`);
-    if (describe(mask.shape) !== describe(param.variable.shape)) {
-      throw new Error(`saveMasks: ${name}: mask ${describe(mask.shape)} does not match parameter ${describe(param.variable.shape)}`);
-    }
-    const t = tf.tidy(() => toTorchLayout(param.kind, mask));
-    const shape = t.shape;
-    const values = t.dataSync();
-    t.dispose();
-    const data = new Uint8Array(values.length);
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i];
-      if (v !== 0 && v !== 1) throw new Error(`saveMasks: ${name} has value ${v}; masks must be 0 or 1`);
-      data[i] = v;
-    }
-    out[name] = { dtype: "U8", shape, data };
+    if (mask.length !== param.variable.size) throw new Error(`saveMasks: ${name}: ${mask.length} mask values for parameter [${param.variable.shape}]`);
+    const bad = mask.findIndex((v) => v !== 0 && v !== 1);
+    if (bad >= 0) throw new Error(`saveMasks: ${name} has value ${mask[bad]}; masks must be 0 or 1`);
+    out[name] = { dtype: "U8", shape: torchShape(param.kind, param.variable.shape), data: relayout(mask, param.variable.shape, (t) => toTorchLayout(param.kind, t)) };
   }
   return encodeSafetensors(out, { kind: "masks", architecture: model.config.architecture, ...metadata });
 }
 
-/** Reads masks (U8 or F32, PyTorch layout) back into 0/1 float tensors in the tfjs layout. */
-export function loadMasks(model: Model, bytes: Uint8Array): Map<string, tf.Tensor> {
+/** Reads masks (U8, or F32 0/1, in the PyTorch layout) back into the model's layout, checking every tensor. */
+export function loadMasks(model: Model, bytes: Uint8Array): Map<string, Uint8Array> {
   const { tensors } = decodeSafetensors(bytes);
   const params = new Map(model.params.map((p) => [p.name, p] as const));
   const unexpected: string[] = [];
@@ -169,11 +164,10 @@ export function loadMasks(model: Model, bytes: Uint8Array): Map<string, tf.Tenso
   if (unexpected.length + mismatched.length > 0) {
     throw loadError(`masks do not fit ${model.config.architecture}`, { unexpected, mismatched });
   }
-  const masks = new Map<string, tf.Tensor>();
-  for (const [name, t] of Object.entries(tensors)) {
-    const kind = (params.get(name) as { kind: TensorKind }).kind;
-    const values = Float32Array.from(t.data as Uint8Array | Float32Array);
-    masks.set(name, tf.tidy(() => fromTorchLayout(kind, tf.tensor(values, t.shape, "float32"))));
-  }
-  return masks;
+  return new Map(
+    Object.entries(tensors).map(([name, t]) => {
+      const param = params.get(name)!;
+      return [name, relayout(Uint8Array.from(t.data as Uint8Array | Float32Array), t.shape, (x) => fromTorchLayout(param.kind, x))];
+    }),
+  );
 }

@@ -47,8 +47,15 @@ export interface BufferEntry {
   variable: tf.Variable;
 }
 
-/** Pruning masks by parameter name: 0/1 float tensors shaped like the parameter. */
-export type Masks = ReadonlyMap<string, tf.Tensor>;
+/**
+ * Pruning masks, the one type of them: by prunable parameter name, a 0/1 byte
+ * per weight (1 keeps it), in the parameter's layout. Files hold them in the
+ * PyTorch layout (saveMasks / loadMasks).
+ */
+export type Masks = ReadonlyMap<string, Uint8Array>;
+
+/** Masks as 0/1 float tensors shaped like the parameters: the form a forward pass multiplies by (maskTensors). */
+export type MaskTensors = ReadonlyMap<string, tf.Tensor>;
 
 /**
  * Simulated quantization. The architectures call `activation` at every point where
@@ -68,7 +75,7 @@ export interface ForwardOptions {
   /** Batch statistics and dropout in training mode; running statistics otherwise. */
   training: boolean;
   /** Effective weight is weight * mask, so pruned weights contribute nothing and get no gradient. */
-  masks?: Masks;
+  masks?: MaskTensors;
   /** Seed for dropout in training mode. */
   dropoutSeed?: number;
   /** Hooks at the int8 quantization points; absent: plain float forward. */

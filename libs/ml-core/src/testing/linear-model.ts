@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import type { InputShape, Masks, Model, ParamEntry } from "../nn/model.js";
+import type { InputShape, MaskTensors, Model, ParamEntry } from "../nn/model.js";
 
 /**
  * Softmax regression (flatten + linear) behind the Model interface: lets the
@@ -23,7 +23,7 @@ export function linearModel(
   const mean = tf.keep(tf.tensor1d(normalization.mean));
   const std = tf.keep(tf.tensor1d(normalization.std));
   const normalize = (x: tf.Tensor4D) => tf.tidy(() => tf.div(tf.sub(x, mean), std) as tf.Tensor4D);
-  const forwardNormalized = (z: tf.Tensor4D, options: { masks?: Masks }) =>
+  const forwardNormalized = (z: tf.Tensor4D, options: { masks?: MaskTensors }) =>
     tf.tidy(() => {
       const mask = options.masks?.get("fc.weight");
       const w = mask ? tf.mul(weight.variable, mask) : weight.variable;

@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { forEachBatch } from "./batch-loop.js";
 import type { Dataset } from "../data/types.js";
-import type { Masks, Model } from "../nn/model.js";
+import type { Masks, MaskTensors, Model } from "../nn/model.js";
+import { withMaskTensors } from "./masks.js";
 import { crossEntropyPerExample } from "./loss.js";
 
 export interface EvaluationOptions {
@@ -22,13 +23,17 @@ export interface EvaluationCounts {
 }
 
 /** Top-1 accuracy and loss in eval mode, with exact counts (no per-batch averaging). */
-export async function evaluate(model: Model, data: Dataset, options: EvaluationOptions): Promise<EvaluationCounts> {
+export function evaluate(model: Model, data: Dataset, options: EvaluationOptions): Promise<EvaluationCounts> {
+  return withMaskTensors(model, options.masks, (masks) => evaluateMasked(model, data, options, masks));
+}
+
+async function evaluateMasked(model: Model, data: Dataset, options: EvaluationOptions, masks: MaskTensors | undefined): Promise<EvaluationCounts> {
   const predictions = new Int32Array(data.count);
   let correct = 0;
   let lossSum = 0;
   await forEachBatch(data, options, async ({ x, labels, batch }) => {
     const [batchPredictions, batchLoss] = tf.tidy(() => {
-      const logits = model.forward(x, { training: false, masks: options.masks });
+      const logits = model.forward(x, { training: false, masks });
       return [tf.argMax(logits, 1), tf.sum(crossEntropyPerExample(logits, labels))];
     });
     const predicted = (await batchPredictions.data()) as Int32Array;

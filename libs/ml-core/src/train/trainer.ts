@@ -6,12 +6,12 @@ import type { Batch } from "../data/types.js";
 import { forEachBatch } from "./batch-loop.js";
 import { deriveSeed } from "../data/rng.js";
 import type { Dataset } from "../data/types.js";
-import type { Masks, Model } from "../nn/model.js";
+import type { Masks, MaskTensors, Model } from "../nn/model.js";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "../io/safetensors.js";
 import { loadStateDict, stateDict } from "../io/weights.js";
 import type { Checkpoints } from "./checkpoint.js";
 import { crossEntropy } from "./loss.js";
-import { applyMasks, validateMasks } from "./masks.js";
+import { applyMasks, withMaskTensors } from "./masks.js";
 import { learningRateAt, type LearningRateSchedule } from "./schedule.js";
 import { Sgd } from "./sgd.js";
 
@@ -110,12 +110,13 @@ function restoreTrainState(bytes: Uint8Array, model: Model, sgd: Sgd): TrainSumm
  * weight * mask in every forward pass and the stored pruned weights are reset
  * to exactly 0 after every update, so they stay 0 through fine-tuning.
  */
-export async function train(model: Model, data: Dataset, options: TrainOptions): Promise<TrainSummary> {
-  const { epochs, batchSize, masks, signal } = options;
-  if (masks) {
-    validateMasks(model, masks);
-    applyMasks(model, masks);
-  }
+export function train(model: Model, data: Dataset, options: TrainOptions): Promise<TrainSummary> {
+  return withMaskTensors(model, options.masks, (masks) => trainMasked(model, data, options, masks));
+}
+
+async function trainMasked(model: Model, data: Dataset, options: TrainOptions, masks: MaskTensors | undefined): Promise<TrainSummary> {
+  const { epochs, batchSize, signal } = options;
+  if (masks) applyMasks(model, masks);
   const sgd = new Sgd(options);
   // variableGrads keys gradients by the tfjs variable name.
   const params = new Map(model.params.map((p) => [p.variable.name, p.variable]));

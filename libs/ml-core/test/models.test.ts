@@ -3,7 +3,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import "../src/runtime/index.js";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { countParameters, createModel, prunableParameterNames } from "../src/models/index.js";
+import { countParameters, createModel, forwardMultiplyAdds, prunableParameterNames } from "../src/models/index.js";
 import { type ArchitectureName, ARCHITECTURES, type InputShape, type ModelConfig } from "../src/nn/model.js";
 
 beforeAll(async () => {
@@ -211,6 +211,25 @@ describe("forward passes", () => {
     const x = tf.zeros([1, 3, 32, 32]) as tf.Tensor4D; // NCHW by mistake
     expect(() => model.forward(x, { training: false })).toThrow(/expected NHWC input \[N, 32, 32, 3\]/);
     x.dispose();
+    model.dispose();
+  });
+});
+
+describe("multiply-adds of a forward pass", () => {
+  it("ResNet20: 40,551,040, counted by hand from its convolutions and classifier", async () => {
+    // conv1 3->16 at 32x32; 6 convs 16->16 at 32x32; 32->32 stride 2 plus 5 at 16x16; the same for 64 at 8x8; linear 64->10.
+    const byHand = 32 * 32 * 16 * 27 + 6 * (32 * 32 * 16 * 144) + 16 * 16 * 32 * 144 + 5 * (16 * 16 * 32 * 288) + 8 * 8 * 64 * 288 + 5 * (8 * 8 * 64 * 576) + 64 * 10;
+    const model = createModel({ architecture: "resnet20", numClasses: 10, inputShape: { height: 32, width: 32, channels: 3 } }, 0);
+    expect(await forwardMultiplyAdds(model)).toBe(byHand);
+    model.dispose();
+  });
+
+  it("MobileNetV2 counts its depthwise convolutions once per channel", async () => {
+    const model = createModel({ architecture: "mobilenet_v2", numClasses: 10, inputShape: { height: 32, width: 32, channels: 3 } }, 0);
+    const macs = await forwardMultiplyAdds(model);
+    // torchvision's MobileNetV2 at 224x224 is ~300M; at 32x32 its strides leave about 6M (1/49 of it).
+    expect(macs).toBeGreaterThan(5e6);
+    expect(macs).toBeLessThan(8e6);
     model.dispose();
   });
 });

@@ -166,8 +166,41 @@ interface SideResult {
   cpuSeconds: number;
   backend: Record<string, unknown> & { name: string };
   parameters: number;
+  /** Multiply-adds of one image's forward pass. */
+  forwardMultiplyAdds?: number;
   tensorLeak?: number;
   [key: string]: unknown;
+}
+
+/**
+ * Forward passes' worth of multiply-adds per image of each workload: a training
+ * step is a forward and a backward pass (data and weights: about twice the
+ * forward); PGD-10 is a clean forward, ten forwards with a backward to the
+ * input (about one forward each) and a final forward; evaluation one forward;
+ * GAP scoring a forward and a full backward per input.
+ */
+const FORWARDS_PER_IMAGE = { trainStep: 3, evaluation: 1, pgd10: 22, gapScoring: 3 } as const;
+
+/** Achieved GFLOP/s (2 FLOPs per multiply-add) of a side's workloads. */
+function gflops(side: SideResult | null | undefined) {
+  const macs = side?.forwardMultiplyAdds;
+  if (!side || !macs) return undefined;
+  const rate = (forwards: number, imagesPerSecond: number) => (2 * macs * forwards * imagesPerSecond) / 1e9;
+  return {
+    trainStep: rate(FORWARDS_PER_IMAGE.trainStep, side.trainStep.imagesPerSecond),
+    evaluation: rate(FORWARDS_PER_IMAGE.evaluation, side.evaluation.imagesPerSecond),
+    pgd10: rate(FORWARDS_PER_IMAGE.pgd10, side.pgd10.imagesPerSecond),
+    gapScoring: rate(FORWARDS_PER_IMAGE.gapScoring, side.gapScoring.inputs / side.gapScoring.seconds),
+  };
+}
+
+/** The median of a round's ratios and the worst (smallest, or largest for memory) of them. */
+function spread(rounds: readonly Ratios[], key: keyof Ratios) {
+  const values = rounds.map((r) => r[key]).filter((v): v is number => v !== null).sort((a, b) => a - b);
+  if (values.length === 0) return { median: null, worst: null };
+  const middle = values.length / 2;
+  const median = values.length % 2 ? values[Math.floor(middle)]! : (values[middle - 1]! + values[middle]!) / 2;
+  return { median, worst: key === "peakRss" ? values.at(-1)! : values[0]! };
 }
 interface RunRecord {
   command: string[];
@@ -351,12 +384,19 @@ function markdown(report: Report): string {
         (o ? `, ${o.parameters.toLocaleString("en-US")} parameters` : ""),
       "",
     );
-    lines.push("| metric | ours | PyTorch | ratio |", "|---|---:|---:|---:|");
-    lines.push(`| training step (img/s) | ${fmt(o?.trainStep.imagesPerSecond)} | ${fmt(t?.trainStep.imagesPerSecond)} | ${fmtRatio(a.ratios.trainStep)} |`);
-    lines.push(`| evaluation (img/s) | ${fmt(o?.evaluation.imagesPerSecond)} | ${fmt(t?.evaluation.imagesPerSecond)} | ${fmtRatio(a.ratios.evaluation)} |`);
-    lines.push(`| PGD-10 (img/s) | ${fmt(o?.pgd10.imagesPerSecond, 2)} | ${fmt(t?.pgd10.imagesPerSecond, 2)} | ${fmtRatio(a.ratios.pgd10)} |`);
-    lines.push(`| GAP scoring, ${s.gapInputs} inputs (s) | ${fmt(o?.gapScoring.seconds, 2)} | ${fmt(t?.gapScoring.seconds, 2)} | ${fmtRatio(a.ratios.gapScoring)} |`);
-    lines.push(`| peak RSS (MiB) | ${fmt(mib(o?.peakRssBytes), 0)} | ${fmt(mib(t?.peakRssBytes), 0)} | ${fmtRatio(a.ratios.peakRss)} |`);
+    // The same multiply-add count for both sides: the models are the same.
+    const [og, tg] = [gflops(o), gflops(t && { ...t, forwardMultiplyAdds: o?.forwardMultiplyAdds })];
+    const ratioCells = (key: keyof Ratios) => {
+      const { median, worst } = spread(a.roundRatios, key);
+      return `${fmtRatio(a.ratios[key])} | ${fmtRatio(median)} | ${fmtRatio(worst)}`;
+    };
+    const gflopCells = (key: keyof typeof FORWARDS_PER_IMAGE) => `${fmt(og?.[key])} | ${fmt(tg?.[key])}`;
+    lines.push("| metric | ours | PyTorch | ratio, best vs best | median round | worst round | ours GFLOP/s | PyTorch GFLOP/s |", "|---|---:|---:|---:|---:|---:|---:|---:|");
+    lines.push(`| training step (img/s) | ${fmt(o?.trainStep.imagesPerSecond)} | ${fmt(t?.trainStep.imagesPerSecond)} | ${ratioCells("trainStep")} | ${gflopCells("trainStep")} |`);
+    lines.push(`| evaluation (img/s) | ${fmt(o?.evaluation.imagesPerSecond)} | ${fmt(t?.evaluation.imagesPerSecond)} | ${ratioCells("evaluation")} | ${gflopCells("evaluation")} |`);
+    lines.push(`| PGD-10 (img/s) | ${fmt(o?.pgd10.imagesPerSecond, 2)} | ${fmt(t?.pgd10.imagesPerSecond, 2)} | ${ratioCells("pgd10")} | ${gflopCells("pgd10")} |`);
+    lines.push(`| GAP scoring, ${s.gapInputs} inputs (s) | ${fmt(o?.gapScoring.seconds, 2)} | ${fmt(t?.gapScoring.seconds, 2)} | ${ratioCells("gapScoring")} | ${gflopCells("gapScoring")} |`);
+    lines.push(`| peak RSS (MiB) | ${fmt(mib(o?.peakRssBytes), 0)} | ${fmt(mib(t?.peakRssBytes), 0)} | ${ratioCells("peakRss")} | | |`);
     lines.push(`| CPU time / wall time of the run | ${o ? fmt(o.cpuSeconds / a.ours.wallSeconds, 2) : "–"} | ${t && a.pytorch ? fmt(t.cpuSeconds / a.pytorch.wallSeconds, 2) : "–"} | |`);
     const noise = (r: RunRecord | null) => (r ? `${fmt(r.otherCoresBusy, 2)}${r.noisy ? " ⚠ noisy" : ""} (${r.attempts} run${r.attempts > 1 ? "s" : ""})` : "–");
     lines.push(`| other work during the run (cores busy) | ${noise(a.ours)} | ${noise(a.pytorch)} | |`);
@@ -393,6 +433,7 @@ function markdown(report: Report): string {
     "- PGD-10: generateAdversarialSet on one batch: clean forward, random start, 10 signed-gradient steps of the summed loss w.r.t. the input (eps 8/255, step 2/255, eval-mode BatchNorm, clipped to [0, 1]), forward on the result. Warm-up is a PGD run with `pgdWarmupSteps` steps on the same batch: the same kernels on the same shapes, much cheaper than a full PGD-10 warm-up.",
     "- GAP scoring: prune(strategy gap, variant paper, global scope, compression 4) over an adversarial set made untimed by 1-step PGD: the gradient of the summed loss (eval-mode BatchNorm) w.r.t. the prunable parameters, batch by batch (batch size as above), summed, negated, then one global top-k threshold. Timed once, after the other workloads have warmed the same kernels up.",
     "- Rounds: per architecture, `rounds` pairs of runs (ResNet20 3, the others 1; `--rounds` overrides), ours first in even rounds and PyTorch first in odd ones, each run a fresh process. This VM's speed drifts by 20-30% over minutes; alternating puts both sides through the same slow and fast spells. Each side's figures are its best over its rounds; each round's own ratios are listed under the table to show the spread.",
+    `- Ratios: *best vs best* divides each side's best over its rounds; *median round* and *worst round* are the median and the lowest of the rounds' own ratios (for peak RSS the highest), so a lead that holds in every round shows in the worst one. GFLOP/s count 2 FLOPs per multiply-add of the model's convolutions and matrix products in one image's forward pass (counted from the kernels' shapes by forwardMultiplyAdds in ml-core), times forward passes' worth per image: training ${FORWARDS_PER_IMAGE.trainStep}, evaluation ${FORWARDS_PER_IMAGE.evaluation}, PGD-10 ${FORWARDS_PER_IMAGE.pgd10}, GAP scoring ${FORWARDS_PER_IMAGE.gapScoring}; PyTorch's use the same count.`,
     "- Throughputs are the best of `repeats` timed runs after the warm-up. Peak RSS is the process's maxRSS (getrusage). Live tensor counts come from tf.memory().numTensors (PyTorch frees tensors by reference counting and has no such count).",
     `- Sizes: ResNet20 runs the full settings (5 repeats, GAP over 1000 inputs); vgg_bn_drop, googlenet and mobilenet_v2 run 2 repeats and GAP over 256 inputs, so that all four finish in about 15 minutes (their PGD-10 batches take tens of seconds on our side). Command-line flags override these for every architecture.`,
     "- Noise: the machine is shared. *Other work on the CPU* is the machine's busy CPU time (/proc/stat) during the run minus the run's own CPU time, per second of wall time: near 0 means the run had the machine to itself; on 2 cores, 1 means half of it was taken by something else. Before each run the comparison waits (up to `--wait-quiet` seconds, default 60) for other work to drop below half a core; the table shows how busy the machine was just before the run and how long it waited. A run during which other work averaged more than half a core is marked noisy and repeated (up to `--retry-noisy` times, default 1); each workload then reports its best timing over the attempts (best of all their timed repeats, as within one run), peak RSS the largest, and the noise rows the quietest attempt. PyTorch's OpenMP threads slow down far more than proportionally when a core is taken away, so noisy PyTorch numbers understate it (and inflate the ratios). The load average includes our own runs (about 1 for a single-threaded process, about 2 for PyTorch with 2 threads).",

@@ -16,7 +16,7 @@ import { loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { countParameters, createModel, evaluate, initBackend, makeSyntheticDataset, train, isArchitecture, type Dataset } from "@gap/ml-core";
+import { countParameters, createModel, evaluate, forwardMultiplyAdds, initBackend, makeSyntheticDataset, train, isArchitecture, type Dataset } from "@gap/ml-core";
 import { generateAdversarialSet, prune } from "@gap/algorithms";
 
 const { values: args } = parseArgs({
@@ -114,6 +114,8 @@ const result = {
   evalImages: evalSet.count,
   pgdWarmupSteps,
   parameters: countParameters(model),
+  /** Multiply-adds of one image's forward pass (convolutions and matrix products). */
+  forwardMultiplyAdds: await forwardMultiplyAdds(model),
   backend,
   trainStep,
   evaluation,

@@ -1,3 +1,4 @@
+import * as tf from "@tensorflow/tfjs-core";
 import { type ArchitectureName, ARCHITECTURES, type Model, type ModelConfig } from "../nn/model.js";
 import type { Network } from "../nn/network.js";
 import { createGoogLeNet } from "./googlenet.js";
@@ -37,6 +38,36 @@ export function createModel(config: ModelConfig, seed: number): Network {
 /** Number of trainable parameters (BatchNorm buffers excluded), as PyTorch counts them. */
 export function countParameters(model: Model): number {
   return model.params.reduce((sum, p) => sum + p.variable.size, 0);
+}
+
+/**
+ * Multiply-adds of one image's eval-mode forward pass: the convolutions
+ * (depthwise ones too) and matrix products the active backend runs, counted
+ * from their shapes (tf.profile). Elementwise work, BatchNorm and pooling are
+ * left out, as FLOP counts of CNNs usually do.
+ */
+export async function forwardMultiplyAdds(model: Model): Promise<number> {
+  const { height, width, channels } = model.config.inputShape;
+  const x = tf.zeros([1, height, width, channels]) as tf.Tensor4D;
+  const info = await tf.profile(() => tf.dispose(model.forward(x, { training: false })));
+  x.dispose();
+  let macs = 0;
+  for (const k of info.kernels) {
+    const [input, filter] = k.inputShapes as number[][];
+    const out = k.outputShapes[0] as number[] | undefined;
+    if (!input || !filter || !out) continue;
+    const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+    if (/Conv/.test(k.name) && filter.length === 4) {
+      const [kh, kw, inChannels, multiplier] = filter as [number, number, number, number];
+      // A regular filter is [kh, kw, in, out]; a depthwise one [kh, kw, in, multiplier], out = in * multiplier.
+      const depthwise = multiplier !== out[3];
+      macs += size(out) * kh * kw * (depthwise ? 1 : inChannels);
+    } else if (/MatMul/.test(k.name)) {
+      // [.., M, K] x [.., K, N] -> [.., M, N]: each output element takes K multiply-adds.
+      macs += size(out) * (size(input) / (size(out) / out.at(-1)!) );
+    }
+  }
+  return macs;
 }
 
 /** Names of the prunable parameters, in state_dict order. */

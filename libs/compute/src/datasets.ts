@@ -58,17 +58,27 @@ function fullSplit(name: DatasetName, split: "train" | "test", sources: DataSour
   return loaded;
 }
 
+/** Largest DatasetRef.subset_size (and the limits in ExperimentSpec that draw subsets). */
+export const MAX_SUBSET_SIZE = 10_000_000;
+
+/** A DatasetRef's fields checked, without loading anything. */
+export function datasetRefOf(ref: DatasetRef | undefined, field: string): { name: DatasetName; split: "train" | "test"; subsetSize: number; seed: number } {
+  const r = required(ref, field);
+  return {
+    name: enumValue(r.name, `${field}.name`, DatasetName),
+    split: enumValue(r.split, `${field}.split`, Split) === Split.TRAIN ? "train" : "test",
+    subsetSize: integerInRange(r.subsetSize, `${field}.subset_size`, 0, MAX_SUBSET_SIZE),
+    seed: seedOf(r.seed, `${field}.seed`),
+  };
+}
+
 /**
  * The examples a DatasetRef names: a split, then a stratified subset of
  * subset_size examples drawn with the seed (0 keeps the whole split).
  * The data must fit the model's input shape.
  */
 export async function loadDataset(ref: DatasetRef | undefined, field: string, sources: DataSources, shape: InputShape): Promise<Dataset> {
-  const r = required(ref, field);
-  const name = enumValue(r.name, `${field}.name`, DatasetName);
-  const split = enumValue(r.split, `${field}.split`, Split) === Split.TRAIN ? "train" : "test";
-  const subsetSize = integerInRange(r.subsetSize, `${field}.subset_size`, 0, 10_000_000);
-  const seed = seedOf(r.seed, `${field}.seed`);
+  const { name, split, subsetSize, seed } = datasetRefOf(ref, field);
   let data: Dataset;
   try {
     data = await fullSplit(name, split, sources, shape);

@@ -3,11 +3,12 @@ import { toJson } from "@bufbuild/protobuf";
 import { sha256Hex } from "@gap/artifacts";
 import { ArtifactKind, PruneRequestSchema, PruningService } from "@gap/proto";
 import { implement, invalidArgument, numberInRange } from "@gap/service-kit";
-import { masksFromScores, maskTensors, scoreParameters, ScoreCache, STRATEGIES, type Scope } from "@gap/algorithms";
+import { masksFromScores, maskTensors, scoreParameters, ScoreCache } from "@gap/algorithms";
 import { saveMasks, type Dataset } from "@gap/ml-core";
 import {
   artifactRef,
   batchSizeOf,
+  DEFAULT_BATCH_SIZE,
   derivedKey,
   isSet,
   loadAdversarialSet,
@@ -34,13 +35,10 @@ export function pruningService({ store, sources, queue }: ComputeDeps) {
     async *prune(request, context) {
       const config = modelConfig(request.model, "model");
       const { strategy, scope } = strategyOf(request.strategy, "strategy");
-      if (!(STRATEGIES[strategy].scopes as readonly Scope[]).includes(scope)) {
-        throw invalidArgument("strategy.scope", `${strategy} pruning has no ${scope} scope`);
-      }
       const compression = numberInRange(request.compressionRatio, "compression_ratio", 1, 1e6, { minExclusive: true });
       const variant = variantOf(request.variant, "variant");
       const seed = seedOf(request.seed, "seed");
-      const batchSize = batchSizeOf(request.batchSize, "batch_size", 128);
+      const batchSize = batchSizeOf(request.batchSize, "batch_size", DEFAULT_BATCH_SIZE.pruning);
       requiredRef(request.weights, "weights", ArtifactKind.WEIGHTS);
       const key = outputKey(request.outputKey, () => derivedKey("masks", PruneRequestSchema, request));
       let data: Dataset | undefined;

@@ -21,42 +21,45 @@ export const file_gap_v1_quantization: GenFile = /*@__PURE__*/
  */
 export type QuantizeRequest = Message<"gap.v1.QuantizeRequest"> & {
   /**
-   * The network.
+   * The network. Required.
    *
    * @generated from field: gap.v1.ModelSpec model = 1;
    */
   model?: ModelSpec;
 
   /**
-   * Its float weights.
+   * Its float weights (ARTIFACT_KIND_WEIGHTS). Required.
    *
    * @generated from field: gap.v1.ArtifactRef weights = 2;
    */
   weights?: ArtifactRef;
 
   /**
-   * Its pruning mask; empty for a dense model.
+   * Its pruning mask (ARTIFACT_KIND_MASK). Optional, default none: a dense
+   * model.
    *
    * @generated from field: gap.v1.ArtifactRef mask = 3;
    */
   mask?: ArtifactRef;
 
   /**
-   * Bits, per-channel and calibration size.
+   * Bits, per-channel and calibration size. Required.
    *
    * @generated from field: gap.v1.QuantizationConfig config = 4;
    */
   config?: QuantizationConfig;
 
   /**
-   * Calibration data (training data in the paper).
+   * Calibration data (training data in the paper). Required; its
+   * subset_size is not used: config.calibration_size examples are drawn.
    *
    * @generated from field: gap.v1.DatasetRef calibration_data = 5;
    */
   calibrationData?: DatasetRef;
 
   /**
-   * Object key for the quantized model; empty derives it from the request.
+   * Object key for the quantized model. Optional, default "": a key derived from the
+   * hash of the request; else a valid key (see ArtifactRef.key).
    *
    * @generated from field: string output_key = 6;
    */
@@ -84,21 +87,23 @@ export type QuantizeResult = Message<"gap.v1.QuantizeResult"> & {
   quantizedModel?: ArtifactRef;
 
   /**
-   * fp32 size of all parameters in bytes.
+   * fp32 size of all parameters in bytes, pruned or not.
    *
    * @generated from field: uint64 size_bytes_before = 2;
    */
   sizeBytesBefore: bigint;
 
   /**
-   * int8 weights plus scales and float parameters, in bytes.
+   * Dense int8 size in bytes: 1 per int8 weight, pruned or not, plus 4 per
+   * scale and float bias of the folded model and 8 per activation range.
    *
    * @generated from field: uint64 size_bytes_after = 3;
    */
   sizeBytesAfter: bigint;
 
   /**
-   * As size_bytes_after with pruned zeros stored sparsely.
+   * As size_bytes_after with each int8 weight tensor stored sparsely: a
+   * bitmap of 1 bit per weight plus 1 byte per nonzero weight.
    *
    * @generated from field: uint64 sparse_size_bytes_after = 4;
    */

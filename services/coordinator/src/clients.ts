@@ -119,7 +119,8 @@ function countsOf(kind: StepKind, result: unknown): StepOutput {
     }
     case "quantize": {
       const r = result as QuantizeResult;
-      return { artifact: r.quantizedModel, sizeBytes: Number(r.sizeBytesAfter) };
+      // The kept weights' size, as the fp32 rows count theirs; absent in results stored before it existed.
+      return { artifact: r.quantizedModel, sizeBytes: r.keptSizeBytesAfter > 0n ? Number(r.keptSizeBytesAfter) : undefined };
     }
     case "evaluate": {
       const r = result as EvaluationResult;

@@ -52,12 +52,13 @@ export function quantizationService({ store, sources, queue }: ComputeDeps) {
           });
           const quantized = quantizeModel(model, ranges, { perChannel: settings.perChannel });
           const stored = await store.put(key, encodeQuantizedModel(quantized, { calibration_size: String(calibrationSize) }));
-          const size = quantizedSize(quantized);
+          const size = quantizedSize(quantized, masks);
           return {
             quantizedModel: artifactRef(stored, ArtifactKind.QUANTIZED_MODEL),
             sizeBytesBefore: BigInt(size.before),
             sizeBytesAfter: BigInt(size.after),
             sparseSizeBytesAfter: BigInt(size.sparseAfter),
+            keptSizeBytesAfter: BigInt(size.keptAfter),
           };
         });
       });

@@ -504,8 +504,12 @@ export type ResultRow = Message<"gap.v1.ResultRow"> & {
   nonzeroParameters?: bigint;
 
   /**
-   * Model size in bytes (fp32, or int8 plus scales when quantized); absent
-   * until the step that knows it has run.
+   * Size in bytes of the parameters the mask keeps, pruned weights counted as
+   * absent in both kinds of row and no sparse index counted: fp32 rows 4 bytes
+   * per nonzero parameter (PruneResult.size_bytes); int8 rows 1 byte per kept
+   * int8 weight plus the scales, float biases and activation ranges
+   * (QuantizeResult.kept_size_bytes_after). Absent until the step that knows
+   * it has run.
    *
    * @generated from field: optional uint64 size_bytes = 12;
    */

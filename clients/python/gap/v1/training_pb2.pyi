@@ -1,0 +1,48 @@
+from gap.v1 import common_pb2 as _common_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class TrainRequest(_message.Message):
+    __slots__ = ["config", "from_scratch", "initial_weights", "mask", "model", "output_key", "train_data"]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    FROM_SCRATCH_FIELD_NUMBER: _ClassVar[int]
+    INITIAL_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    MASK_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_KEY_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_DATA_FIELD_NUMBER: _ClassVar[int]
+    config: _common_pb2.TrainingConfig
+    from_scratch: bool
+    initial_weights: _common_pb2.ArtifactRef
+    mask: _common_pb2.ArtifactRef
+    model: _common_pb2.ModelSpec
+    output_key: str
+    train_data: _common_pb2.DatasetRef
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., train_data: _Optional[_Union[_common_pb2.DatasetRef, _Mapping]] = ..., config: _Optional[_Union[_common_pb2.TrainingConfig, _Mapping]] = ..., initial_weights: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., mask: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., output_key: _Optional[str] = ..., from_scratch: bool = ...) -> None: ...
+
+class TrainResponse(_message.Message):
+    __slots__ = ["progress", "result"]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    progress: _common_pb2.Progress
+    result: TrainResult
+    def __init__(self, progress: _Optional[_Union[_common_pb2.Progress, _Mapping]] = ..., result: _Optional[_Union[TrainResult, _Mapping]] = ...) -> None: ...
+
+class TrainResult(_message.Message):
+    __slots__ = ["epochs_completed", "final_train_accuracy", "final_train_loss", "job", "resumed_after_epoch", "weights"]
+    EPOCHS_COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    FINAL_TRAIN_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    FINAL_TRAIN_LOSS_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    RESUMED_AFTER_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    epochs_completed: int
+    final_train_accuracy: float
+    final_train_loss: float
+    job: _common_pb2.JobInfo
+    resumed_after_epoch: int
+    weights: _common_pb2.ArtifactRef
+    def __init__(self, weights: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., epochs_completed: _Optional[int] = ..., final_train_loss: _Optional[float] = ..., final_train_accuracy: _Optional[float] = ..., job: _Optional[_Union[_common_pb2.JobInfo, _Mapping]] = ..., resumed_after_epoch: _Optional[int] = ...) -> None: ...

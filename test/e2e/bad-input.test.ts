@@ -64,6 +64,11 @@ describe("malformed requests get clear statuses and the services keep serving", 
     expect(badBatch).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("config.batch_size") });
     const badArch = await failure(client.train({ model: { ...model, architecture: 99 as Architecture }, trainData: data, config: spec.training }, deadline));
     expect(badArch).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("model.architecture") });
+    const noClasses = await failure(client.train({ model: { ...model, numClasses: 0 }, trainData: data, config: spec.training, fromScratch: true }, deadline));
+    expect(noClasses).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^model\.num_classes: is required/) });
+    // Nesterov with momentum not set: the momentum is what is wrong.
+    const noMomentum = await failure(client.train({ model, trainData: data, config: { ...spec.training, momentum: 0, nesterov: true }, fromScratch: true }, deadline));
+    expect(noMomentum).toMatchObject({ code: status.INVALID_ARGUMENT, details: "config.momentum: must be > 0 when nesterov is set" });
     expect(await failure(client.train({ model, trainData: data, config: spec.training, initialWeights: missing }, deadline))).toMatchObject({
       code: status.NOT_FOUND,
     });
@@ -93,6 +98,12 @@ describe("malformed requests get clear statuses and the services keep serving", 
     expect((await failure(client.generateAdversarialSet({ model, weights: missing, source: data, config: spec.attack }, deadline))).code).toBe(
       status.NOT_FOUND,
     );
+    // batch_size not set is its default (128), not an error: the call gets as far as the missing weights.
+    expect((await failure(client.generateAdversarialSet({ model, weights: missing, source: data, config: { ...spec.attack, batchSize: 0 } }, deadline))).code).toBe(
+      status.NOT_FOUND,
+    );
+    const bigBatch = await failure(client.generateAdversarialSet({ model, weights: missing, source: data, config: { ...spec.attack, batchSize: 5000 } }, deadline));
+    expect(bigBatch).toMatchObject({ code: status.INVALID_ARGUMENT, details: "config.batch_size: must be an integer in [1, 4096], got 5000" });
     const noWeights = await failure(client.generateAdversarialSet({ model, source: data, config: spec.attack }, deadline));
     expect(noWeights).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^weights\.key: is required/) });
     client.close();
@@ -118,6 +129,10 @@ describe("malformed requests get clear statuses and the services keep serving", 
     expect((await failure(client.quantize({}, deadline))).code).toBe(status.INVALID_ARGUMENT);
     const bits = await failure(client.quantize({ model, weights: missing, config: { bits: 4, perChannel: true, calibrationSize: 8 }, calibrationData: data }, deadline));
     expect(bits).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("config.bits") });
+    // bits not set is 8: the call gets as far as the missing weights.
+    expect((await failure(client.quantize({ model, weights: missing, config: { perChannel: true, calibrationSize: 8 }, calibrationData: data }, deadline))).code).toBe(
+      status.NOT_FOUND,
+    );
     client.close();
   });
 
@@ -126,8 +141,13 @@ describe("malformed requests get clear statuses and the services keep serving", 
     expect((await failure(client.evaluate({}, deadline))).code).toBe(status.INVALID_ARGUMENT);
     const split = await failure(client.evaluate({ model, weights: missing, dataset: { ...data, split: Split.UNSPECIFIED } }, deadline));
     expect(split).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("dataset.split") });
-    expect((await failure(client.evaluate({ model, weights: missing, dataset: data }, deadline))).code).toBe(status.NOT_FOUND);
+    // batch_size not set is its default (256), as the attack's is.
+    expect((await failure(client.evaluate({ model, weights: missing, dataset: data, batchSize: 0 }, deadline))).code).toBe(status.NOT_FOUND);
+    const bigBatch = await failure(client.evaluate({ model, weights: missing, dataset: data, batchSize: 5000 }, deadline));
+    expect(bigBatch).toMatchObject({ code: status.INVALID_ARGUMENT, details: "batch_size: must be an integer in [1, 4096], got 5000" });
     expect((await failure(client.evaluate({ model, weights: missing, adversarialSet: missing }, deadline))).code).toBe(status.NOT_FOUND);
+    const badKey = await failure(client.evaluate({ model, weights: { key: "models/../escape" }, dataset: data }, deadline));
+    expect(badKey).toMatchObject({ code: status.INVALID_ARGUMENT, details: "weights.key: the key has a '..' segment" });
     const noWeights = await failure(client.evaluate({ model, dataset: data }, deadline));
     expect(noWeights).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^weights\.key: is required/) });
     const float = await failure(client.evaluate({ model, weights: { ...missing, kind: ArtifactKind.WEIGHTS }, quantized: true, dataset: data }, deadline));

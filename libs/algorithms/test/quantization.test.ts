@@ -218,6 +218,10 @@ describe("weight quantization of a real ResNet20", () => {
     sim.dispose();
     const size = quantizedSize(q);
     expect(size.sparseAfter).toBeLessThan(size.after);
+    // Counted as a pruned float model is: the pruned weights are absent, the rest dense.
+    expect(size.keptAfter).toBe(size.after);
+    const maskBytes = new Map([...masks].map(([name, mask]) => [name, Uint8Array.from(mask.dataSync())]));
+    expect(quantizedSize(q, maskBytes).keptAfter).toBe(size.after - pruned);
     net.dispose();
     tf.dispose([...masks.values()]);
   });
@@ -390,9 +394,14 @@ describe("simulated int8 inference", () => {
     const perChannel = quantizedSize(quantizeModel(net, calibration, { perChannel: true }));
     // before: 15 params * 4. after: 8 int8 + (2 + 3 scales + 2 + 3 biases) * 4 + 3 points * 8 = 8 + 40 + 24.
     // sparse: bitmaps ceil(2/8) + ceil(6/8) = 2 bytes, 1 + 4 nonzero bytes, the rest as before.
-    expect(perChannel).toEqual({ before: 60, after: 72, sparseAfter: 71 });
+    // kept: as after without a mask.
+    expect(perChannel).toEqual({ before: 60, after: 72, sparseAfter: 71, keptAfter: 72 });
     const perTensor = quantizedSize(quantizeModel(net, calibration, { perChannel: false }));
-    expect(perTensor).toEqual({ before: 60, after: 8 + (1 + 1 + 2 + 3) * 4 + 24, sparseAfter: 7 + (1 + 1 + 2 + 3) * 4 + 24 });
+    const perTensorAfter = 8 + (1 + 1 + 2 + 3) * 4 + 24;
+    expect(perTensor).toEqual({ before: 60, after: perTensorAfter, sparseAfter: perTensorAfter - 1, keptAfter: perTensorAfter });
+    // A mask pruning the zero conv weight drops its byte; fc's zeros are kept weights and stay counted.
+    const masks = new Map([[net.params[0]!.name, Uint8Array.of(1, 0)]]);
+    expect(quantizedSize(quantizeModel(net, calibration, { perChannel: true }), masks).keptAfter).toBe(71);
     net.dispose();
   });
 

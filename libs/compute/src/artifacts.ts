@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import * as tf from "@tensorflow/tfjs-core";
 import { toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { ArtifactKind, type ArtifactRef } from "@gap/proto";
-import { failedPrecondition, invalidArgument, nonEmptyString } from "@gap/service-kit";
+import { failedPrecondition, invalidArgument } from "@gap/service-kit";
 import { keyProblem, type ArtifactStore } from "@gap/artifacts";
 import {
   createModel,
@@ -44,18 +44,22 @@ export function requiredRef(ref: ArtifactRef | undefined, field: string, kind: A
 
 /**
  * Reads an artifact a request names. The store verifies the bytes against the
- * sha256 it recorded, and against the ref's sha256 and size when the ref gives
- * them; a missing object fails with NOT_FOUND.
+ * sha256 it recorded, and against the ref's sha256 (and size, when not 0) when
+ * the ref gives them; a missing object fails with NOT_FOUND.
  */
 export async function readArtifact(store: ArtifactStore, ref: ArtifactRef | undefined, field: string, kind: ArtifactKind): Promise<Uint8Array> {
   requiredRef(ref, field, kind);
-  nonEmptyString(ref!.key, `${field}.key`);
   const { bucket, key, sha256, sizeBytes } = ref!;
+  const problem = keyProblem(key);
+  if (problem) throw invalidArgument(`${field}.key`, problem);
   if (bucket !== "" && bucket !== store.bucket) {
     throw invalidArgument(`${field}.bucket`, `"${bucket}" is not this deployment's bucket "${store.bucket}"`);
   }
   if (sha256 !== "" && !/^[0-9a-f]{64}$/.test(sha256)) throw invalidArgument(`${field}.sha256`, "must be 64 lowercase hex digits");
-  return sha256 === "" ? store.get(key) : store.get({ bucket: store.bucket, key, sha256, sizeBytes });
+  if (sha256 === "") return store.get(key);
+  // size_bytes 0 is "not set": the stored size, so that only the sha256 is compared.
+  const size = sizeBytes !== 0n ? sizeBytes : (await store.stat(key))?.sizeBytes;
+  return size === undefined ? store.get(key) : store.get({ bucket: store.bucket, key, sha256, sizeBytes: size });
 }
 
 /**

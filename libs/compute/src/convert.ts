@@ -9,7 +9,9 @@ import {
   PruningVariant,
   ScheduleKind,
   type AttackConfig,
+  type InputShape,
   type ModelSpec,
+  type QuantizationConfig,
   type StrategyScope,
   type TrainingConfig,
 } from "@gap/proto";
@@ -60,18 +62,44 @@ function named<E extends number, N>(table: Record<E, N | undefined>, value: E, f
 /** Largest batch a call may ask for: bounds memory per request. */
 export const MAX_BATCH_SIZE = 4096;
 
+/**
+ * The batch sizes a request may leave unset (0), as the proto comments give
+ * them: AttackConfig.batch_size, EvaluateRequest.batch_size (and
+ * ExperimentSpec.eval_batch_size), PruneRequest.batch_size.
+ */
+export const DEFAULT_BATCH_SIZE = { attack: 128, evaluation: 256, pruning: 128 } as const;
+
+/** The only bit width QuantizationConfig.bits takes, and its default. */
+export const QUANTIZATION_BITS = 8;
+/** Largest QuantizationConfig.calibration_size. */
+export const MAX_CALIBRATION_SIZE = 1_000_000;
+
+export function architectureOf(value: Architecture, field: string): ArchitectureName {
+  return named(ARCHITECTURE_NAMES, value, field, Architecture);
+}
+
+export function numClassesOf(value: number, field: string): number {
+  return integerInRange(value, field, 2, 1000);
+}
+
+export function inputShapeOf(value: InputShape | undefined, field: string): ModelConfig["inputShape"] {
+  const shape = required(value, field);
+  const inputShape = {
+    height: integerInRange(shape.height, `${field}.height`, 8, 512),
+    width: integerInRange(shape.width, `${field}.width`, 8, 512),
+    channels: integerInRange(shape.channels, `${field}.channels`, 1, 3),
+  };
+  if (inputShape.channels === 2) throw invalidArgument(`${field}.channels`, "must be 1 or 3, got 2");
+  return inputShape;
+}
+
 export function modelConfig(spec: ModelSpec | undefined, field: string): ModelConfig {
   const model = required(spec, field);
-  const architecture = named(ARCHITECTURE_NAMES, model.architecture, `${field}.architecture`, Architecture);
-  const numClasses = integerInRange(model.numClasses, `${field}.num_classes`, 2, 1000);
-  const shape = required(model.inputShape, `${field}.input_shape`);
-  const inputShape = {
-    height: integerInRange(shape.height, `${field}.input_shape.height`, 8, 512),
-    width: integerInRange(shape.width, `${field}.input_shape.width`, 8, 512),
-    channels: integerInRange(shape.channels, `${field}.input_shape.channels`, 1, 3),
+  return {
+    architecture: architectureOf(model.architecture, `${field}.architecture`),
+    numClasses: numClassesOf(model.numClasses, `${field}.num_classes`),
+    inputShape: inputShapeOf(model.inputShape, `${field}.input_shape`),
   };
-  if (inputShape.channels === 2) throw invalidArgument(`${field}.input_shape.channels`, "must be 1 or 3");
-  return { architecture, numClasses, inputShape };
 }
 
 export function seedOf(value: bigint, field: string): number {
@@ -79,8 +107,9 @@ export function seedOf(value: bigint, field: string): number {
   return Number(value);
 }
 
-export function batchSizeOf(value: number, field: string, fallback?: number): number {
-  if (value === 0 && fallback !== undefined) return fallback;
+/** A batch size in [1, MAX_BATCH_SIZE]; 0 (not set) is the default when the field has one, else INVALID_ARGUMENT. */
+export function batchSizeOf(value: number, field: string, defaultSize?: number): number {
+  if (value === 0 && defaultSize !== undefined) return defaultSize;
   return integerInRange(value, field, 1, MAX_BATCH_SIZE);
 }
 
@@ -88,8 +117,10 @@ export function trainOptions(config: TrainingConfig | undefined, field: string):
   const c = required(config, field);
   const schedule = required(c.lrSchedule, `${field}.lr_schedule`);
   const augmentation = c.augmentation;
+  const cropPadding = integerInRange(augmentation?.cropPadding ?? 0, `${field}.augmentation.crop_padding`, 0, 16);
   const momentum = numberInRange(c.momentum, `${field}.momentum`, 0, 0.999);
-  if (c.nesterov && momentum === 0) throw invalidArgument(`${field}.nesterov`, "needs momentum > 0");
+  // Nesterov without momentum: the momentum is what is missing (0 is "not set").
+  if (c.nesterov && momentum === 0) throw invalidArgument(`${field}.momentum`, "must be > 0 when nesterov is set");
   return {
     epochs: integerInRange(c.epochs, `${field}.epochs`, 1, 10_000),
     batchSize: batchSizeOf(c.batchSize, `${field}.batch_size`),
@@ -104,7 +135,7 @@ export function trainOptions(config: TrainingConfig | undefined, field: string):
       augmentation && (augmentation.randomCrop || augmentation.horizontalFlip)
         ? {
             randomCrop: augmentation.randomCrop,
-            padding: integerInRange(augmentation.cropPadding, `${field}.augmentation.crop_padding`, 0, 16),
+            padding: cropPadding,
             horizontalFlip: augmentation.horizontalFlip,
           }
         : false,
@@ -125,8 +156,19 @@ export function attackParameters(config: AttackConfig | undefined, field: string
     randomStart: method === "pgd" && c.randomStart,
     labelMode: enumValue(c.labelMode, `${field}.label_mode`, LabelMode) === LabelMode.TRUE ? "true" : "predicted",
     inputSpace: enumValue(c.inputSpace, `${field}.input_space`, InputSpace) === InputSpace.PIXEL ? "pixel" : "normalized",
-    batchSize: batchSizeOf(c.batchSize, `${field}.batch_size`, 128),
+    batchSize: batchSizeOf(c.batchSize, `${field}.batch_size`, DEFAULT_BATCH_SIZE.attack),
     seed: seedOf(c.seed, `${field}.seed`),
+  };
+}
+
+/** QuantizationConfig with its defaults: bits 8 (the only width), per_channel false. */
+export function quantizationSettings(config: QuantizationConfig | undefined, field: string): { bits: number; perChannel: boolean; calibrationSize: number } {
+  const c = required(config, field);
+  if (c.bits !== 0 && c.bits !== QUANTIZATION_BITS) throw invalidArgument(`${field}.bits`, `only ${QUANTIZATION_BITS} is supported, got ${c.bits}`);
+  return {
+    bits: QUANTIZATION_BITS,
+    perChannel: c.perChannel,
+    calibrationSize: integerInRange(c.calibrationSize, `${field}.calibration_size`, 1, MAX_CALIBRATION_SIZE),
   };
 }
 

@@ -75,6 +75,26 @@ function fullSplit(ref: DatasetRef, field: string, split: "train" | "test", sour
   return loaded;
 }
 
+/** Largest DatasetRef.subset_size (and the limits in ExperimentSpec that draw subsets). */
+export const MAX_SUBSET_SIZE = 10_000_000;
+
+/** A DatasetRef's fields checked, without loading anything. */
+export function datasetRefOf(
+  ref: DatasetRef | undefined,
+  field: string,
+): { ref: DatasetRef; name: DatasetName; split: "train" | "test"; subsetSize: number; seed: number } {
+  const r = required(ref, field);
+  const name = enumValue(r.name, `${field}.name`, DatasetName);
+  if (name === DatasetName.STORED && !r.artifact?.key) throw invalidArgument(`${field}.artifact.key`, "is required for DATASET_NAME_STORED");
+  return {
+    ref: r,
+    name,
+    split: enumValue(r.split, `${field}.split`, Split) === Split.TRAIN ? "train" : "test",
+    subsetSize: integerInRange(r.subsetSize, `${field}.subset_size`, 0, MAX_SUBSET_SIZE),
+    seed: seedOf(r.seed, `${field}.seed`),
+  };
+}
+
 /**
  * The examples a DatasetRef names: a split, then a stratified subset of
  * subset_size examples drawn with the seed (0 keeps the whole split).
@@ -82,12 +102,7 @@ function fullSplit(ref: DatasetRef, field: string, split: "train" | "test", sour
  */
 export async function loadDataset(ref: DatasetRef | undefined, field: string, sources: DataSources, model: Pick<ModelConfig, "inputShape" | "numClasses">): Promise<Dataset> {
   const shape = model.inputShape;
-  const r = required(ref, field);
-  const name = enumValue(r.name, `${field}.name`, DatasetName);
-  const split = enumValue(r.split, `${field}.split`, Split) === Split.TRAIN ? "train" : "test";
-  const subsetSize = integerInRange(r.subsetSize, `${field}.subset_size`, 0, 10_000_000);
-  const seed = seedOf(r.seed, `${field}.seed`);
-  if (name === DatasetName.STORED && !r.artifact?.key) throw invalidArgument(`${field}.artifact.key`, "is required for DATASET_NAME_STORED");
+  const { ref: r, split, subsetSize, seed } = datasetRefOf(ref, field);
   let data: Dataset;
   try {
     data = await fullSplit(r, field, split, sources, shape);

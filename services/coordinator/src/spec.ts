@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { create, fromJson, toBinary, toJson, type JsonValue, type MessageInitShape } from "@bufbuild/protobuf";
+import { clone, create, fromJson, toBinary, toJson, type JsonValue, type MessageInitShape } from "@bufbuild/protobuf";
 import { parse as parseYaml } from "yaml";
 import {
   Architecture,
@@ -17,16 +17,22 @@ import {
   Split,
   type ExperimentSpec,
 } from "@gap/proto";
+import { enumValue, integerInRange, invalidArgument, nonEmptyList, nonEmptyString, numberInRange, required } from "@gap/service-kit";
 import {
-  enumValue,
-  integerInRange,
-  invalidArgument,
-  nonEmptyList,
-  nonEmptyString,
-  numberInRange,
-  required,
-} from "@gap/service-kit";
-import { attackParameters, modelConfig, seedOf, strategyOf, trainOptions, variantOf } from "@gap/compute";
+  architectureOf,
+  attackParameters,
+  batchSizeOf,
+  datasetRefOf,
+  DEFAULT_BATCH_SIZE,
+  inputShapeOf,
+  MAX_SUBSET_SIZE,
+  numClassesOf,
+  quantizationSettings,
+  seedOf,
+  strategyOf,
+  trainOptions,
+  variantOf,
+} from "@gap/compute";
 import { stepCount } from "./graph.js";
 import { createHash } from "node:crypto";
 
@@ -227,42 +233,42 @@ function firstDuplicate<T>(values: readonly T[], key: (value: T) => string = Str
   return -1;
 }
 
-/** Validates every field; errors name the field (INVALID_ARGUMENT). */
+/**
+ * Validates every field (INVALID_ARGUMENT naming it by its path, such as
+ * spec.training.momentum) and returns a copy with the defaults of the optional
+ * fields not set filled in, as the proto comments give them: the same
+ * experiment whether a default is sent or left out.
+ */
 export function validateSpec(spec: ExperimentSpec | undefined): ExperimentSpec {
   const s = required(spec, "spec");
   nonEmptyString(s.name, "spec.name", 200);
   nonEmptyList(s.architectures, "spec.architectures");
+  nonEmptyList(s.strategies, "spec.strategies");
+  nonEmptyList(s.compressionRatios, "spec.compression_ratios");
   const lists = [
     ["spec.architectures", firstDuplicate(s.architectures)],
     ["spec.strategies", firstDuplicate(s.strategies, (p) => `${p.strategy}/${p.scope}`)],
     ["spec.compression_ratios", firstDuplicate(s.compressionRatios)],
   ] as const;
   for (const [field, at] of lists) if (at >= 0) throw invalidArgument(`${field}[${at}]`, "repeats an earlier entry");
-  s.architectures.forEach((a, i) =>
-    modelConfig({ $typeName: "gap.v1.ModelSpec", architecture: a, numClasses: s.numClasses, inputShape: s.inputShape }, `spec.architectures[${i}]`),
-  );
-  nonEmptyList(s.strategies, "spec.strategies");
+  s.architectures.forEach((a, i) => architectureOf(a, `spec.architectures[${i}]`));
   s.strategies.forEach((pair, i) => strategyOf(pair, `spec.strategies[${i}]`));
-  nonEmptyList(s.compressionRatios, "spec.compression_ratios");
   s.compressionRatios.forEach((p, i) => numberInRange(p, `spec.compression_ratios[${i}]`, 1, 1e6, { minExclusive: true }));
   integerInRange(s.trials, "spec.trials", 1, 100);
-  for (const field of ["train_data", "test_data"] as const) {
-    const ref = required(field === "train_data" ? s.trainData : s.testData, `spec.${field}`);
-    enumValue(ref.name, `spec.${field}.name`, DatasetName);
-    enumValue(ref.split, `spec.${field}.split`, Split);
-  }
+  datasetRefOf(s.trainData, "spec.train_data");
+  datasetRefOf(s.testData, "spec.test_data");
   trainOptions(s.training, "spec.training");
   trainOptions(s.fineTuning, "spec.fine_tuning");
-  attackParameters(s.attack, "spec.attack");
-  integerInRange(s.attackLimit, "spec.attack_limit", 0, 10_000_000);
-  integerInRange(s.heldOutLimit, "spec.held_out_limit", 0, 10_000_000);
-  const q = required(s.quantization, "spec.quantization");
-  if (q.bits !== 8) throw invalidArgument("spec.quantization.bits", `only 8 is supported, got ${q.bits}`);
-  integerInRange(q.calibrationSize, "spec.quantization.calibration_size", 1, 1_000_000);
+  const attack = attackParameters(s.attack, "spec.attack");
+  integerInRange(s.attackLimit, "spec.attack_limit", 0, MAX_SUBSET_SIZE);
+  integerInRange(s.heldOutLimit, "spec.held_out_limit", 0, MAX_SUBSET_SIZE);
+  const quantization = quantizationSettings(s.quantization, "spec.quantization");
   variantOf(s.variant, "spec.variant");
   seedOf(s.seed, "spec.seed");
-  integerInRange(s.evalBatchSize, "spec.eval_batch_size", 1, 4096);
-  integerInRange(s.fineTuningSubsetSize, "spec.fine_tuning_subset_size", 0, 10_000_000);
+  numClassesOf(s.numClasses, "spec.num_classes");
+  inputShapeOf(s.inputShape, "spec.input_shape");
+  const evalBatchSize = batchSizeOf(s.evalBatchSize, "spec.eval_batch_size", DEFAULT_BATCH_SIZE.evaluation);
+  integerInRange(s.fineTuningSubsetSize, "spec.fine_tuning_subset_size", 0, MAX_SUBSET_SIZE);
   const withWeights = new Set<Architecture>();
   s.baseWeights.forEach((entry, i) => {
     const field = `spec.base_weights[${i}]`;
@@ -275,7 +281,12 @@ export function validateSpec(spec: ExperimentSpec | undefined): ExperimentSpec {
   });
   const steps = stepCount(s);
   if (steps > MAX_STEPS) throw invalidArgument("spec", `makes ${steps} steps, more than the ${MAX_STEPS} one experiment may have; split the grid`);
-  return s;
+
+  const filled = clone(ExperimentSpecSchema, s);
+  filled.attack!.batchSize = attack.batchSize;
+  filled.quantization!.bits = quantization.bits;
+  filled.evalBatchSize = evalBatchSize;
+  return filled;
 }
 
 /** The experiment's id: the hash of its spec, so the same spec resumes the same experiment. */

@@ -94,7 +94,11 @@ export const STEP_KINDS = {
     result: QuantizeResultSchema,
     extension: "safetensors",
     call: (c: ServiceClients, request: never, options: CallOptions): Stream => c.quantization.quantize(request, options),
-    output: (r: MessageInitShape<typeof QuantizeResultSchema>): StepOutput => ({ artifact: r.quantizedModel as ArtifactRef, sizeBytes: Number(r.sizeBytesAfter) }),
+    // The kept weights' size, as the fp32 rows count theirs; absent in results stored before it existed.
+    output: (r: MessageInitShape<typeof QuantizeResultSchema>): StepOutput => ({
+      artifact: r.quantizedModel as ArtifactRef,
+      sizeBytes: r.keptSizeBytesAfter ? Number(r.keptSizeBytesAfter) : undefined,
+    }),
   },
   evaluate: {
     service: "evaluation",

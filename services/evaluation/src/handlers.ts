@@ -2,7 +2,7 @@ import { ArtifactKind, EvaluationService } from "@gap/proto";
 import { implement } from "@gap/service-kit";
 import { transferAccuracy } from "@gap/algorithms";
 import { evaluate, type Dataset } from "@gap/ml-core";
-import { batchSizeOf, isSet, loadAdversarialSet, loadDataset, modelConfig, requiredRef, withModel, computeJob, type ComputeDeps } from "@gap/compute";
+import { batchSizeOf, DEFAULT_BATCH_SIZE, isSet, loadAdversarialSet, loadDataset, modelConfig, requiredRef, withModel, computeJob, type ComputeDeps } from "@gap/compute";
 import { loadEvaluableModel } from "./evaluable-model.js";
 
 /** Top-1 accuracy and loss with exact counts, on clean data or an adversarial set. */
@@ -11,7 +11,7 @@ export function evaluationService({ store, sources, queue }: ComputeDeps) {
     async *evaluate(request, context) {
       const config = modelConfig(request.model, "model");
       requiredRef(request.weights, "weights", request.quantized ? ArtifactKind.QUANTIZED_MODEL : ArtifactKind.WEIGHTS);
-      const batchSize = batchSizeOf(request.batchSize, "batch_size", 256);
+      const batchSize = batchSizeOf(request.batchSize, "batch_size", DEFAULT_BATCH_SIZE.evaluation);
       const adversarial = isSet(request.adversarialSet);
       const clean: Dataset | undefined = adversarial ? undefined : await loadDataset(request.dataset, "dataset", sources, config);
       yield* computeJob("evaluation", queue, context, async (report) => {

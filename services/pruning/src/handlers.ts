@@ -7,6 +7,7 @@ import { saveMasks, type Dataset } from "@gap/ml-core";
 import {
   artifactRef,
   batchSizeOf,
+  DEFAULT_BATCH_SIZE,
   derivedKey,
   isSet,
   loadAdversarialSet,
@@ -36,7 +37,7 @@ export function pruningService({ store, sources, queue }: ComputeDeps) {
       const compression = numberInRange(request.compressionRatio, "compression_ratio", 1, 1e6, { minExclusive: true });
       const variant = variantOf(request.variant, "variant");
       const seed = seedOf(request.seed, "seed");
-      const batchSize = batchSizeOf(request.batchSize, "batch_size", 128);
+      const batchSize = batchSizeOf(request.batchSize, "batch_size", DEFAULT_BATCH_SIZE.pruning);
       requiredRef(request.weights, "weights", ArtifactKind.WEIGHTS);
       const key = outputKey(request.outputKey, () => derivedKey("masks", PruneRequestSchema, request));
       let data: Dataset | undefined;

@@ -1,8 +1,19 @@
 import { ArtifactKind, QuantizationService, QuantizeRequestSchema } from "@gap/proto";
-import { implement, integerInRange, invalidArgument, required, ServiceError } from "@gap/service-kit";
+import { implement, invalidArgument, required, ServiceError } from "@gap/service-kit";
 import { calibrate, encodeQuantizedModel, quantizedSize, quantizeModel } from "@gap/algorithms";
 import { applyMasks, Network, withMaskTensors } from "@gap/ml-core";
-import { artifactRef, derivedKey, loadDataset, modelConfig, outputKey, requiredRef, withModel, computeJob, type ComputeDeps } from "@gap/compute";
+import {
+  artifactRef,
+  derivedKey,
+  loadDataset,
+  modelConfig,
+  outputKey,
+  quantizationSettings,
+  requiredRef,
+  withModel,
+  computeJob,
+  type ComputeDeps,
+} from "@gap/compute";
 
 /** Inputs per calibration forward (the request has no batch size: calibration only observes). */
 const CALIBRATION_BATCH_SIZE = 128;
@@ -15,9 +26,8 @@ export function quantizationService({ store, sources, queue }: ComputeDeps) {
   return implement(QuantizationService, {
     async *quantize(request, context) {
       const config = modelConfig(request.model, "model");
-      const settings = required(request.config, "config");
-      if (settings.bits !== 8) throw invalidArgument("config.bits", `only 8 bits are supported, got ${settings.bits}`);
-      const calibrationSize = integerInRange(settings.calibrationSize, "config.calibration_size", 1, 10_000_000);
+      const settings = quantizationSettings(request.config, "config");
+      const calibrationSize = settings.calibrationSize;
       const calibrationRef = required(request.calibrationData, "calibration_data");
       requiredRef(request.weights, "weights", ArtifactKind.WEIGHTS);
       const key = outputKey(request.outputKey, () => derivedKey("quantized", QuantizeRequestSchema, request));
@@ -40,12 +50,13 @@ export function quantizationService({ store, sources, queue }: ComputeDeps) {
           });
           const quantized = quantizeModel(model, ranges, { perChannel: settings.perChannel });
           const stored = await store.put(key, encodeQuantizedModel(quantized, { calibration_size: String(calibrationSize) }));
-          const size = quantizedSize(quantized);
+          const size = quantizedSize(quantized, masks);
           return {
             quantizedModel: artifactRef(stored, ArtifactKind.QUANTIZED_MODEL),
             sizeBytesBefore: BigInt(size.before),
             sizeBytesAfter: BigInt(size.after),
             sparseSizeBytesAfter: BigInt(size.sparseAfter),
+            keptSizeBytesAfter: BigInt(size.keptAfter),
           };
         });
       });

@@ -5,7 +5,7 @@
  * int8, symmetric per output channel (or per tensor), biases stay float, and each
  * quantization point gets affine uint8 qparams over [0, 127] from its calibrated range.
  */
-import { countParameters, type ModelConfig, type Network, type ParamKind } from "@gap/ml-core";
+import { countParameters, type Masks, type ModelConfig, type Network, type ParamKind } from "@gap/ml-core";
 import { activationQParams, quantizeWeights, type ActivationQParams } from "./int8.js";
 import type { Calibration } from "./calibrate.js";
 
@@ -150,19 +150,34 @@ export interface QuantizedSize {
   after: number;
   /** As `after`, with each int8 weight tensor stored as a bitmap of its nonzeros (1 bit per weight) plus their bytes. */
   sparseAfter: number;
+  /**
+   * As `after`, counting only the weights the masks keep (pruned ones are absent, no index is
+   * stored), the way a pruned float model's size counts 4 bytes per kept parameter. `after` without masks.
+   */
+  keptAfter: number;
 }
 
-export function quantizedSize(q: QuantizedModel): QuantizedSize {
+function countNonzero(values: ArrayLike<number>): number {
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (values[i] !== 0) n++;
+  return n;
+}
+
+/** Sizes of a quantized model; `masks` (by weight name, 1 = kept) are the pruning masks it was made under. */
+export function quantizedSize(q: QuantizedModel, masks?: Masks): QuantizedSize {
   let weights = 0;
   let sparseWeights = 0;
+  let keptWeights = 0;
   let floats = 0;
   for (const layer of q.layers) {
-    const nonzero = layer.values.reduce((n, v) => n + (v !== 0 ? 1 : 0), 0);
+    const nonzero = countNonzero(layer.values);
+    const mask = masks?.get(`${layer.module}.weight`);
     weights += layer.values.length;
     sparseWeights += Math.ceil(layer.values.length / 8) + nonzero;
+    keptWeights += mask ? countNonzero(mask) : layer.values.length;
     floats += layer.scales.length + (layer.bias?.length ?? 0);
   }
   // Each activation point: a float32 scale and an int32 zero point.
   const rest = 4 * floats + 8 * q.activations.size;
-  return { before: 4 * q.floatParameters, after: weights + rest, sparseAfter: sparseWeights + rest };
+  return { before: 4 * q.floatParameters, after: weights + rest, sparseAfter: sparseWeights + rest, keptAfter: keptWeights + rest };
 }

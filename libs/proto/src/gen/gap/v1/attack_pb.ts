@@ -21,42 +21,44 @@ export const file_gap_v1_attack: GenFile = /*@__PURE__*/
  */
 export type GenerateAdversarialSetRequest = Message<"gap.v1.GenerateAdversarialSetRequest"> & {
   /**
-   * The model whose gradients drive the attack.
+   * The model whose gradients drive the attack. Required.
    *
    * @generated from field: gap.v1.ModelSpec model = 1;
    */
   model?: ModelSpec;
 
   /**
-   * Its weights.
+   * Its weights (ARTIFACT_KIND_WEIGHTS). Required.
    *
    * @generated from field: gap.v1.ArtifactRef weights = 2;
    */
   weights?: ArtifactRef;
 
   /**
-   * Its pruning mask; empty for a dense model.
+   * Its pruning mask (ARTIFACT_KIND_MASK). Optional, default none: a dense
+   * model.
    *
    * @generated from field: gap.v1.ArtifactRef mask = 3;
    */
   mask?: ArtifactRef;
 
   /**
-   * The clean source inputs: split and limit (subset_size).
+   * The clean source inputs: split and limit (subset_size). Required.
    *
    * @generated from field: gap.v1.DatasetRef source = 4;
    */
   source?: DatasetRef;
 
   /**
-   * Attack settings.
+   * Attack settings. Required.
    *
    * @generated from field: gap.v1.AttackConfig config = 5;
    */
   config?: AttackConfig;
 
   /**
-   * Object key for the set; empty derives it from the request.
+   * Object key for the set. Optional, default "": a key derived from the
+   * hash of the request; else a valid key (see ArtifactRef.key).
    *
    * @generated from field: string output_key = 6;
    */

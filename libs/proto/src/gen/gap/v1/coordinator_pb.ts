@@ -17,76 +17,88 @@ export const file_gap_v1_coordinator: GenFile = /*@__PURE__*/
   fileDesc("ChhnYXAvdjEvY29vcmRpbmF0b3IucHJvdG8SBmdhcC52MSKoBQoORXhwZXJpbWVudFNwZWMSDAoEbmFtZRgBIAEoCRIrCg1hcmNoaXRlY3R1cmVzGAIgAygOMhQuZ2FwLnYxLkFyY2hpdGVjdHVyZRIpCgpzdHJhdGVnaWVzGAMgAygLMhUuZ2FwLnYxLlN0cmF0ZWd5U2NvcGUSGgoSY29tcHJlc3Npb25fcmF0aW9zGAQgAygBEg4KBnRyaWFscxgFIAEoDRImCgp0cmFpbl9kYXRhGAYgASgLMhIuZ2FwLnYxLkRhdGFzZXRSZWYSJQoJdGVzdF9kYXRhGAcgASgLMhIuZ2FwLnYxLkRhdGFzZXRSZWYSKAoIdHJhaW5pbmcYCCABKAsyFi5nYXAudjEuVHJhaW5pbmdDb25maWcSKwoLZmluZV90dW5pbmcYCSABKAsyFi5nYXAudjEuVHJhaW5pbmdDb25maWcSJAoGYXR0YWNrGAogASgLMhQuZ2FwLnYxLkF0dGFja0NvbmZpZxIUCgxhdHRhY2tfbGltaXQYCyABKA0SFgoOaGVsZF9vdXRfbGltaXQYDCABKA0SMAoMcXVhbnRpemF0aW9uGA0gASgLMhouZ2FwLnYxLlF1YW50aXphdGlvbkNvbmZpZxInCgd2YXJpYW50GA4gASgOMhYuZ2FwLnYxLlBydW5pbmdWYXJpYW50EgwKBHNlZWQYDyABKAQSEwoLbnVtX2NsYXNzZXMYECABKA0SJwoLaW5wdXRfc2hhcGUYESABKAsyEi5nYXAudjEuSW5wdXRTaGFwZRIXCg9ldmFsX2JhdGNoX3NpemUYEiABKA0SHwoXZmluZV90dW5pbmdfc3Vic2V0X3NpemUYEyABKA0SKQoMYmFzZV93ZWlnaHRzGBQgAygLMhMuZ2FwLnYxLkJhc2VXZWlnaHRzIm0KC0Jhc2VXZWlnaHRzEioKDGFyY2hpdGVjdHVyZRgBIAEoDjIULmdhcC52MS5BcmNoaXRlY3R1cmUSJAoHd2VpZ2h0cxgCIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIMCgRwYXRoGAMgASgJIj4KFlN0YXJ0RXhwZXJpbWVudFJlcXVlc3QSJAoEc3BlYxgBIAEoCzIWLmdhcC52MS5FeHBlcmltZW50U3BlYyJFChdTdGFydEV4cGVyaW1lbnRSZXNwb25zZRIVCg1leHBlcmltZW50X2lkGAEgASgJEhMKC3RvdGFsX3N0ZXBzGAIgASgNIi8KFldhdGNoRXhwZXJpbWVudFJlcXVlc3QSFQoNZXhwZXJpbWVudF9pZBgBIAEoCSLiAQoPRXhwZXJpbWVudEV2ZW50EhUKDWV4cGVyaW1lbnRfaWQYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHc3RlcF9pZBgDIAEoCRIfCgVzdGF0ZRgEIAEoDjIQLmdhcC52MS5SdW5TdGF0ZRIiCghwcm9ncmVzcxgFIAEoCzIQLmdhcC52MS5Qcm9ncmVzcxIPCgdtZXNzYWdlGAYgASgJEhIKCnN0ZXBzX2RvbmUYByABKA0SEwoLc3RlcHNfdG90YWwYCCABKA0iPAoIQWNjdXJhY3kSDwoHY29ycmVjdBgBIAEoBBINCgV0b3RhbBgCIAEoBBIQCghhY2N1cmFjeRgDIAEoASK1AwoJUmVzdWx0Um93EioKDGFyY2hpdGVjdHVyZRgBIAEoDjIULmdhcC52MS5BcmNoaXRlY3R1cmUSJwoIc3RyYXRlZ3kYAiABKAsyFS5nYXAudjEuU3RyYXRlZ3lTY29wZRIZChFjb21wcmVzc2lvbl9yYXRpbxgDIAEoARINCgV0cmlhbBgEIAEoDRIRCglxdWFudGl6ZWQYBSABKAgSHwoFY2xlYW4YBiABKAsyEC5nYXAudjEuQWNjdXJhY3kSJQoLYWR2ZXJzYXJpYWwYByABKAsyEC5nYXAudjEuQWNjdXJhY3kSIgoIdHJhbnNmZXIYCCABKAsyEC5nYXAudjEuQWNjdXJhY3kSHQoVdHJhbnNmZXJfYm90aF9jb3JyZWN0GAkgASgEEisKEWhlbGRfb3V0X3RyYW5zZmVyGAogASgLMhAuZ2FwLnYxLkFjY3VyYWN5Eh8KEm5vbnplcm9fcGFyYW1ldGVycxgLIAEoBEgAiAEBEhcKCnNpemVfYnl0ZXMYDCABKARIAYgBAUIVChNfbm9uemVyb19wYXJhbWV0ZXJzQg0KC19zaXplX2J5dGVzIioKEUdldFJlc3VsdHNSZXF1ZXN0EhUKDWV4cGVyaW1lbnRfaWQYASABKAkifAoSR2V0UmVzdWx0c1Jlc3BvbnNlEh8KBXN0YXRlGAEgASgOMhAuZ2FwLnYxLlJ1blN0YXRlEh8KBHJvd3MYAiADKAsyES5nYXAudjEuUmVzdWx0Um93EiQKB3Jlc3VsdHMYAyABKAsyEy5nYXAudjEuQXJ0aWZhY3RSZWYiGAoWTGlzdEV4cGVyaW1lbnRzUmVxdWVzdCKCAQoRRXhwZXJpbWVudFN1bW1hcnkSFQoNZXhwZXJpbWVudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEh8KBXN0YXRlGAMgASgOMhAuZ2FwLnYxLlJ1blN0YXRlEhIKCnN0ZXBzX2RvbmUYBCABKA0SEwoLc3RlcHNfdG90YWwYBSABKA0iSQoXTGlzdEV4cGVyaW1lbnRzUmVzcG9uc2USLgoLZXhwZXJpbWVudHMYASADKAsyGS5nYXAudjEuRXhwZXJpbWVudFN1bW1hcnkiMAoXQ2FuY2VsRXhwZXJpbWVudFJlcXVlc3QSFQoNZXhwZXJpbWVudF9pZBgBIAEoCSI7ChhDYW5jZWxFeHBlcmltZW50UmVzcG9uc2USHwoFc3RhdGUYASABKA4yEC5nYXAudjEuUnVuU3RhdGUiKQoQR2V0UmVwb3J0UmVxdWVzdBIVCg1leHBlcmltZW50X2lkGAEgASgJIn0KEUdldFJlcG9ydFJlc3BvbnNlEh8KBXN0YXRlGAEgASgOMhAuZ2FwLnYxLlJ1blN0YXRlEiMKBnJlcG9ydBgCIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIiCgVmaWxlcxgDIAMoCzITLmdhcC52MS5BcnRpZmFjdFJlZiqxAQoIUnVuU3RhdGUSGQoVUlVOX1NUQVRFX1VOU1BFQ0lGSUVEEAASFQoRUlVOX1NUQVRFX1BFTkRJTkcQARIVChFSVU5fU1RBVEVfUlVOTklORxACEhcKE1JVTl9TVEFURV9TVUNDRUVERUQQAxIUChBSVU5fU1RBVEVfQ0FDSEVEEAQSFAoQUlVOX1NUQVRFX0ZBSUxFRBAFEhcKE1JVTl9TVEFURV9DQU5DRUxMRUQQBjLoAwoSQ29vcmRpbmF0b3JTZXJ2aWNlElIKD1N0YXJ0RXhwZXJpbWVudBIeLmdhcC52MS5TdGFydEV4cGVyaW1lbnRSZXF1ZXN0Gh8uZ2FwLnYxLlN0YXJ0RXhwZXJpbWVudFJlc3BvbnNlEkwKD1dhdGNoRXhwZXJpbWVudBIeLmdhcC52MS5XYXRjaEV4cGVyaW1lbnRSZXF1ZXN0GhcuZ2FwLnYxLkV4cGVyaW1lbnRFdmVudDABEkMKCkdldFJlc3VsdHMSGS5nYXAudjEuR2V0UmVzdWx0c1JlcXVlc3QaGi5nYXAudjEuR2V0UmVzdWx0c1Jlc3BvbnNlElIKD0xpc3RFeHBlcmltZW50cxIeLmdhcC52MS5MaXN0RXhwZXJpbWVudHNSZXF1ZXN0Gh8uZ2FwLnYxLkxpc3RFeHBlcmltZW50c1Jlc3BvbnNlElUKEENhbmNlbEV4cGVyaW1lbnQSHy5nYXAudjEuQ2FuY2VsRXhwZXJpbWVudFJlcXVlc3QaIC5nYXAudjEuQ2FuY2VsRXhwZXJpbWVudFJlc3BvbnNlEkAKCUdldFJlcG9ydBIYLmdhcC52MS5HZXRSZXBvcnRSZXF1ZXN0GhkuZ2FwLnYxLkdldFJlcG9ydFJlc3BvbnNlYgZwcm90bzM", [file_gap_v1_common, file_google_protobuf_timestamp]);
 
 /**
- * The grid and settings of an experiment.
+ * The grid and settings of an experiment. The coordinator fills in the
+ * defaults of optional fields not set before it hashes the spec, so a spec
+ * that leaves a field out and one that sends its default are the same
+ * experiment.
  *
  * @generated from message gap.v1.ExperimentSpec
  */
 export type ExperimentSpec = Message<"gap.v1.ExperimentSpec"> & {
   /**
-   * Human-readable name.
+   * Human-readable name. Required; 1 to 200 characters.
    *
    * @generated from field: string name = 1;
    */
   name: string;
 
   /**
-   * Architectures to run.
+   * Architectures to run. Required: at least one, no repeats.
    *
    * @generated from field: repeated gap.v1.Architecture architectures = 2;
    */
   architectures: Architecture[];
 
   /**
-   * Strategy and scope pairs to run.
+   * Strategy and scope pairs to run. Required: at least one, no repeats.
    *
    * @generated from field: repeated gap.v1.StrategyScope strategies = 3;
    */
   strategies: StrategyScope[];
 
   /**
-   * Compression ratios p (each > 1).
+   * Compression ratios p. Required: at least one, no repeats; each in
+   * (1, 1000000]. A ratio an architecture cannot reach with its non-prunable
+   * parameters kept fails that architecture's prune steps.
    *
    * @generated from field: repeated double compression_ratios = 4;
    */
   compressionRatios: number[];
 
   /**
-   * Independent trials per grid cell (each with its own seed).
+   * Independent trials per grid cell, each with its own seed. Required;
+   * [1, 100].
    *
    * @generated from field: uint32 trials = 5;
    */
   trials: number;
 
   /**
-   * Training data.
+   * Training data: base training and fine-tuning use it as given (its
+   * subset_size and seed pick the examples); attacks, gradient scoring and
+   * calibration draw their own subsets of the same dataset's training split.
+   * Required.
    *
    * @generated from field: gap.v1.DatasetRef train_data = 6;
    */
   trainData?: DatasetRef;
 
   /**
-   * Test data for clean accuracy.
+   * Test data for clean accuracy; held-out attacks draw from the same
+   * dataset's test split. Required; its seed is not used (each trial draws
+   * with its own).
    *
    * @generated from field: gap.v1.DatasetRef test_data = 7;
    */
   testData?: DatasetRef;
 
   /**
-   * Base model training.
+   * Base model training; also validated when every architecture has
+   * base_weights. Required.
    *
    * @generated from field: gap.v1.TrainingConfig training = 8;
    */
   training?: TrainingConfig;
 
   /**
-   * Fine-tuning after pruning.
+   * Fine-tuning after pruning. Required.
    *
    * @generated from field: gap.v1.TrainingConfig fine_tuning = 9;
    */
   fineTuning?: TrainingConfig;
 
   /**
-   * Attack settings.
+   * Attack settings. Required.
    *
    * @generated from field: gap.v1.AttackConfig attack = 10;
    */
@@ -94,74 +106,78 @@ export type ExperimentSpec = Message<"gap.v1.ExperimentSpec"> & {
 
   /**
    * Number of training inputs attacked for adversarial and transfer accuracy,
-   * GAP scoring and gradient scoring (a stratified subset; 0 takes the whole
-   * training data).
+   * GAP scoring and gradient scoring (a stratified subset). Optional,
+   * default 0: the whole training split; [0, 10000000].
    *
    * @generated from field: uint32 attack_limit = 11;
    */
   attackLimit: number;
 
   /**
-   * Number of test inputs attacked for held-out transfer accuracy (0 skips).
+   * Number of test inputs attacked for held-out transfer accuracy. Optional,
+   * default 0: no held-out transfer accuracy; [0, 10000000].
    *
    * @generated from field: uint32 held_out_limit = 12;
    */
   heldOutLimit: number;
 
   /**
-   * Quantization settings.
+   * Quantization settings. Required.
    *
    * @generated from field: gap.v1.QuantizationConfig quantization = 13;
    */
   quantization?: QuantizationConfig;
 
   /**
-   * Paper equations or the authors' code.
+   * Paper equations or the authors' code. Required.
    *
    * @generated from field: gap.v1.PruningVariant variant = 14;
    */
   variant: PruningVariant;
 
   /**
-   * Base seed; every step's seed derives from it and the trial.
+   * Base seed; every step's seed derives from it and the trial. Optional,
+   * default 0; [0, 2^32 - 1].
    *
    * @generated from field: uint64 seed = 15;
    */
   seed: bigint;
 
   /**
-   * Number of classes of the data.
+   * Number of classes of the data. Required; [2, 1000].
    *
    * @generated from field: uint32 num_classes = 16;
    */
   numClasses: number;
 
   /**
-   * Input shape of the data.
+   * Input shape of the data. Required (see InputShape).
    *
    * @generated from field: gap.v1.InputShape input_shape = 17;
    */
   inputShape?: InputShape;
 
   /**
-   * Evaluation and scoring batch size.
+   * Batch size of evaluation and pruning scores. Optional, default 256;
+   * [1, 4096].
    *
    * @generated from field: uint32 eval_batch_size = 18;
    */
   evalBatchSize: number;
 
   /**
-   * Training examples used for fine-tuning (a stratified subset of
-   * train_data; 0 fine-tunes on the whole training data).
+   * Training examples used for fine-tuning, a stratified subset of
+   * train_data. Optional, default 0: all of train_data; [0, 10000000].
    *
    * @generated from field: uint32 fine_tuning_subset_size = 19;
    */
   fineTuningSubsetSize: number;
 
   /**
-   * Trained weights to start from, at most one entry per architecture. An
-   * architecture listed here skips base training: every trial prunes, attacks
-   * and evaluates these weights (training then applies to the others only).
+   * Trained weights to start from. Optional, default none; at most one entry
+   * per architecture. An architecture listed here skips base training: every
+   * trial prunes, attacks and evaluates these weights (training then applies
+   * to the others only).
    *
    * @generated from field: repeated gap.v1.BaseWeights base_weights = 20;
    */
@@ -182,7 +198,7 @@ export const ExperimentSpecSchema: GenMessage<ExperimentSpec> = /*@__PURE__*/
  */
 export type BaseWeights = Message<"gap.v1.BaseWeights"> & {
   /**
-   * The architecture; must be one of the spec's architectures.
+   * The architecture. Required; one of the spec's architectures.
    *
    * @generated from field: gap.v1.Architecture architecture = 1;
    */
@@ -190,7 +206,8 @@ export type BaseWeights = Message<"gap.v1.BaseWeights"> & {
 
   /**
    * The weights in the store: a safetensors state_dict in the PyTorch layout
-   * with the names, shapes and F32 dtype this project writes. The coordinator
+   * with the names, shapes and F32 dtype this project writes. Required by the
+   * coordinator (give this or path to the CLI, not both). The coordinator
    * checks them against the model when the experiment starts and records
    * their sha256 (filled in when empty), so step hashes follow the weights.
    *
@@ -199,9 +216,10 @@ export type BaseWeights = Message<"gap.v1.BaseWeights"> & {
   weights?: ArtifactRef;
 
   /**
-   * A local safetensors file instead of `weights`: the CLI checks and uploads
-   * it and replaces it with `weights`. The coordinator rejects a spec that
-   * still has a path, since it cannot read the caller's files.
+   * A local safetensors file instead of weights, for the CLI only. Optional,
+   * default "": the CLI checks and uploads it and replaces it with weights.
+   * The coordinator rejects a spec that still has a path, since it cannot
+   * read the caller's files.
    *
    * @generated from field: string path = 3;
    */
@@ -222,7 +240,7 @@ export const BaseWeightsSchema: GenMessage<BaseWeights> = /*@__PURE__*/
  */
 export type StartExperimentRequest = Message<"gap.v1.StartExperimentRequest"> & {
   /**
-   * The experiment to run.
+   * The experiment to run. Required.
    *
    * @generated from field: gap.v1.ExperimentSpec spec = 1;
    */
@@ -271,7 +289,8 @@ export const StartExperimentResponseSchema: GenMessage<StartExperimentResponse> 
  */
 export type WatchExperimentRequest = Message<"gap.v1.WatchExperimentRequest"> & {
   /**
-   * The experiment to watch.
+   * The experiment to watch. Required; NOT_FOUND unless it runs in this
+   * coordinator.
    *
    * @generated from field: string experiment_id = 1;
    */
@@ -306,7 +325,14 @@ export type ExperimentEvent = Message<"gap.v1.ExperimentEvent"> & {
   time?: Timestamp;
 
   /**
-   * The step, such as "train/resnet20/t0"; empty for experiment-level events.
+   * The step; empty for experiment-level events. Step ids are
+   * "<architecture>/t<trial>/<step>" for the unpruned model, such as
+   * "resnet20/t0/train", "resnet20/t0/attack" or
+   * "resnet20/t0/quantized/evaluate", and
+   * "<architecture>/t<trial>/<strategy>-<scope>/p<ratio>/<step>" for a pruned
+   * one, such as "resnet20/t0/gap-global/p8/prune",
+   * "resnet20/t0/magnitude-layer/p2/finetune" or
+   * "resnet20/t0/gap-global/p8/quantized/evaluate-transfer".
    *
    * @generated from field: string step_id = 3;
    */
@@ -320,7 +346,7 @@ export type ExperimentEvent = Message<"gap.v1.ExperimentEvent"> & {
   state: RunState;
 
   /**
-   * Progress inside the step, when state is RUNNING.
+   * Progress inside the step; set only on some RUNNING events.
    *
    * @generated from field: gap.v1.Progress progress = 5;
    */
@@ -391,7 +417,7 @@ export const AccuracySchema: GenMessage<Accuracy> = /*@__PURE__*/
   messageDesc(file_gap_v1_coordinator, 6);
 
 /**
- * One row of the result table.
+ * One row of the result table. An accuracy not computed yet is absent.
  *
  * @generated from message gap.v1.ResultRow
  */
@@ -404,7 +430,7 @@ export type ResultRow = Message<"gap.v1.ResultRow"> & {
   architecture: Architecture;
 
   /**
-   * Strategy and scope; unspecified for the unpruned base model.
+   * Strategy and scope; absent for the unpruned base model.
    *
    * @generated from field: gap.v1.StrategyScope strategy = 2;
    */
@@ -454,7 +480,8 @@ export type ResultRow = Message<"gap.v1.ResultRow"> & {
   transfer?: Accuracy;
 
   /**
-   * Transfer inputs both this model and the unpruned model classify correctly.
+   * Transfer inputs both this model and the unpruned model classify
+   * correctly; 0 until transfer is computed.
    *
    * @generated from field: uint64 transfer_both_correct = 9;
    */
@@ -462,22 +489,27 @@ export type ResultRow = Message<"gap.v1.ResultRow"> & {
 
   /**
    * Accuracy on the unpruned model's adversarial set made from held-out test
-   * inputs never used for GAP scoring; total is 0 when skipped.
+   * inputs never used for GAP scoring; absent when held_out_limit is 0.
    *
    * @generated from field: gap.v1.Accuracy held_out_transfer = 10;
    */
   heldOutTransfer?: Accuracy;
 
   /**
-   * Parameters left nonzero; absent until the step that knows it has run.
+   * Parameters left nonzero (the mask's kept weights and every non-prunable
+   * parameter); absent until the step that knows it has run.
    *
    * @generated from field: optional uint64 nonzero_parameters = 11;
    */
   nonzeroParameters?: bigint;
 
   /**
-   * Model size in bytes (fp32, or int8 plus scales when quantized); absent
-   * until the step that knows it has run.
+   * Size in bytes of the parameters the mask keeps, pruned weights counted as
+   * absent in both kinds of row and no sparse index counted: fp32 rows 4 bytes
+   * per nonzero parameter (PruneResult.size_bytes); int8 rows 1 byte per kept
+   * int8 weight plus the scales, float biases and activation ranges
+   * (QuantizeResult.kept_size_bytes_after). Absent until the step that knows
+   * it has run.
    *
    * @generated from field: optional uint64 size_bytes = 12;
    */
@@ -498,7 +530,8 @@ export const ResultRowSchema: GenMessage<ResultRow> = /*@__PURE__*/
  */
 export type GetResultsRequest = Message<"gap.v1.GetResultsRequest"> & {
   /**
-   * The experiment.
+   * The experiment. Required; NOT_FOUND unless this coordinator ran it or
+   * the store has it.
    *
    * @generated from field: string experiment_id = 1;
    */
@@ -526,14 +559,15 @@ export type GetResultsResponse = Message<"gap.v1.GetResultsResponse"> & {
   state: RunState;
 
   /**
-   * Rows known so far.
+   * Rows known so far: every row of the grid, with the cells not computed
+   * yet absent.
    *
    * @generated from field: repeated gap.v1.ResultRow rows = 2;
    */
   rows: ResultRow[];
 
   /**
-   * The stored full results (JSON).
+   * The stored full results (JSON); absent until first written.
    *
    * @generated from field: gap.v1.ArtifactRef results = 3;
    */
@@ -639,7 +673,7 @@ export const ListExperimentsResponseSchema: GenMessage<ListExperimentsResponse> 
  */
 export type CancelExperimentRequest = Message<"gap.v1.CancelExperimentRequest"> & {
   /**
-   * The experiment.
+   * The experiment. Required; NOT_FOUND unless it runs in this coordinator.
    *
    * @generated from field: string experiment_id = 1;
    */
@@ -681,7 +715,8 @@ export const CancelExperimentResponseSchema: GenMessage<CancelExperimentResponse
  */
 export type GetReportRequest = Message<"gap.v1.GetReportRequest"> & {
   /**
-   * The experiment.
+   * The experiment. Required; NOT_FOUND unless this coordinator ran it or
+   * the store has its report.
    *
    * @generated from field: string experiment_id = 1;
    */

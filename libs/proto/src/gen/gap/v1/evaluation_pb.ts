@@ -21,49 +21,51 @@ export const file_gap_v1_evaluation: GenFile = /*@__PURE__*/
  */
 export type EvaluateRequest = Message<"gap.v1.EvaluateRequest"> & {
   /**
-   * The network.
+   * The network. Required.
    *
    * @generated from field: gap.v1.ModelSpec model = 1;
    */
   model?: ModelSpec;
 
   /**
-   * Float weights, or the quantized model when quantized is set.
+   * Float weights (ARTIFACT_KIND_WEIGHTS), or the quantized model
+   * (ARTIFACT_KIND_QUANTIZED_MODEL) when quantized is set. Required.
    *
    * @generated from field: gap.v1.ArtifactRef weights = 2;
    */
   weights?: ArtifactRef;
 
   /**
-   * Pruning mask; empty for a dense model.
+   * Pruning mask (ARTIFACT_KIND_MASK). Optional, default none: a dense model.
    *
    * @generated from field: gap.v1.ArtifactRef mask = 3;
    */
   mask?: ArtifactRef;
 
   /**
-   * Evaluate the quantized model in weights.
+   * Evaluate the quantized model in weights. Optional, default false.
    *
    * @generated from field: bool quantized = 4;
    */
   quantized: boolean;
 
   /**
-   * Clean data; ignored when adversarial_set is set.
+   * Clean data. Required unless adversarial_set is set, and then not used.
    *
    * @generated from field: gap.v1.DatasetRef dataset = 5;
    */
   dataset?: DatasetRef;
 
   /**
-   * Adversarial inputs to evaluate on instead of clean data.
+   * Adversarial inputs (ARTIFACT_KIND_ADVERSARIAL_SET) to evaluate on
+   * instead of clean data. Optional, default none: clean data.
    *
    * @generated from field: gap.v1.ArtifactRef adversarial_set = 6;
    */
   adversarialSet?: ArtifactRef;
 
   /**
-   * Inputs per batch.
+   * Inputs per batch. Optional, default 256; [1, 4096].
    *
    * @generated from field: uint32 batch_size = 7;
    */
@@ -113,7 +115,7 @@ export type EvaluationResult = Message<"gap.v1.EvaluationResult"> & {
 
   /**
    * On an adversarial set: inputs that both this model and the set's source
-   * model classify correctly.
+   * model classify correctly; 0 on clean data.
    *
    * @generated from field: uint64 both_correct = 5;
    */

@@ -21,21 +21,21 @@ export const file_gap_v1_pruning: GenFile = /*@__PURE__*/
  */
 export type PruneRequest = Message<"gap.v1.PruneRequest"> & {
   /**
-   * The network.
+   * The network. Required.
    *
    * @generated from field: gap.v1.ModelSpec model = 1;
    */
   model?: ModelSpec;
 
   /**
-   * Its trained weights.
+   * Its trained weights (ARTIFACT_KIND_WEIGHTS). Required.
    *
    * @generated from field: gap.v1.ArtifactRef weights = 2;
    */
   weights?: ArtifactRef;
 
   /**
-   * The strategy and its scope.
+   * The strategy and its scope. Required.
    *
    * @generated from field: gap.v1.StrategyScope strategy = 3;
    */
@@ -43,48 +43,54 @@ export type PruneRequest = Message<"gap.v1.PruneRequest"> & {
 
   /**
    * Compression ratio p: all parameters before over all parameters after.
+   * Required; (1, 1000000] and reachable with the non-prunable parameters
+   * kept.
    *
    * @generated from field: double compression_ratio = 4;
    */
   compressionRatio: number;
 
   /**
-   * Clean scoring data for gradient pruning.
+   * Clean scoring data. Required for PRUNING_STRATEGY_GRADIENT, not used by
+   * the others.
    *
    * @generated from field: gap.v1.DatasetRef scoring_data = 5;
    */
   scoringData?: DatasetRef;
 
   /**
-   * Adversarial set for GAP scoring.
+   * Adversarial set (ARTIFACT_KIND_ADVERSARIAL_SET). Required for
+   * PRUNING_STRATEGY_GAP, not used by the others.
    *
    * @generated from field: gap.v1.ArtifactRef adversarial_set = 6;
    */
   adversarialSet?: ArtifactRef;
 
   /**
-   * Paper equations or the authors' code.
+   * Paper equations or the authors' code. Required.
    *
    * @generated from field: gap.v1.PruningVariant variant = 7;
    */
   variant: PruningVariant;
 
   /**
-   * Seed for random scores and tie-breaking data order.
+   * Seed for random scores and tie-breaking data order. Optional, default 0;
+   * [0, 2^32 - 1].
    *
    * @generated from field: uint64 seed = 8;
    */
   seed: bigint;
 
   /**
-   * Scoring batch size.
+   * Scoring batch size. Optional, default 128; [1, 4096].
    *
    * @generated from field: uint32 batch_size = 9;
    */
   batchSize: number;
 
   /**
-   * Object key for the mask; empty derives it from the request.
+   * Object key for the mask. Optional, default "": a key derived from the
+   * hash of the request; else a valid key (see ArtifactRef.key).
    *
    * @generated from field: string output_key = 10;
    */

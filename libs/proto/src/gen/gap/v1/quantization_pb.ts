@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gap/v1/quantization.proto.
  */
 export const file_gap_v1_quantization: GenFile = /*@__PURE__*/
-  fileDesc("ChlnYXAvdjEvcXVhbnRpemF0aW9uLnByb3RvEgZnYXAudjEi6gEKD1F1YW50aXplUmVxdWVzdBIgCgVtb2RlbBgBIAEoCzIRLmdhcC52MS5Nb2RlbFNwZWMSJAoHd2VpZ2h0cxgCIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIhCgRtYXNrGAMgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmEioKBmNvbmZpZxgEIAEoCzIaLmdhcC52MS5RdWFudGl6YXRpb25Db25maWcSLAoQY2FsaWJyYXRpb25fZGF0YRgFIAEoCzISLmdhcC52MS5EYXRhc2V0UmVmEhIKCm91dHB1dF9rZXkYBiABKAkisgEKDlF1YW50aXplUmVzdWx0EiwKD3F1YW50aXplZF9tb2RlbBgBIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIZChFzaXplX2J5dGVzX2JlZm9yZRgCIAEoBBIYChBzaXplX2J5dGVzX2FmdGVyGAMgASgEEh8KF3NwYXJzZV9zaXplX2J5dGVzX2FmdGVyGAQgASgEEhwKA2pvYhgFIAEoCzIPLmdhcC52MS5Kb2JJbmZvImsKEFF1YW50aXplUmVzcG9uc2USJAoIcHJvZ3Jlc3MYASABKAsyEC5nYXAudjEuUHJvZ3Jlc3NIABIoCgZyZXN1bHQYAiABKAsyFi5nYXAudjEuUXVhbnRpemVSZXN1bHRIAEIHCgVldmVudDJWChNRdWFudGl6YXRpb25TZXJ2aWNlEj8KCFF1YW50aXplEhcuZ2FwLnYxLlF1YW50aXplUmVxdWVzdBoYLmdhcC52MS5RdWFudGl6ZVJlc3BvbnNlMAFiBnByb3RvMw", [file_gap_v1_common]);
+  fileDesc("ChlnYXAvdjEvcXVhbnRpemF0aW9uLnByb3RvEgZnYXAudjEi6gEKD1F1YW50aXplUmVxdWVzdBIgCgVtb2RlbBgBIAEoCzIRLmdhcC52MS5Nb2RlbFNwZWMSJAoHd2VpZ2h0cxgCIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIhCgRtYXNrGAMgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmEioKBmNvbmZpZxgEIAEoCzIaLmdhcC52MS5RdWFudGl6YXRpb25Db25maWcSLAoQY2FsaWJyYXRpb25fZGF0YRgFIAEoCzISLmdhcC52MS5EYXRhc2V0UmVmEhIKCm91dHB1dF9rZXkYBiABKAki0QEKDlF1YW50aXplUmVzdWx0EiwKD3F1YW50aXplZF9tb2RlbBgBIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIZChFzaXplX2J5dGVzX2JlZm9yZRgCIAEoBBIYChBzaXplX2J5dGVzX2FmdGVyGAMgASgEEh8KF3NwYXJzZV9zaXplX2J5dGVzX2FmdGVyGAQgASgEEhwKA2pvYhgFIAEoCzIPLmdhcC52MS5Kb2JJbmZvEh0KFWtlcHRfc2l6ZV9ieXRlc19hZnRlchgGIAEoBCJrChBRdWFudGl6ZVJlc3BvbnNlEiQKCHByb2dyZXNzGAEgASgLMhAuZ2FwLnYxLlByb2dyZXNzSAASKAoGcmVzdWx0GAIgASgLMhYuZ2FwLnYxLlF1YW50aXplUmVzdWx0SABCBwoFZXZlbnQyVgoTUXVhbnRpemF0aW9uU2VydmljZRI/CghRdWFudGl6ZRIXLmdhcC52MS5RdWFudGl6ZVJlcXVlc3QaGC5nYXAudjEuUXVhbnRpemVSZXNwb25zZTABYgZwcm90bzM", [file_gap_v1_common]);
 
 /**
  * A quantization job.
@@ -21,42 +21,45 @@ export const file_gap_v1_quantization: GenFile = /*@__PURE__*/
  */
 export type QuantizeRequest = Message<"gap.v1.QuantizeRequest"> & {
   /**
-   * The network.
+   * The network. Required.
    *
    * @generated from field: gap.v1.ModelSpec model = 1;
    */
   model?: ModelSpec;
 
   /**
-   * Its float weights.
+   * Its float weights (ARTIFACT_KIND_WEIGHTS). Required.
    *
    * @generated from field: gap.v1.ArtifactRef weights = 2;
    */
   weights?: ArtifactRef;
 
   /**
-   * Its pruning mask; empty for a dense model.
+   * Its pruning mask (ARTIFACT_KIND_MASK). Optional, default none: a dense
+   * model.
    *
    * @generated from field: gap.v1.ArtifactRef mask = 3;
    */
   mask?: ArtifactRef;
 
   /**
-   * Bits, per-channel and calibration size.
+   * Bits, per-channel and calibration size. Required.
    *
    * @generated from field: gap.v1.QuantizationConfig config = 4;
    */
   config?: QuantizationConfig;
 
   /**
-   * Calibration data (training data in the paper).
+   * Calibration data (training data in the paper). Required; its
+   * subset_size is not used: config.calibration_size examples are drawn.
    *
    * @generated from field: gap.v1.DatasetRef calibration_data = 5;
    */
   calibrationData?: DatasetRef;
 
   /**
-   * Object key for the quantized model; empty derives it from the request.
+   * Object key for the quantized model. Optional, default "": a key derived from the
+   * hash of the request; else a valid key (see ArtifactRef.key).
    *
    * @generated from field: string output_key = 6;
    */
@@ -84,21 +87,23 @@ export type QuantizeResult = Message<"gap.v1.QuantizeResult"> & {
   quantizedModel?: ArtifactRef;
 
   /**
-   * fp32 size of all parameters in bytes.
+   * fp32 size of all parameters in bytes, pruned or not.
    *
    * @generated from field: uint64 size_bytes_before = 2;
    */
   sizeBytesBefore: bigint;
 
   /**
-   * int8 weights plus scales and float parameters, in bytes.
+   * Dense int8 size in bytes: 1 per int8 weight, pruned or not, plus 4 per
+   * scale and float bias of the folded model and 8 per activation range.
    *
    * @generated from field: uint64 size_bytes_after = 3;
    */
   sizeBytesAfter: bigint;
 
   /**
-   * As size_bytes_after with pruned zeros stored sparsely.
+   * As size_bytes_after with each int8 weight tensor stored sparsely: a
+   * bitmap of 1 bit per weight plus 1 byte per nonzero weight.
    *
    * @generated from field: uint64 sparse_size_bytes_after = 4;
    */
@@ -110,6 +115,16 @@ export type QuantizeResult = Message<"gap.v1.QuantizeResult"> & {
    * @generated from field: gap.v1.JobInfo job = 5;
    */
   job?: JobInfo;
+
+  /**
+   * As size_bytes_after counting only the weights the mask keeps, the way
+   * PruneResult.size_bytes counts fp32 parameters: 1 byte per kept int8
+   * weight plus the scales, float biases and activation ranges, no index.
+   * Equals size_bytes_after without a mask.
+   *
+   * @generated from field: uint64 kept_size_bytes_after = 6;
+   */
+  keptSizeBytesAfter: bigint;
 };
 
 /**

@@ -21,42 +21,45 @@ export const file_gap_v1_training: GenFile = /*@__PURE__*/
  */
 export type TrainRequest = Message<"gap.v1.TrainRequest"> & {
   /**
-   * The network to train.
+   * The network to train. Required.
    *
    * @generated from field: gap.v1.ModelSpec model = 1;
    */
   model?: ModelSpec;
 
   /**
-   * Training data.
+   * Training data. Required.
    *
    * @generated from field: gap.v1.DatasetRef train_data = 2;
    */
   trainData?: DatasetRef;
 
   /**
-   * Optimiser and schedule.
+   * Optimiser and schedule. Required.
    *
    * @generated from field: gap.v1.TrainingConfig config = 3;
    */
   config?: TrainingConfig;
 
   /**
-   * Weights to start from. Required unless from_scratch is set.
+   * Weights to start from (ARTIFACT_KIND_WEIGHTS). Required unless
+   * from_scratch is set, and then not allowed.
    *
    * @generated from field: gap.v1.ArtifactRef initial_weights = 4;
    */
   initialWeights?: ArtifactRef;
 
   /**
-   * Pruning mask kept on every step; empty trains densely.
+   * Pruning mask kept on every step (ARTIFACT_KIND_MASK). Optional, default
+   * none: dense training.
    *
    * @generated from field: gap.v1.ArtifactRef mask = 5;
    */
   mask?: ArtifactRef;
 
   /**
-   * Object key for the trained weights; empty derives it from the request.
+   * Object key for the trained weights. Optional, default "": a key derived from the
+   * hash of the request; else a valid key (see ArtifactRef.key).
    *
    * @generated from field: string output_key = 6;
    */
@@ -64,8 +67,8 @@ export type TrainRequest = Message<"gap.v1.TrainRequest"> & {
 
   /**
    * Start from a seeded initialisation (config.seed) instead of
-   * initial_weights; exactly one of the two must be given, so a forgotten
-   * reference never trains a random model silently.
+   * initial_weights. Optional, default false. Exactly one of the two must be
+   * given, so a forgotten reference never trains a random model silently.
    *
    * @generated from field: bool from_scratch = 7;
    */

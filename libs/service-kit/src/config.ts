@@ -26,6 +26,7 @@ export const ENV = {
   queueLimit: "GAP_QUEUE_LIMIT",
   logLevel: "GAP_LOG_LEVEL",
   maxConnectionAgeMs: "GAP_MAX_CONNECTION_AGE_MS",
+  metricsPort: "GAP_METRICS_PORT",
   backend: "GAP_BACKEND",
   storeDir: "GAP_STORE_DIR",
   minioEndpoint: "MINIO_ENDPOINT",
@@ -65,7 +66,12 @@ export interface ServiceConfig {
   queueLimit: number;
   /** Connections older than this are closed (after their calls end), so clients look the service up again; 0 never. */
   maxConnectionAgeMs: number;
+  /** Port of the Prometheus endpoint (GET /metrics, on the same host); 0 takes a free one. */
+  metricsPort: number;
 }
+
+/** The metrics port the Kubernetes manifests give every pod (GAP_METRICS_PORT; the PodMonitors scrape it by name). */
+export const CLUSTER_METRICS_PORT = 9464;
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const DAY_MS = 86_400_000;
@@ -79,6 +85,8 @@ export function serviceVariables(name: ServiceName) {
     [ENV.shutdownGraceMs]: integer("time in-flight calls get after SIGTERM", 10_000, 0, DAY_MS, " ms"),
     [ENV.queueLimit]: integer("jobs waiting behind the running one", 4, 0, 10_000),
     [ENV.maxConnectionAgeMs]: integer("age at which a connection is closed (0: never)", 300_000, 0, DAY_MS, " ms"),
+    // A free port by default: several processes on one machine (the local cluster, tests) must not collide.
+    [ENV.metricsPort]: integer("port of the Prometheus /metrics endpoint; 0 takes a free one", 0, 0, 65_535),
     [ENV.logLevel]: oneOf("least severe log level written", "info", ["debug", "info", "warn", "error"] as const),
   } as const;
 }
@@ -93,6 +101,7 @@ export function serviceConfigFromEnv(name: ServiceName, env: NodeJS.ProcessEnv =
     shutdownGraceMs: v[ENV.shutdownGraceMs],
     queueLimit: v[ENV.queueLimit],
     maxConnectionAgeMs: v[ENV.maxConnectionAgeMs],
+    metricsPort: v[ENV.metricsPort],
   };
 }
 

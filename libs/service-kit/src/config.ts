@@ -40,6 +40,7 @@ export const COORDINATOR_ENV = {
   concurrency: "GAP_CONCURRENCY",
   retryBudgetMs: "GAP_RETRY_BUDGET_MS",
   silenceLimitMs: "GAP_SILENCE_LIMIT_MS",
+  callTimeoutMs: "GAP_CALL_TIMEOUT_MS",
 } as const;
 
 /** Environment variables of the experiment CLI (nx run coordinator:experiment). */
@@ -112,12 +113,19 @@ export interface CoordinatorConfig {
   retryBudgetMs: number;
   /** A step call that sends nothing for this long is cancelled and retried. */
   silenceLimitMs: number;
+  /**
+   * A step call running this long is ended by the coordinator (DEADLINE_EXCEEDED) and
+   * retried, resuming from its checkpoint: below a proxy's request timeout (Knative's
+   * timeoutSeconds), so the cut is one the coordinator knows to retry. 0: no limit.
+   */
+  callTimeoutMs: number;
 }
 
 export const COORDINATOR_VARIABLES = {
   [COORDINATOR_ENV.concurrency]: integer("steps the coordinator runs at once", 2, 1, 256),
   [COORDINATOR_ENV.retryBudgetMs]: integer("time a failing step call is retried for", 600_000, 0, DAY_MS, " ms"),
   [COORDINATOR_ENV.silenceLimitMs]: integer("silence after which a step call is cancelled and retried", 60_000, 1_000, DAY_MS, " ms"),
+  [COORDINATOR_ENV.callTimeoutMs]: integer("longest a step call runs before it is ended and retried from its checkpoint (0: no limit)", 0, 0, 7 * DAY_MS, " ms"),
 } as const;
 
 export function coordinatorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): CoordinatorConfig {
@@ -126,5 +134,6 @@ export function coordinatorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): 
     concurrency: v[COORDINATOR_ENV.concurrency],
     retryBudgetMs: v[COORDINATOR_ENV.retryBudgetMs],
     silenceLimitMs: v[COORDINATOR_ENV.silenceLimitMs],
+    callTimeoutMs: v[COORDINATOR_ENV.callTimeoutMs],
   };
 }

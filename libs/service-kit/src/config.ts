@@ -47,7 +47,7 @@ export const COORDINATOR_ENV = {
 export const CLI_ENV = {
   /** host:port of a running coordinator; unset starts local services. */
   coordinatorAddress: "GAP_COORDINATOR_ADDRESS",
-  /** A preset name or a YAML/JSON spec file. */
+  /** A preset name, a YAML/JSON spec file, or the spec's YAML itself (text with a line break). */
   spec: "GAP_SPEC",
   /** Where results, reports, logs and the local store go. */
   workDir: "GAP_WORK_DIR",

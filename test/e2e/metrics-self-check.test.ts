@@ -148,10 +148,10 @@ describe("a kernel made wrong on purpose", () => {
     const { address, metrics } = await listening;
     console.log(`wrong kernel: pruning listening ${((Date.now() - started) / 1000).toFixed(1)} s after spawn`);
     expect(records.find((r) => r.msg === "kernel made wrong on purpose")).toMatchObject({ kernel: "AvgPool" });
-    const failed = records.find((r) => r.msg === "self-check failed") as { failed: Array<{ name: string; error: number; tolerance: number }>; level: string } | undefined;
+    const failed = records.find((r) => r.msg === "self-check failed") as { failed: Array<{ name: string; output: string; error: number; tolerance: number }>; level: string } | undefined;
     expect(failed, "a self-check failed record").toBeDefined();
     expect(failed!.level).toBe("error");
-    expect(failed!.failed.map((f) => f.name)).toEqual([expect.stringMatching(/^pooling/)]);
+    expect(failed!.failed.map((f) => [f.name, f.output])).toEqual([[expect.stringMatching(/^pooling/), "avg pool"]]);
     expect(failed!.failed[0]!.error).toBeGreaterThan(failed!.failed[0]!.tolerance);
     expect(records.find((r) => r.msg === "listening")).toMatchObject({ serving: false });
 
@@ -162,7 +162,7 @@ describe("a kernel made wrong on purpose", () => {
     const call = (async () => {
       for await (const _ of pruning.prune({})) return;
     })();
-    await expect(call).rejects.toMatchObject({ code: status.UNAVAILABLE, details: expect.stringMatching(/^not serving: backend self-check failed on \w+: pooling .*tolerance/) });
+    await expect(call).rejects.toMatchObject({ code: status.UNAVAILABLE, details: expect.stringMatching(/^not serving: backend self-check failed on \w+: pooling .*: avg pool, max error .* \(tolerance .*\)$/) });
     pruning.close();
     expect(sampleSum(await scrape(metrics), "gap_self_check_passed")).toBe(0);
   });

@@ -42,6 +42,8 @@ type Metric = "max" | "l2" | "share";
 
 /** One output of a check and how it is compared. */
 interface Output {
+  /** What it is, e.g. "avg pool" or "avg pool, gradient wrt input 1". */
+  label: string;
   tensor: tf.Tensor;
   metric: Metric;
   /** The largest error accepted (see the module comment for what each metric measures). */
@@ -60,7 +62,8 @@ interface Check {
 
 export interface CheckResult {
   name: string;
-  /** Of the output closest to its tolerance. */
+  /** The output closest to its tolerance (the one that disagreed, when the check failed), and its metric. */
+  output: string;
   metric: Metric;
   error: number;
   tolerance: number;
@@ -89,7 +92,8 @@ const NETWORK = 1e-3;
 // sign(gradient) of a PGD step flips only where the gradient is within rounding of 0.
 const FLIPPED_SIGNS = 0.01;
 
-const as = (metric: Metric, tolerance: number) => (tensors: tf.Tensor[]): Output[] => tensors.map((tensor) => ({ tensor, metric, tolerance }));
+type Labelled = Array<[label: string, tensor: tf.Tensor]>;
+const as = (metric: Metric, tolerance: number) => (outputs: Labelled): Output[] => outputs.map(([label, tensor]) => ({ label, tensor, metric, tolerance }));
 
 const uniform = (rng: Rng, shape: number[], low = -1, high = 1) =>
   tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => low + (high - low) * rng.nextFloat()), shape, "float32");
@@ -110,11 +114,12 @@ function batchNorm(rng: Rng, own: (v: tf.Variable) => void, channels: number): B
   return new BatchNorm("self-check.bn", param(rng, own, [channels], "bn_weight", 0.5, 1.5), param(rng, own, [channels], "bn_bias"), buffer(-0.5, 0.5), buffer(0.5, 2), 1e-5);
 }
 
-/** f's value and the gradients of sum(f * dy) with respect to xs, dy fixed. */
-function withGradients(rng: Rng, xs: tf.Tensor[], f: (...xs: tf.Tensor[]) => tf.Tensor): tf.Tensor[] {
+/** f's value and the gradients of sum(f * dy) with respect to xs, dy fixed, labelled after `op`. */
+function withGradients(rng: Rng, op: string, xs: tf.Tensor[], f: (...xs: tf.Tensor[]) => tf.Tensor): Labelled {
   const y = f(...xs);
   const dy = uniform(rng, y.shape);
-  return [y, ...tf.grads((...args: tf.Tensor[]) => tf.sum(tf.mul(f(...args), dy)))(xs)];
+  const grads = tf.grads((...args: tf.Tensor[]) => tf.sum(tf.mul(f(...args), dy)))(xs);
+  return [[op, y], ...grads.map((g, i): [string, tf.Tensor] => [`${op}, gradient wrt input ${i + 1}`, g])];
 }
 
 /** A forward's context; training-mode batch statistics go to `stats` (kept tensors: the caller disposes or returns them). */
@@ -167,8 +172,8 @@ const CHECKS: readonly Check[] = [
     run: () => {
       const rng = new Rng(1);
       const [x, w] = [uniform(rng, [2, 9, 9, 8]), uniform(rng, [3, 3, 8, 16])];
-      const same = withGradients(rng, [x, w], (a, b) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, "same"));
-      const strided = withGradients(rng, [x, w], (a, b) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 1));
+      const same = withGradients(rng, "conv2d", [x, w], (a, b) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, "same"));
+      const strided = withGradients(rng, "strided conv2d", [x, w], (a, b) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 1));
       return as("max", GRAD)([...same, ...strided]);
     },
   },
@@ -176,7 +181,8 @@ const CHECKS: readonly Check[] = [
     name: "depthwise conv2d and its gradients",
     run: () => {
       const rng = new Rng(2);
-      return as("max", GRAD)(withGradients(rng, [uniform(rng, [2, 8, 8, 8]), uniform(rng, [3, 3, 8, 1])], (a, b) => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, "same")));
+      const [x, w] = [uniform(rng, [2, 8, 8, 8]), uniform(rng, [3, 3, 8, 1])];
+      return as("max", GRAD)(withGradients(rng, "depthwise conv2d", [x, w], (a, b) => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, "same")));
     },
   },
   {
@@ -186,15 +192,18 @@ const CHECKS: readonly Check[] = [
       const bn = batchNorm(rng, own, 16);
       const x = uniform(rng, [4, 5, 5, 16], -2, 3);
       const stats: BatchStats[] = [];
-      const outputs: tf.Tensor[] = [];
+      const outputs: Labelled = [];
       for (const relu of [false, true]) {
+        const op = relu ? "batch norm + ReLU" : "batch norm";
         const dy = uniform(rng, x.shape);
         const loss = (xi: tf.Tensor): tf.Scalar => tf.sum(tf.mul(bn.apply(xi as tf.Tensor4D, context(true, stats), relu), dy));
         const { value, grads } = tf.variableGrads(() => loss(x) as tf.Scalar, [bn.weight.variable, bn.bias.variable]);
-        outputs.push(value, grads[bn.weight.variable.name]!, grads[bn.bias.variable.name]!, tf.grad(loss)(x));
+        outputs.push([`${op} (summed)`, value], [`${op}, gradient wrt scale`, grads[bn.weight.variable.name]!], [`${op}, gradient wrt offset`, grads[bn.bias.variable.name]!]);
+        outputs.push([`${op}, gradient wrt input`, tf.grad(loss)(x)]);
       }
       bn.update(stats[0]!, 0.1);
-      outputs.push(bn.runningMean.variable.clone(), bn.runningVar.variable.clone(), ...stats.flatMap((s) => [s.mean, s.variance]));
+      outputs.push(["running mean", bn.runningMean.variable.clone()], ["running variance", bn.runningVar.variable.clone()]);
+      for (const s of stats) outputs.push(["batch mean", s.mean], ["batch variance (unbiased)", s.variance]);
       return as("max", GRAD)(outputs);
     },
   },
@@ -204,7 +213,9 @@ const CHECKS: readonly Check[] = [
       const rng = new Rng(4);
       const bn = batchNorm(rng, own, 16);
       const x = uniform(rng, [3, 6, 6, 16], -2, 2);
-      return as("max", GRAD)([false, true].flatMap((relu) => withGradients(rng, [x], (xi) => bn.apply(xi as tf.Tensor4D, context(false), relu))));
+      return as("max", GRAD)(
+        [false, true].flatMap((relu) => withGradients(rng, relu ? "inference batch norm + ReLU" : "inference batch norm", [x], (xi) => bn.apply(xi as tf.Tensor4D, context(false), relu))),
+      );
     },
   },
   {
@@ -215,8 +226,10 @@ const CHECKS: readonly Check[] = [
       const bn = batchNorm(rng, own, 8);
       const [x, shortcut] = [uniform(rng, [2, 6, 6, 8]), uniform(rng, [2, 6, 6, 8])];
       return as("max", GRAD)([
-        ...withGradients(rng, [x], (xi) => convBn(conv, bn, xi as tf.Tensor4D, context(false), "c", "relu6")),
-        ...withGradients(rng, [x, shortcut], (xi, si) => convBnAddRelu(conv, bn, xi as tf.Tensor4D, si as tf.Tensor4D, context(false), { conv: "c", add: "a" })),
+        ...withGradients(rng, "conv + batch norm + ReLU6", [x], (xi) => convBn(conv, bn, xi as tf.Tensor4D, context(false), "c", "relu6")),
+        ...withGradients(rng, "conv + batch norm + residual + ReLU", [x, shortcut], (xi, si) =>
+          convBnAddRelu(conv, bn, xi as tf.Tensor4D, si as tf.Tensor4D, context(false), { conv: "c", add: "a" }),
+        ),
       ]);
     },
   },
@@ -226,9 +239,9 @@ const CHECKS: readonly Check[] = [
       const rng = new Rng(6);
       const x = uniform(rng, [2, 9, 9, 8]);
       return as("max", OP)([
-        ...withGradients(rng, [x], (xi) => maxPool2d(xi as tf.Tensor4D, 3, 2, 1)),
-        ...withGradients(rng, [x], (xi) => tf.avgPool(xi as tf.Tensor4D, 2, 2, "valid")),
-        ...withGradients(rng, [x], (xi) => globalAvgPool(xi as tf.Tensor4D)),
+        ...withGradients(rng, "max pool", [x], (xi) => maxPool2d(xi as tf.Tensor4D, 3, 2, 1)),
+        ...withGradients(rng, "avg pool", [x], (xi) => tf.avgPool(xi as tf.Tensor4D, 2, 2, "valid")),
+        ...withGradients(rng, "global avg pool", [x], (xi) => globalAvgPool(xi as tf.Tensor4D)),
       ]);
     },
   },
@@ -239,10 +252,10 @@ const CHECKS: readonly Check[] = [
       // 2^15 elements: large enough for the native elementwise kernels.
       const [a, b] = [uniform(rng, [8, 16, 16, 16], -8, 8), uniform(rng, [8, 16, 16, 16], -8, 8)];
       return as("max", EXACT)([
-        ...withGradients(rng, [a], (x) => tf.relu(x)),
-        ...withGradients(rng, [a], (x) => relu6(x)),
-        ...withGradients(rng, [a, b], (x, y) => addRelu(x, y)),
-        ...withGradients(rng, [a], (x) => context(true).dropout(x, 0.3)),
+        ...withGradients(rng, "ReLU", [a], (x) => tf.relu(x)),
+        ...withGradients(rng, "ReLU6", [a], (x) => relu6(x)),
+        ...withGradients(rng, "add + ReLU", [a, b], (x, y) => addRelu(x, y)),
+        ...withGradients(rng, "dropout", [a], (x) => context(true).dropout(x, 0.3)),
       ]);
     },
   },
@@ -255,7 +268,10 @@ const CHECKS: readonly Check[] = [
       for (let step = 0; step < 2; step++) sgd.step(new Map([["self-check", w]]), { "self-check": uniform(rng, w.shape) }, 0.1);
       const momentum = sgd.momentumState().get("self-check")!;
       sgd.dispose();
-      return as("max", EXACT)([w.clone(), tf.tensor(momentum)]);
+      return as("max", EXACT)([
+        ["parameter", w.clone()],
+        ["momentum buffer", tf.tensor(momentum)],
+      ]);
     },
   },
   {
@@ -268,7 +284,11 @@ const CHECKS: readonly Check[] = [
       const labels = tf.tensor1d([3, 7, 0, 9], "int32");
       const { value, grads } = tf.variableGrads(() => crossEntropy(model.forward(x, { training: true }), labels), model.params.map((p) => p.variable));
       model.commitBatchStats();
-      return as("l2", NETWORK)([value, ...model.params.map((p) => grads[p.variable.name]!), ...model.buffers.map((b) => b.variable.clone())]);
+      return as("l2", NETWORK)([
+        ["loss", value],
+        ...model.params.map((p): [string, tf.Tensor] => [`gradient of ${p.name}`, grads[p.variable.name]!]),
+        ...model.buffers.map((b): [string, tf.Tensor] => [b.name, b.variable.clone()]),
+      ]);
     },
   },
   {
@@ -281,8 +301,8 @@ const CHECKS: readonly Check[] = [
       const labels = tf.tensor1d([1, 4, 4, 8], "int32");
       const config = { eps: 8 / 255, stepSize: 2 / 255, steps: 1, randomStart: false, labelMode: "true", inputSpace: "pixel" } as const;
       return [
-        ...as("l2", NETWORK)([inputGradient(model, images, labels)]),
-        ...as("share", FLIPPED_SIGNS)([new Pgd().perturb({ model, images, labels, seed: 0 }, config)]),
+        ...as("l2", NETWORK)([["input gradient", inputGradient(model, images, labels)]]),
+        ...as("share", FLIPPED_SIGNS)([["adversarial images", new Pgd().perturb({ model, images, labels, seed: 0 }, config)]]),
       ];
     },
   },
@@ -293,7 +313,7 @@ export const SELF_CHECKS = CHECKS.map((c) => c.name);
 
 interface Computed {
   values: Float32Array[];
-  metrics: Array<Pick<Output, "metric" | "tolerance">>;
+  metrics: Array<Pick<Output, "label" | "metric" | "tolerance">>;
 }
 
 /** Runs every check on the active backend; returns each check's outputs as plain arrays. */
@@ -305,7 +325,7 @@ async function runAll(only: (name: string) => boolean): Promise<Computed[]> {
     try {
       const outputs = tf.tidy(() => {
         const out = check.run((v) => owned.push(v));
-        metrics = out.map(({ metric, tolerance }) => ({ metric, tolerance }));
+        metrics = out.map(({ label, metric, tolerance }) => ({ label, metric, tolerance }));
         return out.map((o) => o.tensor);
       });
       computed.push({ values: await Promise.all(outputs.map(async (t) => Float32Array.from(await t.data()))), metrics });
@@ -358,7 +378,8 @@ export async function runSelfCheck(only: (name: string) => boolean = () => true)
   const results = CHECKS.filter((c) => only(c.name)).map((check, i): CheckResult => {
     const [g, w] = [got[i]!, want[i]!];
     // The output closest to its tolerance speaks for the check.
-    const compared = w.metrics.map(({ metric, tolerance }, j) => ({
+    const compared = w.metrics.map(({ label, metric, tolerance }, j) => ({
+      output: label,
       metric,
       tolerance,
       error: g.values.length === w.values.length ? error(metric, g.values[j]!, w.values[j]!) : Infinity,
@@ -371,8 +392,8 @@ export async function runSelfCheck(only: (name: string) => boolean = () => true)
 
 const short = (x: number) => (Number.isFinite(x) ? x.toPrecision(2) : String(x));
 
-/** "name error (tolerance t)" of one result. */
-export const describeResult = (r: CheckResult) => `${r.name}: ${r.metric} error ${short(r.error)} (tolerance ${short(r.tolerance)})`;
+/** "check: output, metric error e (tolerance t)" of one result. */
+export const describeResult = (r: CheckResult) => `${r.name}: ${r.output}, ${r.metric} error ${short(r.error)} (tolerance ${short(r.tolerance)})`;
 
 /** The report as JobInfo carries it: the comparison closest to its tolerance stands for the rest. */
 export function selfCheckInfo(report: SelfCheckReport): Omit<SelfCheck, "$typeName"> {

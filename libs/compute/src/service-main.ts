@@ -71,7 +71,7 @@ export async function startComputeService(
   else {
     const failed = check.results.filter((r) => !r.passed);
     notServing = `backend self-check failed on ${check.backend}: ${failed.map(describeResult).join("; ")}`;
-    log.error("self-check failed", { ...checked, failed: failed.map(({ name, metric, error, tolerance }) => ({ name, metric, error, tolerance })), serving: false });
+    log.error("self-check failed", { ...checked, failed: failed.map(({ name, output, metric, error, tolerance }) => ({ name, output, metric, error, tolerance })), serving: false });
   }
   const deps: ComputeDeps = { store, sources: { ...dataSourcesFromEnv(env), store }, queue: new JobQueue(config.queueLimit) };
   log.info("store", { bucket: deps.store.bucket, kind: env.MINIO_ENDPOINT ? "s3" : "local" });

@@ -78,9 +78,9 @@ describe("backend self-check", () => {
     expect(report.passed).toBe(false);
     const [conv, pooling] = report.results;
     expect(conv!.passed).toBe(true);
-    expect(pooling).toMatchObject({ name: expect.stringMatching(/^pooling/), passed: false });
+    expect(pooling).toMatchObject({ name: expect.stringMatching(/^pooling/), output: "avg pool", passed: false });
     expect(pooling!.error).toBeGreaterThan(pooling!.tolerance);
-    expect(describeResult(pooling!)).toMatch(/^pooling .*: max error \S+ \(tolerance 0\.00010\)$/);
+    expect(describeResult(pooling!)).toMatch(/^pooling .*: avg pool, max error \S+ \(tolerance 0\.00010\)$/);
     expect(selfCheckInfo(report)).toMatchObject({ passed: false, checks: 2, worst: describeResult(pooling!) });
   });
 

@@ -132,8 +132,9 @@ const TINY_BATCH = [4, 8, 8, 3];
 /**
  * A tiny CIFAR ResNet from the layers ResNet20 is made of (models/resnet.ts): a
  * conv-BN-ReLU stem, an identity block and a strided block with the option-A
- * shortcut, global average pooling, a linear classifier; 8 and 16 channels. A
- * whole ResNet20 step takes the cpu backend tens of seconds; this takes milliseconds.
+ * shortcut, global average pooling, a linear classifier; 8 and 16 channels.
+ * A whole ResNet20 step took the cpu backend over ten seconds here; this one
+ * about a tenth of a second. (The config's architecture is only a label.)
  */
 function tinyResNet(seed: number): Network {
   const b = new ModelBuilder(seed);

@@ -490,6 +490,8 @@ describe.skipIf(!kubectl)(`deploy/k8s rendered with kubectl kustomize${kubectl ?
     for (const label of RECOMMENDED) expect(podTemplate(job).metadata.labels[label], label).toBeTruthy();
     const [container] = containersOf(job);
     expect(OUR_IMAGES.has(imageName(container.image))).toBe(true);
+    // `gap run`: the experiment CLI's command that runs a spec.
+    expect(container.args).toEqual(["services/coordinator/src/cli.ts", "run"]);
     expect(existsSync(join(REPO_ROOT, container.args[0]))).toBe(true);
     const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value]));
     expect(Object.keys(env).filter((name) => !KNOWN_ENV.has(name))).toEqual([]);

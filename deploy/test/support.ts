@@ -12,7 +12,7 @@ export const DOCKERFILE = join(DEPLOY_DIR, "docker/Dockerfile");
 export interface K8sObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  metadata: { name: string; generateName?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   // Kubernetes objects are deep and varied; the tests walk them as plain data.
   spec?: any;
   data?: Record<string, string>;
@@ -30,6 +30,15 @@ export function findKubectl(): { kubectl?: string; reason?: string } {
     return { reason: `no usable kubectl (${kubectl}: ${probe.error?.message ?? probe.stderr.trim()}); install kubernetes-client or set GAP_KUBECTL` };
   }
   return { kubectl };
+}
+
+/**
+ * The major version of the kustomize inside kubectl: `kubectl version --client` names it
+ * from kubectl 1.21 (kustomize 4) on; older kubectls embed kustomize 2.0.3.
+ */
+export function kustomizeMajor(kubectl: string): number {
+  const out = spawnSync(kubectl, ["version", "--client"], { encoding: "utf8" }).stdout ?? "";
+  return Number(/Kustomize Version: v?(\d+)/.exec(out)?.[1] ?? 2);
 }
 
 /**
@@ -56,13 +65,24 @@ type Model = new (data: unknown) => { validate(): void };
 const requireModel = createRequire(import.meta.url);
 
 /**
- * Validates an object against the Kubernetes OpenAPI schema of its apiVersion and kind,
- * with the validators kubernetes-models generates from it. Returns the problems.
+ * Where the schemas of custom resources come from: the CRDs' own OpenAPI schemas, as
+ * kubernetes-models generates validators from them (Knative Serving 1.10's and the
+ * Prometheus Operator 0.65's). Everything else is Kubernetes 1.27's.
+ */
+const CRD_MODELS: Record<string, string> = {
+  "serving.knative.dev": "@kubernetes-models/knative",
+  "monitoring.coreos.com": "@kubernetes-models/prometheus-operator",
+};
+
+/**
+ * Validates an object against the OpenAPI schema of its apiVersion and kind, with the
+ * validators kubernetes-models generates from it. Returns the problems.
  */
 export function schemaProblems(object: K8sObject): string[] {
   let models: Record<string, Model | undefined>;
+  const group = object.apiVersion.includes("/") ? object.apiVersion.split("/")[0]! : "";
   try {
-    models = requireModel(`kubernetes-models/${object.apiVersion}`) as Record<string, Model | undefined>;
+    models = requireModel(`${CRD_MODELS[group] ?? "kubernetes-models"}/${object.apiVersion}`) as Record<string, Model | undefined>;
   } catch {
     return [`no OpenAPI schema for apiVersion ${object.apiVersion}`];
   }
@@ -85,8 +105,23 @@ export function find(objects: K8sObject[], kind: string, name: string): K8sObjec
   return found;
 }
 
-/** Whether a matchLabels selector selects the given labels. */
-export function selects(selector: { matchLabels?: Record<string, string> } | undefined, labels: Record<string, string> | undefined): boolean {
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: Array<{ key: string; operator: "In" | "NotIn" | "Exists" | "DoesNotExist"; values?: string[] }>;
+}
+
+/** Whether a label selector (matchLabels and matchExpressions) selects the given labels; an empty one selects none. */
+export function selects(selector: LabelSelector | undefined, labels: Record<string, string> | undefined): boolean {
   const wanted = Object.entries(selector?.matchLabels ?? {});
-  return wanted.length > 0 && wanted.every(([key, value]) => labels?.[key] === value);
+  const expressions = selector?.matchExpressions ?? [];
+  if (wanted.length + expressions.length === 0) return false;
+  return (
+    wanted.every(([key, value]) => labels?.[key] === value) &&
+    expressions.every(({ key, operator, values = [] }) => {
+      const value = labels?.[key];
+      if (operator === "Exists") return value !== undefined;
+      if (operator === "DoesNotExist") return value === undefined;
+      return operator === "In" ? value !== undefined && values.includes(value) : value === undefined || !values.includes(value);
+    })
+  );
 }

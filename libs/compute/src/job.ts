@@ -1,8 +1,16 @@
 import { cpus } from "node:os";
 import { version_core as tfjsVersion } from "@tensorflow/tfjs-core";
-import type { JobInfo } from "@gap/proto";
-import { streamJob, type CallContext, type ComputeServiceName, type JobQueue, type ProgressUpdate } from "@gap/service-kit";
+import { create } from "@bufbuild/protobuf";
+import { SelfCheckSchema, type JobInfo, type SelfCheck } from "@gap/proto";
+import { metrics, streamJob, type CallContext, type ComputeServiceName, type JobQueue, type ProgressUpdate } from "@gap/service-kit";
 import { backendInfo, nativeStatus } from "@gap/ml-core";
+
+let selfCheck: SelfCheck | undefined;
+
+/** The start-up self-check's result, for the JobInfo of every job this process runs. */
+export function recordSelfCheck(result: Omit<SelfCheck, "$typeName">): void {
+  selfCheck = create(SelfCheckSchema, result);
+}
 
 /** Where this process computes, for the JobInfo of every result. */
 export function jobInfo(service: ComputeServiceName, wallSeconds: number): Omit<JobInfo, "$typeName"> {
@@ -18,6 +26,7 @@ export function jobInfo(service: ComputeServiceName, wallSeconds: number): Omit<
     platform: `${process.platform}-${process.arch}`,
     cpus: cpus().length,
     wallSeconds,
+    selfCheck,
   };
 }
 
@@ -49,20 +58,39 @@ function progressLog(log: CallContext["log"], report: (progress: ProgressUpdate)
   return { update, finish };
 }
 
-/** streamJob for compute services: the result also says where the job ran and for how long; progress is logged. */
+/**
+ * streamJob for compute services: the result also says where the job ran and
+ * for how long; progress is logged. The job's duration goes to
+ * gap_job_duration_seconds by kind (the service) and outcome; `images` (what
+ * the job computed on, from its result) to gap_images_total and gap_images_per_second.
+ */
 export function computeJob<Result extends object>(
   service: ComputeServiceName,
   queue: JobQueue,
   context: CallContext,
   job: (report: (progress: ProgressUpdate) => void) => Promise<Result>,
+  images?: (result: Result) => number,
 ) {
   return streamJob(queue, context, async (report) => {
     const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
     context.log.info("job started", { service });
     const logged = progressLog(context.log, report);
-    const result = await job(logged.update);
+    let result: Result;
+    try {
+      result = await job(logged.update);
+    } catch (error) {
+      metrics.jobDuration.observe({ kind: service, outcome: "error" }, seconds());
+      throw error;
+    }
     logged.finish();
-    const wallSeconds = (performance.now() - started) / 1000;
+    const wallSeconds = seconds();
+    metrics.jobDuration.observe({ kind: service, outcome: "ok" }, wallSeconds);
+    const count = images?.(result) ?? 0;
+    if (count > 0) {
+      metrics.images.inc({ kind: service }, count);
+      metrics.imagesPerSecond.set({ kind: service }, count / Math.max(wallSeconds, 1e-9));
+    }
     context.log.info("job done", { service, wallSeconds: Number(wallSeconds.toFixed(2)) });
     return { ...result, job: jobInfo(service, wallSeconds) };
   });

@@ -6,6 +6,7 @@ import {
   exitOnSignals,
   flag,
   JobQueue,
+  metrics,
   oneOf,
   readEnv,
   serviceConfigFromEnv,
@@ -17,6 +18,8 @@ import {
 import { createArtifactStore, type ArtifactStore } from "@gap/artifacts";
 import { BACKEND_CHOICES, initBackend } from "@gap/ml-core";
 import { dataSourcesFromEnv, type DataSources } from "./datasets.js";
+import { describeResult, runSelfCheck, selfCheckInfo } from "./self-check.js";
+import { recordSelfCheck } from "./job.js";
 
 /** What every compute service's handlers work with. */
 export interface ComputeDeps {
@@ -43,8 +46,10 @@ export function storeFromEnv(env: NodeJS.ProcessEnv): ArtifactStore {
 
 /**
  * Starts a compute service as its own process would: config from the
- * environment (all of it checked first), the TensorFlow.js backend, the
- * artifact store, then gRPC.
+ * environment (all of it checked first), the TensorFlow.js backend and its
+ * self-check, the artifact store, then gRPC. A failed self-check leaves the
+ * service NOT_SERVING (readiness probes hold it out; calls that reach it fail
+ * UNAVAILABLE) and logs which comparison disagreed and by how much.
  */
 export async function startComputeService(
   name: ServiceName,
@@ -56,9 +61,21 @@ export async function startComputeService(
   const store = storeFromEnv(env);
   const log = createLogger({ service: name });
   const backend = await initBackend(backendChoice, { log: (record) => log.info("backend selected", { ...record }) });
+  const check = await runSelfCheck();
+  recordSelfCheck(selfCheckInfo(check));
+  metrics.selfCheckPassed.set(check.passed ? 1 : 0);
+  metrics.selfCheckSeconds.set(check.seconds);
+  const checked = { backend: check.backend, reference: "cpu", seconds: Number(check.seconds.toFixed(3)), comparisons: check.results.length };
+  let notServing: string | undefined;
+  if (check.passed) log.info("self-check passed", { ...checked, worst: selfCheckInfo(check).worst, nativeKernels: Object.keys(check.nativeKernels) });
+  else {
+    const failed = check.results.filter((r) => !r.passed);
+    notServing = `backend self-check failed on ${check.backend}: ${failed.map(describeResult).join("; ")}`;
+    log.error("self-check failed", { ...checked, failed: failed.map(({ name, output, metric, error, tolerance }) => ({ name, output, metric, error, tolerance })), serving: false });
+  }
   const deps: ComputeDeps = { store, sources: { ...dataSourcesFromEnv(env), store }, queue: new JobQueue(config.queueLimit) };
   log.info("store", { bucket: deps.store.bucket, kind: env.MINIO_ENDPOINT ? "s3" : "local" });
-  return startService({ config, files: gapFiles, services: [register(deps)], log: log.child({ backend: backend.name }) });
+  return startService({ config, files: gapFiles, services: [register(deps)], log: log.child({ backend: backend.name }), notServing });
 }
 
 /**

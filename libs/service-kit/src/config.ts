@@ -26,6 +26,7 @@ export const ENV = {
   queueLimit: "GAP_QUEUE_LIMIT",
   logLevel: "GAP_LOG_LEVEL",
   maxConnectionAgeMs: "GAP_MAX_CONNECTION_AGE_MS",
+  metricsPort: "GAP_METRICS_PORT",
   backend: "GAP_BACKEND",
   storeDir: "GAP_STORE_DIR",
   minioEndpoint: "MINIO_ENDPOINT",
@@ -39,13 +40,14 @@ export const COORDINATOR_ENV = {
   concurrency: "GAP_CONCURRENCY",
   retryBudgetMs: "GAP_RETRY_BUDGET_MS",
   silenceLimitMs: "GAP_SILENCE_LIMIT_MS",
+  callTimeoutMs: "GAP_CALL_TIMEOUT_MS",
 } as const;
 
 /** Environment variables of the experiment CLI (nx run coordinator:experiment). */
 export const CLI_ENV = {
   /** host:port of a running coordinator; unset starts local services. */
   coordinatorAddress: "GAP_COORDINATOR_ADDRESS",
-  /** A preset name or a YAML/JSON spec file. */
+  /** A preset name, a YAML/JSON spec file, or the spec's YAML itself (text with a line break). */
   spec: "GAP_SPEC",
   /** Where results, reports, logs and the local store go. */
   workDir: "GAP_WORK_DIR",
@@ -65,7 +67,12 @@ export interface ServiceConfig {
   queueLimit: number;
   /** Connections older than this are closed (after their calls end), so clients look the service up again; 0 never. */
   maxConnectionAgeMs: number;
+  /** Port of the Prometheus endpoint (GET /metrics, on the same host); 0 takes a free one. */
+  metricsPort: number;
 }
+
+/** The metrics port the Kubernetes manifests give every pod (GAP_METRICS_PORT; the PodMonitors scrape it by name). */
+export const CLUSTER_METRICS_PORT = 9464;
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const DAY_MS = 86_400_000;
@@ -79,6 +86,8 @@ export function serviceVariables(name: ServiceName) {
     [ENV.shutdownGraceMs]: integer("time in-flight calls get after SIGTERM", 10_000, 0, DAY_MS, " ms"),
     [ENV.queueLimit]: integer("jobs waiting behind the running one", 4, 0, 10_000),
     [ENV.maxConnectionAgeMs]: integer("age at which a connection is closed (0: never)", 300_000, 0, DAY_MS, " ms"),
+    // A free port by default: several processes on one machine (the local cluster, tests) must not collide.
+    [ENV.metricsPort]: integer("port of the Prometheus /metrics endpoint; 0 takes a free one", 0, 0, 65_535),
     [ENV.logLevel]: oneOf("least severe log level written", "info", ["debug", "info", "warn", "error"] as const),
   } as const;
 }
@@ -93,6 +102,7 @@ export function serviceConfigFromEnv(name: ServiceName, env: NodeJS.ProcessEnv =
     shutdownGraceMs: v[ENV.shutdownGraceMs],
     queueLimit: v[ENV.queueLimit],
     maxConnectionAgeMs: v[ENV.maxConnectionAgeMs],
+    metricsPort: v[ENV.metricsPort],
   };
 }
 
@@ -103,12 +113,19 @@ export interface CoordinatorConfig {
   retryBudgetMs: number;
   /** A step call that sends nothing for this long is cancelled and retried. */
   silenceLimitMs: number;
+  /**
+   * A step call running this long is ended by the coordinator (DEADLINE_EXCEEDED) and
+   * retried, resuming from its checkpoint: below a proxy's request timeout (Knative's
+   * timeoutSeconds), so the cut is one the coordinator knows to retry. 0: no limit.
+   */
+  callTimeoutMs: number;
 }
 
 export const COORDINATOR_VARIABLES = {
   [COORDINATOR_ENV.concurrency]: integer("steps the coordinator runs at once", 2, 1, 256),
   [COORDINATOR_ENV.retryBudgetMs]: integer("time a failing step call is retried for", 600_000, 0, DAY_MS, " ms"),
   [COORDINATOR_ENV.silenceLimitMs]: integer("silence after which a step call is cancelled and retried", 60_000, 1_000, DAY_MS, " ms"),
+  [COORDINATOR_ENV.callTimeoutMs]: integer("longest a step call runs before it is ended and retried from its checkpoint (0: no limit)", 0, 0, 7 * DAY_MS, " ms"),
 } as const;
 
 export function coordinatorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): CoordinatorConfig {
@@ -117,5 +134,6 @@ export function coordinatorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): 
     concurrency: v[COORDINATOR_ENV.concurrency],
     retryBudgetMs: v[COORDINATOR_ENV.retryBudgetMs],
     silenceLimitMs: v[COORDINATOR_ENV.silenceLimitMs],
+    callTimeoutMs: v[COORDINATOR_ENV.callTimeoutMs],
   };
 }

@@ -5,6 +5,7 @@ export * from "./errors.js";
 export * from "./grpc-definition.js";
 export * from "./job-queue.js";
 export * from "./log.js";
+export * from "./metrics.js";
 export * from "./server.js";
 export * from "./stream-job.js";
 export * from "./validate.js";

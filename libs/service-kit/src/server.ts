@@ -14,6 +14,7 @@ import type { ServiceConfig } from "./config.js";
 import { cancelled, toStatus, unavailable } from "./errors.js";
 import { toGrpcDefinition } from "./grpc-definition.js";
 import { createLogger, type Logger } from "./log.js";
+import { metrics, serveMetrics } from "./metrics.js";
 import { addReflection } from "./reflection.js";
 
 /** What a handler gets besides its request. */
@@ -49,11 +50,20 @@ export interface StartOptions {
   /** Files for server reflection (usually gapFiles from @gap/proto). */
   files: readonly DescFile[];
   log?: Logger;
+  /**
+   * Why this process must not take work (a failed backend self-check): its
+   * services then report NOT_SERVING, so readiness probes hold it out, and any
+   * call that reaches it anyway fails UNAVAILABLE with this reason. The process
+   * itself ("" in the health service) stays SERVING: it is alive, not to be restarted.
+   */
+  notServing?: string;
 }
 
 export interface RunningService {
   readonly port: number;
   readonly address: string;
+  /** host:port of GET /metrics (Prometheus). */
+  readonly metricsAddress: string;
   readonly health: HealthImplementation;
   readonly log: Logger;
   /** Stops taking calls, lets in-flight calls finish within the grace period, then cancels the rest. */
@@ -74,8 +84,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
 
   const health = new HealthImplementation({ "": "SERVING" });
   for (const { service, handlers } of options.services) {
-    server.addService(toGrpcDefinition(service), adaptHandlers(service, handlers, inFlight, log));
-    health.setStatus(service.typeName, "SERVING");
+    server.addService(toGrpcDefinition(service), adaptHandlers(service, handlers, inFlight, log, options.notServing));
+    health.setStatus(service.typeName, options.notServing === undefined ? "SERVING" : "NOT_SERVING");
   }
   health.addToServer(server);
   addReflection(server, options.files);
@@ -86,7 +96,11 @@ export async function startService(options: StartOptions): Promise<RunningServic
     ),
   );
   const address = `${config.host}:${port}`;
-  log.info("listening", { address, services: options.services.map((s) => s.service.typeName) });
+  const metricsEndpoint = await serveMetrics(config.host, config.metricsPort, log).catch((error: Error) => {
+    server.forceShutdown();
+    throw error;
+  });
+  log.info("listening", { address, services: options.services.map((s) => s.service.typeName), serving: options.notServing === undefined });
 
   let stopping: Promise<void> | undefined;
   const shutdown = (reason = "shutdown") =>
@@ -104,10 +118,11 @@ export async function startService(options: StartOptions): Promise<RunningServic
         await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
         server.forceShutdown();
       }
+      await metricsEndpoint.close();
       log.info("stopped");
     })());
 
-  return { port, address, health, log, shutdown };
+  return { port, address, metricsAddress: metricsEndpoint.address, health, log, shutdown };
 }
 
 /** SIGTERM and SIGINT shut the service down gracefully, then exit. */
@@ -130,20 +145,26 @@ function adaptHandlers(
   handlers: Record<string, unknown>,
   inFlight: Set<AbortController>,
   log: Logger,
+  notServing: string | undefined,
 ): UntypedServiceImplementation {
   const implementation: UntypedServiceImplementation = {};
   for (const method of service.methods) {
     const handler = handlers[method.localName];
     if (typeof handler !== "function") throw new Error(`${service.typeName}.${method.name} has no handler`);
-    const callLog = log.child({ rpc: `${service.typeName}/${method.name}` });
+    const rpc = `${service.typeName}/${method.name}`;
+    const callLog = log.child({ rpc });
+    const refusal = notServing === undefined ? undefined : unavailable(`not serving: ${notServing}`);
     if (method.methodKind === "unary") {
       implementation[method.localName] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
         const context = openCall(call, inFlight, callLog);
         Promise.resolve()
-          .then(() => handler(call.request, context.context))
+          .then(() => {
+            if (refusal) throw refusal;
+            return handler(call.request, context.context);
+          })
           .then(
             (response) => callback(null, toMessage(method.output, response)),
-            (error) => callback(reportError(error, context.context)),
+            (error) => callback(reportError(error, context.context, rpc)),
           )
           .finally(context.close);
       };
@@ -151,6 +172,7 @@ function adaptHandlers(
       implementation[method.localName] = (call: ServerWritableStream<unknown, unknown>) => {
         const context = openCall(call, inFlight, callLog);
         (async () => {
+          if (refusal) throw refusal;
           for await (const response of handler(call.request, context.context) as AsyncIterable<unknown>) {
             if (context.context.signal.aborted) throw context.context.signal.reason ?? cancelled();
             if (!call.write(toMessage(method.output, response))) {
@@ -160,7 +182,7 @@ function adaptHandlers(
           call.end();
         })()
           .catch((error) => {
-            if (!call.cancelled) call.emit("error", reportError(error, context.context));
+            if (!call.cancelled) call.emit("error", reportError(error, context.context, rpc));
           })
           .finally(context.close);
       };
@@ -201,8 +223,9 @@ function openCall(
   };
 }
 
-function reportError(error: unknown, context: CallContext) {
+function reportError(error: unknown, context: CallContext, rpc: string) {
   const reported = toStatus(error);
+  metrics.rpcErrors.inc({ method: rpc, code: status[reported.code ?? status.UNKNOWN] });
   const level = reported.code === status.INTERNAL || reported.code === status.UNKNOWN ? "error" : "info";
   context.log[level]("call failed", { code: status[reported.code ?? status.UNKNOWN], details: reported.details });
   return reported;

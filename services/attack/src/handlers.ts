@@ -43,7 +43,7 @@ export function attackService({ store, sources, queue }: ComputeDeps) {
             adversarialCorrect: counts.adversarialCorrect,
           };
         });
-      });
+      }, (result) => result.count); // adversarial images made
     },
   });
 }

@@ -112,7 +112,9 @@ async function runExperiment(args: Args): Promise<number> {
   coordinatorConfigFromEnv();
   readEnv(COMPUTE_VARIABLES, process.env);
   const named = args.positionals[0] ?? process.env[CLI_ENV.spec] ?? "quick";
-  const source = PRESETS[named] ? named : resolve(CALLER_DIR, named);
+  // A preset, the spec's YAML itself (GAP_SPEC in the Kubernetes Job), or a file relative to the caller.
+  const inline = named.includes("\n");
+  const source = PRESETS[named] || inline ? named : resolve(CALLER_DIR, named);
   let spec;
   try {
     spec = validateSpec(applyOverrides(loadSpec(source), (args.values.set as string[] | undefined) ?? []));
@@ -124,7 +126,7 @@ async function runExperiment(args: Args): Promise<number> {
     throw new UsageError("bad spec: spec.base_weights names a local file; uploading it to a remote coordinator's store needs MINIO_ENDPOINT (and its keys)");
   }
   const env = storeEnv(args);
-  return runCommand({ spec, source: named, coordinator, workDir: workDir(args), store: storeFromEnv({ ...process.env, ...env }), env });
+  return runCommand({ spec, source: inline ? "the spec in GAP_SPEC" : named, coordinator, workDir: workDir(args), store: storeFromEnv({ ...process.env, ...env }), env });
 }
 
 async function list(args: Args): Promise<number> {

@@ -28,6 +28,8 @@ export type StepCaller = (
 export interface StepCallerOptions {
   /** A call that sends nothing for this long is cancelled and fails as DEADLINE_EXCEEDED (which is retried). */
   silenceLimitMs: number;
+  /** A call running this long is ended (DEADLINE_EXCEEDED, retried from the step's checkpoint); 0: no limit. */
+  callTimeoutMs?: number;
 }
 
 /** What a call that went silent fails with: transient, so the step is retried (on another replica where there is one). */
@@ -56,7 +58,8 @@ export function createStepCaller(addresses: ServiceAddresses, options: StepCalle
     }, Math.min(1000, options.silenceLimitMs / 4));
     let result: unknown;
     try {
-      for await (const message of STEP_KINDS[kind].call(clients, request as never, { ...callOptions, signal: controller.signal })) {
+      const deadline = options.callTimeoutMs ? options.callTimeoutMs : callOptions.deadline;
+      for await (const message of STEP_KINDS[kind].call(clients, request as never, { ...callOptions, deadline, signal: controller.signal })) {
         lastMessage = Date.now();
         if (message.event.case === "progress") callOptions.onProgress?.(message.event.value as Progress);
         else if (message.event.case === "result") result = message.event.value;

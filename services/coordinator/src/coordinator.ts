@@ -10,7 +10,7 @@ import {
   type ExperimentEvent,
   type ExperimentSpec,
 } from "@gap/proto";
-import { implement, nonEmptyString, notFound, type Logger } from "@gap/service-kit";
+import { implement, metrics, nonEmptyString, notFound, type Logger } from "@gap/service-kit";
 import type { ArtifactInfo, ArtifactRefLike, ArtifactStore } from "@gap/artifacts";
 import { artifactRef } from "@gap/compute";
 import { buildGraph, graphInputs } from "./graph.js";
@@ -68,6 +68,7 @@ export class Coordinator {
       onStepDone: (e) => this.persist(e),
     }, graphInputs(spec));
     this.experiments.set(id, experiment);
+    this.countEvents(experiment);
     await this.deps.store.put(`${prefix(id)}/spec.json`, encode(toJson(ExperimentSpecSchema, spec)), { contentType: "application/json" });
     await this.persist(experiment);
     this.finalReports.delete(id);
@@ -79,6 +80,26 @@ export class Coordinator {
     );
     this.deps.log.info("experiment started", { experiment: id, steps: experiment.steps.length });
     return experiment;
+  }
+
+  /**
+   * Feeds the experiment's state changes (not its progress) to the process's
+   * metrics: gap_steps_total by step kind and state, gap_experiments_total by
+   * state, and gap_experiments (those held now, by state).
+   */
+  private countEvents(experiment: Experiment): void {
+    const kinds = new Map(experiment.steps.map((step) => [step.id, step.kind]));
+    experiment.subscribe((event) => {
+      if (event.progress) return;
+      const state = RunState[event.state].toLowerCase();
+      if (event.stepId !== "") {
+        metrics.steps.inc({ kind: kinds.get(event.stepId) ?? "input", state });
+        return;
+      }
+      metrics.experiments.inc({ state });
+      metrics.experimentsByState.reset();
+      for (const e of this.experiments.values()) metrics.experimentsByState.inc({ state: RunState[e.state].toLowerCase() });
+    });
   }
 
   /** Resumes every stored experiment that was running when the last coordinator stopped. */

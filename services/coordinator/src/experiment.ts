@@ -171,11 +171,18 @@ export class Experiment {
     (request as { outputKey?: string }).outputKey = STORE_LAYOUT.stepOutput(step.kind, hash, kind.extension);
     this.states.set(step.id, RunState.RUNNING);
     this.emit(step.id, RunState.RUNNING);
-    const { output, result } = await this.withRetries(step, () =>
-      this.deps.call(step.kind, request as never, {
-        signal: this.controller.signal,
-        onProgress: (progress) => this.emit(step.id, RunState.RUNNING, { progress }),
-      }),
+    let heard = 0;
+    const { output, result } = await this.withRetries(
+      step,
+      () =>
+        this.deps.call(step.kind, request as never, {
+          signal: this.controller.signal,
+          onProgress: (progress) => {
+            heard = Date.now();
+            this.emit(step.id, RunState.RUNNING, { progress });
+          },
+        }),
+      () => heard,
     );
     const json = JSON.stringify(toJson(kind.result as DescMessage, result as never));
     await this.deps.store.put(cacheKey, new TextEncoder().encode(json), { contentType: "application/json" });
@@ -211,8 +218,11 @@ export class Experiment {
   /**
    * Transient failures are retried with backoff and jitter until the budget of
    * failing time is spent; a busy service is waited for without spending it.
+   * Failing time runs from the last message of the call (`heard`): an attempt
+   * that streamed progress until it was cut (a long step ended by a shutdown or
+   * by the call timeout, resuming from its checkpoint) starts the count afresh.
    */
-  private async withRetries<T>(step: Step, call: () => Promise<T>): Promise<T> {
+  private async withRetries<T>(step: Step, call: () => Promise<T>, heard: () => number = () => 0): Promise<T> {
     const { budgetMs, initialDelayMs, maxDelayMs } = this.deps.retry;
     let failingMs = 0;
     for (let attempt = 1; ; attempt++) {
@@ -223,7 +233,8 @@ export class Experiment {
         const busy = isBusy(error);
         if (this.controller.signal.aborted || !(isTransient(error) || busy)) throw error;
         const delay = jittered(Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(attempt - 1, 20)));
-        if (!busy) failingMs += Date.now() - started + delay;
+        if (heard() > started) failingMs = 0;
+        if (!busy) failingMs += Date.now() - Math.max(started, heard()) + delay;
         if (failingMs > budgetMs) throw new Error(`${(error as Error).message} (retried for ${Math.round(failingMs / 1000)} s, the budget)`);
         const what = busy ? "busy, waiting in line" : "retrying";
         this.deps.log.warn(busy ? "service busy; waiting" : "retrying step", { step: step.id, attempt, delayMs: Math.round(delay), error: (error as Error).message });

@@ -12,6 +12,8 @@ export interface LocalCluster {
   addresses: Record<string, string[]>;
   /** Running processes by name: "training", and "training-2" for a second replica. */
   processes: Map<string, ChildProcess>;
+  /** host:port of each process's Prometheus endpoint (GET /metrics), by process name. */
+  metricsAddresses: Map<string, string>;
   /**
    * Starts the named process again (after it was killed) on the address it
    * had, so its callers find it where they left it. Returns that address.
@@ -34,17 +36,18 @@ export interface LocalClusterOptions {
 /**
  * The five compute services and the coordinator as local processes on free
  * loopback ports. Each process logs JSON lines to <logDir>/<name>.log; its
- * "listening" line tells the bound address.
+ * "listening" line tells the bound address, its "metrics listening" line that of /metrics.
  */
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
   mkdirSync(options.logDir, { recursive: true });
   const processes = new Map<string, ChildProcess>();
   const boundAddress = new Map<string, string>();
+  const metricsAddresses = new Map<string, string>();
   const launch = (name: string, service: ServiceName, extraEnv: Record<string, string> = {}) =>
     new Promise<string>((resolveAddress, reject) => {
       const port = boundAddress.get(name)?.split(":").pop() ?? "0";
       const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, `services/${service}/src/main.ts`)], {
-        env: { ...process.env, ...options.env, GAP_HOST: "127.0.0.1", GAP_PORT: port, ...options.envOf?.[name], ...extraEnv },
+        env: { ...process.env, ...options.env, GAP_HOST: "127.0.0.1", GAP_PORT: port, GAP_METRICS_PORT: "0", ...options.envOf?.[name], ...extraEnv },
         stdio: ["ignore", "ignore", "pipe"],
       });
       processes.set(name, child);
@@ -55,6 +58,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
         lastLines = [...lastLines.slice(-9), line];
         try {
           const record = JSON.parse(line) as { msg?: string; address?: string };
+          if (record.msg === "metrics listening" && record.address) metricsAddresses.set(name, record.address);
           if (record.msg === "listening" && record.address) {
             boundAddress.set(name, record.address);
             resolveAddress(record.address);
@@ -102,6 +106,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       coordinatorAddress,
       addresses,
       processes,
+      metricsAddresses,
       restart: (name, extraEnv = {}) => {
         const service = services.get(name);
         if (!service) throw new Error(`no process named ${name} in this cluster`);

@@ -14,7 +14,7 @@ const { config, coordinatorConfig, addresses, store } = exitOnConfigError(() => 
 }));
 const log = createLogger({ service: "coordinator" });
 try {
-  const caller = createStepCaller(addresses, { silenceLimitMs: coordinatorConfig.silenceLimitMs });
+  const caller = createStepCaller(addresses, { silenceLimitMs: coordinatorConfig.silenceLimitMs, callTimeoutMs: coordinatorConfig.callTimeoutMs });
   const coordinator = new Coordinator({
     store,
     call: caller.call,

@@ -1,6 +1,6 @@
 import { toJson } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { ExperimentSpecSchema, PruningScope, PruningStrategy, RunState, type Accuracy, type ExperimentEvent, type ExperimentSpec, type PruneRequest, type ResultRow } from "@gap/proto";
+import { ExperimentSpecSchema, PruningScope, PruningStrategy, RunState, type Accuracy, type ExperimentEvent, type ExperimentSpec, type JobInfo, type PruneRequest, type ResultRow } from "@gap/proto";
 import type { ArtifactRefLike, ArtifactStore } from "@gap/artifacts";
 import { decodeSafetensors } from "@gap/ml-core";
 import { maskOverlap, weightHistogram } from "@gap/algorithms";
@@ -165,20 +165,28 @@ function trainingCurves(source: ReportSource): Map<string, TrainingCurve[]> {
 
 const seconds = (s: number) => s.toFixed(1);
 
-/** The distinct places the jobs ran, with how many jobs each ran. */
+/** A JobInfo's start-up self-check, without its time (which differs per process). */
+function selfCheckCell(check: JobInfo["selfCheck"]): string {
+  if (!check) return "not recorded";
+  if (check.checks === 0) return check.worst;
+  return `${check.passed ? "passed" : "FAILED"}: ${check.checks} comparisons with cpu; closest to its tolerance: ${check.worst}`;
+}
+
+/** The distinct places the jobs ran, with how many jobs each ran and the slowest start-up self-check among them. */
 function softwareTable(outputs: ReadonlyMap<string, StepOutput>): Table {
-  const columns = ["service", "backend", "TensorFlow.js", "Node.js", "platform", "CPUs", "jobs"];
+  const columns = ["service", "backend", "backend self-check", "TensorFlow.js", "Node.js", "platform", "CPUs", "jobs", "self-check (s)"];
   const rows = new Map<string, string[]>();
   for (const { job } of outputs.values()) {
     if (!job) continue;
-    const cells = [job.service, job.backend, job.tfjsVersion, job.nodeVersion, job.platform, String(job.cpus)];
+    const cells = [job.service, job.backend, selfCheckCell(job.selfCheck), job.tfjsVersion, job.nodeVersion, job.platform, String(job.cpus)];
     const key = cells.join("\u0000");
-    const row = rows.get(key) ?? [...cells, "0"];
-    row[6] = String(Number(row[6]) + 1);
+    const row = rows.get(key) ?? [...cells, "0", "-"];
+    row[7] = String(Number(row[7]) + 1);
+    if (job.selfCheck) row[8] = Math.max(job.selfCheck.seconds, Number(row[8]) || 0).toFixed(2);
     rows.set(key, row);
   }
-  rows.set("coordinator", ["coordinator", "-", "-", process.version, `${process.platform}-${process.arch}`, "-", "-"]);
-  return { columns, rows: [...rows.values()].sort((a, b) => a[0]!.localeCompare(b[0]!)), numericFrom: 5 };
+  rows.set("coordinator", ["coordinator", "-", "-", "-", process.version, `${process.platform}-${process.arch}`, "-", "-", "-"]);
+  return { columns, rows: [...rows.values()].sort((a, b) => a[0]!.localeCompare(b[0]!)), numericFrom: 6 };
 }
 
 /** Job wall times by kind of step, the slowest step of each, and this run's wall time. */

@@ -152,9 +152,11 @@ export const PRESETS: Record<string, SpecInit> = { quick: QUICK_PRESET, "paper-c
 const REPO_ROOT = resolve(import.meta.dirname, "../../..");
 
 /**
- * A spec from a preset name or a YAML/JSON file in the proto JSON mapping
- * (camelCase or snake_case). Base-weights paths become absolute: a preset's
- * against the repository root, a file's against the file's directory.
+ * A spec from a preset name, a YAML/JSON file in the proto JSON mapping
+ * (camelCase or snake_case), or that YAML's text itself (anything with a line
+ * break). Base-weights paths become absolute: a preset's against the
+ * repository root, a file's against the file's directory, the text's against
+ * the working directory.
  */
 export function loadSpec(presetOrPath: string): ExperimentSpec {
   const presetSpec = (name: string) => {
@@ -163,20 +165,23 @@ export function loadSpec(presetOrPath: string): ExperimentSpec {
   };
   const preset = presetSpec(presetOrPath);
   if (preset) return preset;
+  // Text with a line break is the spec itself (a Kubernetes Job carries it in GAP_SPEC); relative paths are from the working directory.
+  const inline = presetOrPath.includes("\n");
+  const where = inline ? "the spec text" : presetOrPath;
   let parsed: unknown;
   try {
-    parsed = parseYaml(readFileSync(presetOrPath, "utf8"));
+    parsed = parseYaml(inline ? presetOrPath : readFileSync(presetOrPath, "utf8"));
   } catch (error) {
-    throw new Error(`cannot read spec "${presetOrPath}" (not a preset: ${Object.keys(PRESETS).join(", ")}): ${(error as Error).message}`);
+    throw new Error(`cannot read spec "${where}" (not a preset: ${Object.keys(PRESETS).join(", ")}): ${(error as Error).message}`);
   }
   const { preset: base, ...overrides } = (parsed ?? {}) as { preset?: string } & Record<string, JsonValue>;
   const start = base ? presetSpec(base) : undefined;
-  if (base && !start) throw new Error(`${presetOrPath}: unknown preset "${base}"`);
+  if (base && !start) throw new Error(`${where}: unknown preset "${base}"`);
   try {
-    const spec = withAbsolutePaths(fromJson(ExperimentSpecSchema, overrides as JsonValue), dirname(resolve(presetOrPath)));
+    const spec = withAbsolutePaths(fromJson(ExperimentSpecSchema, overrides as JsonValue), inline ? process.cwd() : dirname(resolve(presetOrPath)));
     return start ? mergeSpec(start, spec, overrides) : spec;
   } catch (error) {
-    throw new Error(`${presetOrPath}: ${(error as Error).message}`);
+    throw new Error(`${where}: ${(error as Error).message}`);
   }
 }
 

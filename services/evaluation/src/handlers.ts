@@ -32,7 +32,7 @@ export function evaluationService({ store, sources, queue }: ComputeDeps) {
             bothCorrect: set ? BigInt(transferAccuracy(set, counts.predictions).bothCorrect) : 0n,
           };
         });
-      });
+      }, (result) => Number(result.total));
     },
   });
 }

@@ -55,7 +55,7 @@ export function trainingService({ store, sources, queue }: ComputeDeps) {
             finalTrainAccuracy: summary.finalAccuracy,
           };
         });
-      });
+      }, (result) => data.count * (result.epochsCompleted - result.resumedAfterEpoch)); // images x epochs run in this call
     },
   });
 }

@@ -1,14 +1,14 @@
-import "@tensorflow/tfjs-backend-cpu";
 import { createHash } from "node:crypto";
-import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { makeSyntheticDataset } from "../src/data/index.js";
 import { createModel } from "../src/models/index.js";
 import { saveWeights } from "../src/io/index.js";
+import { initBackend } from "../src/runtime/index.js";
 import { train, type TrainOptions } from "../src/train/index.js";
 
+// The backend the services train on (wasm, with the native kernels where built): the resumed bits must match there.
 beforeAll(async () => {
-  await tf.setBackend("cpu");
+  await initBackend("wasm", { log: () => {} });
 });
 
 const config = { architecture: "resnet20" as const, numClasses: 10, inputShape: { height: 32, width: 32, channels: 3 } };

@@ -24,8 +24,13 @@ export interface ClientOptions {
   maxMessageBytes?: number;
 }
 
-/** Pings on every connection, with or without calls: a peer that stops answering (a hung or frozen replica) fails its calls as UNAVAILABLE. */
-export const KEEPALIVE = { intervalMs: 10_000, timeoutMs: 10_000 };
+/**
+ * Pings on every connection, with or without calls: a peer that stops answering (a hung or frozen
+ * replica, a lost network) fails its calls as UNAVAILABLE. The timeout outlasts the longest stretch
+ * a busy service's event loop cannot answer (one PGD batch of 128 without the native kernels takes
+ * 13-19 s on 2 cores); a hung service is caught sooner by the coordinator's silence limit.
+ */
+export const KEEPALIVE = { intervalMs: 10_000, timeoutMs: 60_000 };
 
 /**
  * A typed client. Several addresses are replicas: calls rotate over them.

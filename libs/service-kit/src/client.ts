@@ -18,10 +18,17 @@ type ClientMethod<M extends Pick<DescMethod, "input" | "output" | "methodKind">>
 
 export type TypedClient<T extends GenService<GenServiceMethods>> = { [K in keyof T["method"]]: ClientMethod<T["method"][K]> } & {
   close(): void;
+  /** Channels opened so far and open now (see ClientOptions.connectionAgeMs). */
+  channels(): { opened: number; open: number };
 };
 
 export interface ClientOptions {
   maxMessageBytes?: number;
+  /**
+   * After this long, new calls go to a fresh channel, which looks the name up again (so replicas
+   * added since get calls); the old channel closes when its last call ends. 0: one channel for good.
+   */
+  connectionAgeMs?: number;
 }
 
 /**
@@ -53,33 +60,104 @@ export function createClient<T extends GenService<GenServiceMethods>>(
     "grpc.keepalive_timeout_ms": KEEPALIVE.timeoutMs,
     "grpc.keepalive_permit_without_calls": 1,
   };
-  const clients: Client[] = targets.map((target) => new Constructor(`dns:///${target}`, credentials.createInsecure(), channelOptions));
+  const channels = targets.map((target) => new Channels(() => new Constructor(`dns:///${target}`, credentials.createInsecure(), channelOptions), options.connectionAgeMs ?? 0));
   let next = 0;
-  const pick = () => clients[next++ % clients.length] as Client & Record<string, (...args: unknown[]) => unknown>;
+  const pick = () => channels[next++ % channels.length]!.acquire();
 
-  const typed: Record<string, unknown> = { close: () => clients.forEach((c) => c.close()) };
+  const typed: Record<string, unknown> = {
+    close: () => channels.forEach((c) => c.close()),
+    channels: () => channels.reduce((sum, c) => ({ opened: sum.opened + c.opened, open: sum.open + c.open }), { opened: 0, open: 0 }),
+  };
   for (const method of service.methods) {
     if (method.methodKind === "unary") {
       typed[method.localName] = (request: unknown, callOptions: CallOptions = {}) =>
         new Promise((resolve, reject) => {
-          const call = pick()[method.localName]!(
+          const { client, done } = pick();
+          const call = client[method.localName]!(
             toMessageInit(method.input, request),
             { deadline: toDeadline(callOptions.deadline) },
-            (error: GrpcError | null, response: unknown) => (error ? reject(error) : resolve(response)),
+            (error: GrpcError | null, response: unknown) => {
+              done();
+              if (error) reject(error);
+              else resolve(response);
+            },
           ) as { cancel(): void };
           callOptions.signal?.addEventListener("abort", () => call.cancel(), { once: true });
         });
     } else if (method.methodKind === "server_streaming") {
       typed[method.localName] = (request: unknown, callOptions: CallOptions = {}) => {
-        const call = pick()[method.localName]!(toMessageInit(method.input, request), {
+        const { client, done } = pick();
+        const call = client[method.localName]!(toMessageInit(method.input, request), {
           deadline: toDeadline(callOptions.deadline),
-        }) as AsyncIterable<unknown> & { cancel(): void };
+        }) as AsyncIterable<unknown> & { cancel(): void; once(event: string, listener: () => void): void };
+        // 'status' ends every call (done, failed or cancelled); 'close' covers a stream torn down without one.
+        call.once("status", done);
+        call.once("close", done);
         callOptions.signal?.addEventListener("abort", () => call.cancel(), { once: true });
         return call;
       };
     }
   }
   return typed as TypedClient<T>;
+}
+
+type GenericClient = Client & Record<string, (...args: unknown[]) => unknown>;
+
+/**
+ * One target's channels. New calls go to the newest; after ageMs a new one is opened (a fresh
+ * name lookup), and older ones close once their last call ends. The clients renew connections,
+ * not the servers: after a server's grpc.max_connection_age GOAWAY, grpc-js 1.14's next keepalive
+ * ping on that connection fails ("Ping returned false") and drops every call still running on it
+ * ("Connection dropped"): every long step was cut and retried each 5 minutes.
+ */
+class Channels {
+  private readonly generations: Array<{ client: GenericClient; born: number; active: number }> = [];
+  opened = 0;
+
+  constructor(
+    private readonly make: () => Client,
+    private readonly ageMs: number,
+  ) {}
+
+  get open(): number {
+    return this.generations.length;
+  }
+
+  acquire(): { client: GenericClient; done: () => void } {
+    let current = this.generations.at(-1);
+    if (current == null || (this.ageMs > 0 && Date.now() - current.born >= this.ageMs)) {
+      current = { client: this.make() as GenericClient, born: Date.now(), active: 0 };
+      this.generations.push(current);
+      this.opened++;
+      this.closeIdle();
+    }
+    const generation = current;
+    generation.active++;
+    let ended = false;
+    return {
+      client: generation.client,
+      done: () => {
+        if (ended) return;
+        ended = true;
+        generation.active--;
+        this.closeIdle();
+      },
+    };
+  }
+
+  /** Closes every channel but the newest that has no call left. */
+  private closeIdle(): void {
+    const newest = this.generations.at(-1);
+    for (const g of [...this.generations]) {
+      if (g === newest || g.active > 0) continue;
+      g.client.close();
+      this.generations.splice(this.generations.indexOf(g), 1);
+    }
+  }
+
+  close(): void {
+    for (const g of this.generations.splice(0)) g.client.close();
+  }
 }
 
 function toMessageInit(schema: DescMessage, init: unknown) {

@@ -25,7 +25,6 @@ export const ENV = {
   shutdownGraceMs: "GAP_SHUTDOWN_GRACE_MS",
   queueLimit: "GAP_QUEUE_LIMIT",
   logLevel: "GAP_LOG_LEVEL",
-  maxConnectionAgeMs: "GAP_MAX_CONNECTION_AGE_MS",
   metricsPort: "GAP_METRICS_PORT",
   backend: "GAP_BACKEND",
   storeDir: "GAP_STORE_DIR",
@@ -41,6 +40,7 @@ export const COORDINATOR_ENV = {
   retryBudgetMs: "GAP_RETRY_BUDGET_MS",
   silenceLimitMs: "GAP_SILENCE_LIMIT_MS",
   callTimeoutMs: "GAP_CALL_TIMEOUT_MS",
+  connectionAgeMs: "GAP_MAX_CONNECTION_AGE_MS",
 } as const;
 
 /** Environment variables of the experiment CLI (nx run coordinator:experiment). */
@@ -65,8 +65,6 @@ export interface ServiceConfig {
   shutdownGraceMs: number;
   /** Compute jobs that may wait behind the running one before RESOURCE_EXHAUSTED. */
   queueLimit: number;
-  /** Connections older than this are closed (after their calls end), so clients look the service up again; 0 never. */
-  maxConnectionAgeMs: number;
   /** Port of the Prometheus endpoint (GET /metrics, on the same host); 0 takes a free one. */
   metricsPort: number;
 }
@@ -85,7 +83,6 @@ export function serviceVariables(name: ServiceName) {
     [ENV.maxMessageBytes]: integer("largest gRPC message", DEFAULT_MAX_MESSAGE_BYTES, 1024, 1 << 30, " bytes"),
     [ENV.shutdownGraceMs]: integer("time in-flight calls get after SIGTERM", 10_000, 0, DAY_MS, " ms"),
     [ENV.queueLimit]: integer("jobs waiting behind the running one", 4, 0, 10_000),
-    [ENV.maxConnectionAgeMs]: integer("age at which a connection is closed (0: never)", 300_000, 0, DAY_MS, " ms"),
     // A free port by default: several processes on one machine (the local cluster, tests) must not collide.
     [ENV.metricsPort]: integer("port of the Prometheus /metrics endpoint; 0 takes a free one", 0, 0, 65_535),
     [ENV.logLevel]: oneOf("least severe log level written", "info", ["debug", "info", "warn", "error"] as const),
@@ -101,7 +98,6 @@ export function serviceConfigFromEnv(name: ServiceName, env: NodeJS.ProcessEnv =
     maxMessageBytes: v[ENV.maxMessageBytes],
     shutdownGraceMs: v[ENV.shutdownGraceMs],
     queueLimit: v[ENV.queueLimit],
-    maxConnectionAgeMs: v[ENV.maxConnectionAgeMs],
     metricsPort: v[ENV.metricsPort],
   };
 }
@@ -119,6 +115,8 @@ export interface CoordinatorConfig {
    * timeoutSeconds), so the cut is one the coordinator knows to retry. 0: no limit.
    */
   callTimeoutMs: number;
+  /** After this long, new step calls to a service open a fresh connection (a new name lookup finds replicas added since); 0: never. */
+  connectionAgeMs: number;
 }
 
 export const COORDINATOR_VARIABLES = {
@@ -126,6 +124,7 @@ export const COORDINATOR_VARIABLES = {
   [COORDINATOR_ENV.retryBudgetMs]: integer("time a failing step call is retried for", 600_000, 0, DAY_MS, " ms"),
   [COORDINATOR_ENV.silenceLimitMs]: integer("silence after which a step call is cancelled and retried", 60_000, 1_000, DAY_MS, " ms"),
   [COORDINATOR_ENV.callTimeoutMs]: integer("longest a step call runs before it is ended and retried from its checkpoint (0: no limit)", 0, 0, 7 * DAY_MS, " ms"),
+  [COORDINATOR_ENV.connectionAgeMs]: integer("age after which new step calls open a fresh connection (0: never)", 300_000, 0, DAY_MS, " ms"),
 } as const;
 
 export function coordinatorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): CoordinatorConfig {
@@ -135,5 +134,6 @@ export function coordinatorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): 
     retryBudgetMs: v[COORDINATOR_ENV.retryBudgetMs],
     silenceLimitMs: v[COORDINATOR_ENV.silenceLimitMs],
     callTimeoutMs: v[COORDINATOR_ENV.callTimeoutMs],
+    connectionAgeMs: v[COORDINATOR_ENV.connectionAgeMs],
   };
 }

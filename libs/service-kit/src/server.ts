@@ -76,9 +76,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
   const server = new Server({
     "grpc.max_receive_message_length": config.maxMessageBytes,
     "grpc.max_send_message_length": config.maxMessageBytes,
-    // Old connections close (their calls finish first: no grace limit), so clients look the name up
-    // again and spread new calls over replicas added since.
-    ...(config.maxConnectionAgeMs > 0 ? { "grpc.max_connection_age_ms": config.maxConnectionAgeMs } : {}),
+    // No grpc.max_connection_age: the clients renew their connections instead (client.ts, Channels).
   });
   const inFlight = new Set<AbortController>();
 

@@ -128,6 +128,34 @@ describe("replicas", () => {
   });
 });
 
+describe("connection renewal", () => {
+  it("opens fresh channels for new calls after connectionAgeMs while a long call finishes on its old one", async () => {
+    const replica = await startTrivialService();
+    const renewing = createClient(CoordinatorService, replica.address, { connectionAgeMs: 150 });
+    const seen: number[] = [];
+    const controller = new AbortController();
+    const watching = (async () => {
+      for await (const event of renewing.watchExperiment({ experimentId: "long" }, { signal: controller.signal })) {
+        seen.push(event.stepsDone);
+        if (seen.length === 60) controller.abort(); // ~1.2 s: eight connection ages
+      }
+    })().catch((error: { code?: number }) => expect(error.code).toBe(status.CANCELLED));
+    const started: string[] = [];
+    while (seen.length < 60) {
+      started.push((await renewing.startExperiment({ spec: { name: `n${started.length}`, compressionRatios: [2] } })).experimentId);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await watching;
+    expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => i + 1)); // never dropped, nothing missed
+    expect(started.length).toBeGreaterThan(5);
+    expect(renewing.channels().opened).toBeGreaterThan(3);
+    // The long call's channel and every idle older one are closed: only the newest stays.
+    expect(renewing.channels().open).toBe(1);
+    renewing.close();
+    await replica.shutdown();
+  });
+});
+
 describe("JobQueue", () => {
   it("runs one job at a time, queues up to the limit and refuses the rest with RESOURCE_EXHAUSTED", async () => {
     const queue = new JobQueue(1);

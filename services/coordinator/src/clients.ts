@@ -30,6 +30,8 @@ export interface StepCallerOptions {
   silenceLimitMs: number;
   /** A call running this long is ended (DEADLINE_EXCEEDED, retried from the step's checkpoint); 0: no limit. */
   callTimeoutMs?: number;
+  /** New calls to a service open a fresh connection after this long (see createClient); 0: never. */
+  connectionAgeMs?: number;
 }
 
 /** What a call that went silent fails with: transient, so the step is retried (on another replica where there is one). */
@@ -42,7 +44,7 @@ export class SilentCallError extends Error {
 }
 
 export function createStepCaller(addresses: ServiceAddresses, options: StepCallerOptions = { silenceLimitMs: 60_000 }) {
-  const clients = createServiceClients(addresses);
+  const clients = createServiceClients(addresses, { connectionAgeMs: options.connectionAgeMs ?? 0 });
   const call: StepCaller = async (kind, request, callOptions) => {
     // The call's own controller: the caller's cancellation, or the silence watchdog, cancels it.
     const controller = new AbortController();

@@ -14,7 +14,11 @@ const { config, coordinatorConfig, addresses, store } = exitOnConfigError(() => 
 }));
 const log = createLogger({ service: "coordinator" });
 try {
-  const caller = createStepCaller(addresses, { silenceLimitMs: coordinatorConfig.silenceLimitMs, callTimeoutMs: coordinatorConfig.callTimeoutMs });
+  const caller = createStepCaller(addresses, {
+    silenceLimitMs: coordinatorConfig.silenceLimitMs,
+    callTimeoutMs: coordinatorConfig.callTimeoutMs,
+    connectionAgeMs: coordinatorConfig.connectionAgeMs,
+  });
   const coordinator = new Coordinator({
     store,
     call: caller.call,

@@ -19,7 +19,7 @@ import {
   type EpochMetrics,
   type JobInfo,
 } from "@gap/proto";
-import { createClient, type CallOptions, type TypedClient } from "@gap/service-kit";
+import { createClient, type CallOptions, type ClientOptions, type TypedClient } from "@gap/service-kit";
 
 /** What a finished step hands to the steps after it and to the result table. */
 export interface StepOutput {
@@ -46,13 +46,13 @@ export interface ServiceClients {
   evaluation: TypedClient<typeof EvaluationService>;
 }
 
-export function createServiceClients(addresses: Record<keyof ServiceClients, readonly string[]>): ServiceClients {
+export function createServiceClients(addresses: Record<keyof ServiceClients, readonly string[]>, options: ClientOptions = {}): ServiceClients {
   return {
-    training: createClient(TrainingService, addresses.training),
-    attack: createClient(AttackService, addresses.attack),
-    pruning: createClient(PruningService, addresses.pruning),
-    quantization: createClient(QuantizationService, addresses.quantization),
-    evaluation: createClient(EvaluationService, addresses.evaluation),
+    training: createClient(TrainingService, addresses.training, options),
+    attack: createClient(AttackService, addresses.attack, options),
+    pruning: createClient(PruningService, addresses.pruning, options),
+    quantization: createClient(QuantizationService, addresses.quantization, options),
+    evaluation: createClient(EvaluationService, addresses.evaluation, options),
   };
 }
 

@@ -12,7 +12,7 @@ let cancelled = 0;
 
 beforeAll(async () => {
   server = await startService({
-    config: { name: "evaluation", host: "127.0.0.1", port: 0, maxMessageBytes: 1 << 20, shutdownGraceMs: 100, queueLimit: 0, maxConnectionAgeMs: 0, metricsPort: 0 },
+    config: { name: "evaluation", host: "127.0.0.1", port: 0, maxMessageBytes: 1 << 20, shutdownGraceMs: 100, queueLimit: 0, metricsPort: 0 },
     files: gapFiles,
     services: [
       implement(EvaluationService, {

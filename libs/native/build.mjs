@@ -5,8 +5,8 @@
 // install: a missing library, compiler or node-gyp prints one line and exits 0.
 //   node libs/native/build.mjs                 build if needed (skips when up to date)
 //   node libs/native/build.mjs --force         rebuild
-//   node libs/native/build.mjs --install-deps  first install libdnnl-dev with apt where it can
-//                                              (root on Debian/Ubuntu): the README's main command
+//   node libs/native/build.mjs --install-deps  first install libdnnl-dev (and g++, make, python3 where missing)
+//                                              with apt where it can (root on Debian/Ubuntu): the README's main command
 //   GAP_NATIVE=0 ...                           skip entirely
 import { spawnSync } from "node:child_process";
 import { existsSync, statSync, readdirSync } from "node:fs";
@@ -25,7 +25,7 @@ function main() {
   }
   const headerDirs = [process.env.DNNL_INCLUDE_DIR, "/usr/include", "/usr/local/include"].filter(Boolean);
   const haveHeaders = () => headerDirs.some((d) => existsSync(path.join(d, "dnnl.hpp")));
-  if (!haveHeaders() && installDeps) installLibdnnl();
+  if (installDeps && (!haveHeaders() || missingTools().length > 0)) installBuildDeps(haveHeaders() ? [] : ["libdnnl-dev"]);
   if (!haveHeaders()) {
     return say("skipped: oneDNN headers (dnnl.hpp) not found; install libdnnl-dev for the native kernels (optional)");
   }
@@ -46,19 +46,26 @@ function main() {
   say(`built ${path.relative(process.cwd(), output)}`);
 }
 
-/** apt-get install libdnnl-dev, as root where apt-get exists (updating the lists once if the package is unknown). */
-function installLibdnnl() {
+/** The build tools node-gyp needs that are not on PATH, as Debian packages. */
+function missingTools() {
+  const onPath = (tool) => (process.env.PATH ?? "").split(path.delimiter).some((dir) => dir !== "" && existsSync(path.join(dir, tool)));
+  return [["g++", "g++"], ["make", "make"], ["python3", "python3"]].filter(([tool]) => !onPath(tool)).map(([, pkg]) => pkg);
+}
+
+/** apt-get install libdnnl-dev and any missing compiler, as root where apt-get exists (updating the lists once if needed). */
+function installBuildDeps(packages) {
+  const wanted = [...packages, ...missingTools()];
   const apt = ["/usr/bin/apt-get", "/bin/apt-get"].find((p) => existsSync(p));
-  if (!apt || process.getuid?.() !== 0) return say("cannot install libdnnl-dev here (needs root and apt-get): install it yourself for the native kernels");
-  say("installing libdnnl-dev with apt-get (once) for the native kernels");
+  if (!apt || process.getuid?.() !== 0) return say(`cannot install ${wanted.join(", ")} here (needs root and apt-get): install them yourself for the native kernels`);
+  say(`installing ${wanted.join(", ")} with apt-get (once) for the native kernels`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  const install = () => spawnSync(apt, ["install", "-y", "-qq", "--no-install-recommends", "libdnnl-dev"], { encoding: "utf8", env });
+  const install = () => spawnSync(apt, ["install", "-y", "-qq", "--no-install-recommends", ...wanted], { encoding: "utf8", env });
   let r = install();
   if (r.status !== 0) {
     spawnSync(apt, ["update", "-qq"], { encoding: "utf8", env });
     r = install();
   }
-  if (r.status !== 0) say(`apt-get could not install libdnnl-dev: ${`${r.stderr ?? ""}`.trim().split("\n").at(-1)}`);
+  if (r.status !== 0) say(`apt-get could not install ${wanted.join(", ")}: ${`${r.stderr ?? ""}`.trim().split("\n").at(-1)}`);
 }
 
 /** npm exports its bundled node-gyp to lifecycle scripts; else look next to npm. */

@@ -121,7 +121,7 @@ const CASES: ConvCase[] = [
   // Over 2^18 weights: oneDNN's own weight reorder instead of the offset table.
   { n: 1, h: 4, w: 4, ci: 256, co: 128, k: [3, 3], s: 1, pad: 1 },
   // Small images with many channels: activations staged in oneDNN's blocked layout
-  // (forward and input gradient; activationLayout in gap_native.cc), channels off the 16-blocks too.
+  // (forward and input gradient; activationLayout in src/conv.cc), channels off the 16-blocks too.
   { n: 1, h: 4, w: 4, ci: 256, co: 512, k: [3, 3], s: 1, pad: 1 },
   { n: 2, h: 2, w: 3, ci: 264, co: 520, k: [3, 3], s: 1, pad: "same" },
   // Large filters over few input channels: the input gradient on plain nchw (oneDNN's gemm).

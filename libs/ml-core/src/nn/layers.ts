@@ -11,9 +11,9 @@ import {
   NATIVE_BN_UPDATE,
   NATIVE_CONV_FUSED,
   NATIVE_DROPOUT,
+  nativeApplies,
   nativeConvFusable,
-  nativeKernelsActive,
-} from "../runtime/native_kernels.js";
+} from "../runtime/native/index.js";
 import type { BufferEntry, ForwardOptions, ParamEntry } from "./model.js";
 
 /** A BatchNorm's batch mean and unbiased variance from one training-mode forward. */
@@ -59,7 +59,7 @@ export class ForwardContext {
     const base = this.options.dropoutSeed ?? Math.floor(Math.random() * 2 ** 32);
     // Each dropout layer gets its own stream derived from the forward's seed.
     const seed = (Math.imul(base >>> 0, 0x9e3779b1) + index * 0x85ebca6b) >>> 0;
-    if (x.dtype === "float32" && tf.getBackend() === "wasm" && nativeKernelsActive()) {
+    if (nativeApplies(x)) {
       return tf.engine().runKernel(NATIVE_DROPOUT, { x }, { rate, seed }) as T;
     }
     return tf.tidy(() => tf.mul(x, tf.tensor(dropoutMultiplier(x.size, rate, seed), x.shape, "float32"))) as T;
@@ -143,11 +143,11 @@ export class BatchNorm {
   apply<T extends tf.Tensor4D | tf.Tensor2D>(x: T, ctx: ForwardContext, relu = false): T {
     const gamma = this.weight.variable as tf.Tensor1D;
     const beta = this.bias.variable as tf.Tensor1D;
-    const native = x.dtype === "float32" && tf.getBackend() === "wasm" && nativeKernelsActive();
+    const native = nativeApplies(x);
     if (!ctx.training) {
       const mean = this.runningMean.variable as tf.Tensor1D;
       const variance = this.runningVar.variable as tf.Tensor1D;
-      if (relu && native && [mean, variance, gamma, beta].every((t) => t.dtype === "float32")) {
+      if (relu && nativeApplies(x, mean, variance, gamma, beta)) {
         const inputs = { x, mean, variance, offset: beta, scale: gamma };
         return tf.engine().runKernel(NATIVE_BN_RELU, inputs, { varianceEpsilon: this.eps }) as T;
       }
@@ -183,7 +183,7 @@ export class BatchNorm {
    */
   update(stats: BatchStats, momentum: number): void {
     const inputs = { runningMean: this.runningMean.variable, runningVar: this.runningVar.variable, mean: stats.mean, variance: stats.variance };
-    const native = tf.getBackend() === "wasm" && nativeKernelsActive() && Object.values(inputs).every((t) => t.dtype === "float32");
+    const native = nativeApplies(...Object.values(inputs));
     tf.tidy(() => {
       if (native) {
         const [mean, variance] = tf.engine().runKernel(NATIVE_BN_UPDATE, inputs, { momentum }) as tf.Tensor[];
@@ -242,10 +242,10 @@ function nativeTrainingBatchNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tens
  * float32 rounding, not bit for bit.
  */
 function foldedConvBn(conv: Conv2d, bn: BatchNorm, x: tf.Tensor4D, ctx: ForwardContext, activation: Activation, residual?: tf.Tensor4D): tf.Tensor4D | null {
-  if (ctx.training || ctx.options.quantization || x.dtype !== "float32" || tf.getBackend() !== "wasm") return null;
+  if (ctx.training || ctx.options.quantization || !nativeApplies(x)) return null;
   const w = ctx.effective(conv.weight) as tf.Tensor4D;
   const perChannel = [bn.weight, bn.bias, bn.runningMean, bn.runningVar].map((p) => p.variable);
-  if ([w, ...perChannel].some((t) => t.dtype !== "float32") || !nativeConvFusable(x.shape, w.shape, conv.stride, conv.padding, conv.depthwise)) return null;
+  if (!nativeApplies(w, ...perChannel) || !nativeConvFusable(x.shape, w.shape, conv.stride, conv.padding, conv.depthwise)) return null;
   const [scale, offset, runningMean, variance] = perChannel;
   const mean = conv.bias ? tf.sub(runningMean!, ctx.effective(conv.bias)) : runningMean!;
   const inputs = { x, filter: w, scale: scale!, offset: offset!, mean, variance: variance!, ...(residual ? { residual } : {}) };
@@ -293,8 +293,7 @@ export function relu<T extends tf.Tensor>(x: T): T {
  * (same-shape float32), else tf.add then tf.relu; float32-identical either way.
  */
 export function addRelu<T extends tf.Tensor>(a: T, b: T): T {
-  const native = a.dtype === "float32" && b.dtype === "float32" && tf.getBackend() === "wasm" && nativeKernelsActive();
-  if (native && a.rank === b.rank && a.shape.every((d, i) => d === b.shape[i])) {
+  if (nativeApplies(a, b) && a.rank === b.rank && a.shape.every((d, i) => d === b.shape[i])) {
     return tf.engine().runKernel(NATIVE_ADD_RELU, { a, b }, {}) as T;
   }
   return tf.relu(tf.add(a, b)) as T;

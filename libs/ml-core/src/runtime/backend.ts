@@ -20,8 +20,8 @@ import * as tf from "@tensorflow/tfjs-core";
 // package's Node bundle registers both (and the cpu backend).
 import "@tensorflow/tfjs";
 import { registerExtraGradients } from "./gradients.js";
-import { nativeStatus, registerNativeKernels, type NativeStatus } from "./native_kernels.js";
-import { registerWasmKernels } from "./wasm_kernels.js";
+import { nativeStatus, registerNativeKernels, type NativeStatus } from "./native/index.js";
+import { registerWasmKernels } from "./wasm/index.js";
 
 export const BACKEND_CHOICES = ["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];

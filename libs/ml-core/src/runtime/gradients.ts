@@ -38,7 +38,6 @@ import {
   backend_util,
   cast,
   clone,
-  getBackend,
   step,
   engine,
   getGradient,
@@ -58,7 +57,9 @@ import {
   sum,
   tidy,
   zeros,
+  type Conv2DAttrs,
   type GradConfig,
+  type MaxPoolAttrs,
   type NamedAttrMap,
   type Tensor,
 } from "@tensorflow/tfjs-core";
@@ -71,13 +72,10 @@ import {
   NATIVE_RELU6_GRAD,
   NATIVE_RELU6_OUTPUT_GRAD,
   NATIVE_RELU_GRAD,
-  nativeKernelsActive,
-} from "./native_kernels.js";
-import { windowGeometry, type PadSpec, type Rounding } from "./padding.js";
+  nativeApplies,
+} from "./native/index.js";
+import { pair, sameShape, windowGeometry, type Pair, type PadSpec, type Rounding } from "./padding.js";
 
-/** The fused native gradient kernels apply: wasm backend with native kernels on, float32 tensors. */
-const nativeFloat = (...ts: Array<Tensor | undefined>) =>
-  nativeKernelsActive() && getBackend() === "wasm" && ts.every((t) => t == null || t.dtype === "float32");
 
 interface StridedSliceAttrs {
   begin: number[];
@@ -148,25 +146,12 @@ export function stridedSliceGrad(dy: Tensor, xShape: number[], attrs: StridedSli
   });
 }
 
-type Pair = [number, number];
-interface ConvAttrs {
-  strides: number | Pair;
-  pad: PadSpec;
-  dataFormat: "NHWC" | "NCHW";
-  dilations: number | Pair;
-  dimRoundingMode?: Rounding;
-}
-interface PoolAttrs {
-  filterSize: number | Pair;
-  strides: number | Pair;
-  pad: PadSpec;
-  dimRoundingMode?: Rounding;
-}
+// tfjs's own attribute types (AvgPool's are MaxPool's).
+type ConvAttrs = Conv2DAttrs;
+type PoolAttrs = MaxPoolAttrs;
 
 const run = (kernel: string, inputs: Record<string, Tensor>, attrs: object): Tensor =>
   engine().runKernel(kernel, inputs, attrs as NamedAttrMap) as Tensor;
-
-const pair = (v: number | Pair): Pair => (typeof v === "number" ? [v, v] : v);
 
 /** Pool attributes with any rounding mode turned into explicit padding. */
 function poolAttrs(x: Tensor, a: PoolAttrs) {
@@ -196,8 +181,6 @@ function avgPoolRescale(inShape: readonly number[], g: ReturnType<typeof windowG
   return tensor4d(scale, [1, g.outHeight, g.outWidth, 1]);
 }
 
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
-
 /** Gradient of FusedBatchNorm, with broadcasting instead of tiling and nothing computed eagerly. */
 const fusedBatchNormGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
   const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
@@ -208,7 +191,7 @@ const fusedBatchNormGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
   const inv = () => rsqrt(add(variance, varianceEpsilon));
   const dyScaled = () => (scale == null ? g : mul(g, scale));
   const dx = () =>
-    nativeFloat(g, variance, scale) && (x.rank === 4 || x.rank === 2) && [variance, scale].every((t) => t == null || sameShape(t.shape, [x.shape[x.rank - 1]!]))
+    nativeApplies(g, variance, scale) && (x.rank === 4 || x.rank === 2) && [variance, scale].every((t) => t == null || sameShape(t.shape, [x.shape[x.rank - 1]!]))
       ? run(NATIVE_BN_INFERENCE_GRAD, scale == null ? { dy: g, variance } : { dy: g, variance, scale }, { eps: varianceEpsilon })
       : reshape(mul(g, scale == null ? inv() : mul(inv(), scale)), x.shape);
   return {
@@ -316,7 +299,7 @@ const GRADIENTS: GradConfig[] = [
       const [x] = saved as [Tensor];
       const g = dy as Tensor;
       return {
-        x: () => (nativeFloat(g, x) ? run(NATIVE_RELU_GRAD, { dy: g, x }, {}) : mul(g, cast(step(x), "float32"))),
+        x: () => (nativeApplies(g, x) ? run(NATIVE_RELU_GRAD, { dy: g, x }, {}) : mul(g, cast(step(x), "float32"))),
       };
     },
   },
@@ -327,7 +310,7 @@ const GRADIENTS: GradConfig[] = [
       const [x] = saved as [Tensor];
       const g = dy as Tensor;
       return {
-        x: () => (nativeFloat(g, x) ? run(NATIVE_RELU6_GRAD, { dy: g, x }, {}) : mul(g, cast(mul(lessEqual(x, 6), step(x)), "float32"))),
+        x: () => (nativeApplies(g, x) ? run(NATIVE_RELU6_GRAD, { dy: g, x }, {}) : mul(g, cast(mul(lessEqual(x, 6), step(x)), "float32"))),
       };
     },
   },

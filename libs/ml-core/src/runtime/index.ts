@@ -18,6 +18,14 @@ export {
 export { registerExtraGradients, stridedSliceGrad } from "./gradients.js";
 export { kernelsUsedBy, listMissingKernels } from "./kernel_check.js";
 export {
+  FusedActivation,
+  addonContract,
+  BinaryOp,
+  CONV_PARAM_FIELDS,
+  ConvDirection,
+  MATMUL_PARAM_FIELDS,
+  POOL_PARAM_FIELDS,
+  type AddonContract,
   NATIVE_BN_GRAD,
   NATIVE_BN_INFERENCE_GRAD,
   NATIVE_BN_RELU,
@@ -32,10 +40,11 @@ export {
   NATIVE_BN_UPDATE,
   nativeAddonPath,
   nativeKernelCalls,
+  nativeApplies,
   nativeKernelsActive,
   nativeStatus,
   registerNativeKernels,
   setNativeKernelsActive,
   type NativeStatus,
-} from "./native_kernels.js";
-export { WASM_EXTRA_KERNELS, registerWasmKernels } from "./wasm_kernels.js";
+} from "./native/index.js";
+export { WASM_EXTRA_KERNELS, registerWasmKernels } from "./wasm/index.js";

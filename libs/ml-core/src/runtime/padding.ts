@@ -1,6 +1,10 @@
 import { backend_util } from "@tensorflow/tfjs-core";
 
-type Pair = [number, number];
+/** A value per spatial axis (height, width), as tfjs's attrs give them. */
+export type Pair = [number, number];
+/** A number or a pair as a pair (tfjs attrs accept both). */
+export const pair = (v: number | Pair | undefined, d = 1): Pair => (v == null ? [d, d] : typeof v === "number" ? [v, v] : v);
+export const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 export type PadSpec = "valid" | "same" | number | backend_util.ExplicitPadding;
 export type Rounding = "floor" | "round" | "ceil";
 

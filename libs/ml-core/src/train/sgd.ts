@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { NATIVE_SGD, nativeKernelsActive } from "../runtime/native_kernels.js";
+import { NATIVE_SGD, nativeApplies } from "../runtime/native/index.js";
 
 export interface SgdOptions {
   momentum: number;
@@ -26,12 +26,11 @@ export class Sgd {
   /** Applies one update; `params` and `grads` share keys; `grads` are disposed by the caller. */
   step(params: ReadonlyMap<string, tf.Variable>, grads: Record<string, tf.Tensor>, lr: number): void {
     const { momentum, nesterov, weightDecay } = this.options;
-    const native = tf.getBackend() === "wasm" && nativeKernelsActive();
     tf.tidy(() => {
       for (const [name, grad] of Object.entries(grads)) {
         const w = params.get(name);
         if (!w) throw new Error(`Sgd: gradient for unknown parameter ${name}`);
-        if (native && w.dtype === "float32" && grad.dtype === "float32") {
+        if (nativeApplies(w, grad)) {
           this.nativeStep(name, w, grad, lr);
           continue;
         }

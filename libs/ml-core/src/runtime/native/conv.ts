@@ -1,0 +1,66 @@
+/**
+ * Convolutions on oneDNN: Conv2D and DepthwiseConv2dNative with both gradients,
+ * and GapFusedConv2D, inference batch norm folded into a conv.
+ */
+import type { Conv2DAttrs, Conv2DBackpropFilterAttrs, Conv2DBackpropInputAttrs, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
+import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import { sameShape, type Pair, type PadSpec, type Rounding } from "../padding.js";
+import { ConvDirection, NativeCall, nativeKernelsActive, type FusedActivationName, type KernelArgs } from "./addon.js";
+import { convGeometry } from "./geometry.js";
+import { NATIVE_CONV_FUSED } from "./kernel-names.js";
+
+type ConvAttrs = Omit<Conv2DAttrs, "dilations"> & Partial<Pick<Conv2DAttrs, "dilations">> & Partial<Pick<Conv2DBackpropInputAttrs, "inputShape"> & Pick<Conv2DBackpropFilterAttrs, "filterShape">>;
+
+/** Each direction's inputs (a, b of the addon's conv2d), output shape and the x / filter shapes its geometry comes from. */
+const DIRECTIONS = {
+  [ConvDirection.forward]: { a: "x", b: "filter", suffix: "" },
+  [ConvDirection.inputGradient]: { a: "dy", b: "filter", suffix: "BackpropInput" },
+  [ConvDirection.filterGradient]: { a: "x", b: "dy", suffix: "BackpropFilter" },
+} as const;
+
+/** Conv2D, DepthwiseConv2dNative or one of their gradients over `original` (NHWC float32 that oneDNN can express). */
+export function nativeConv(direction: ConvDirection, depthwise: boolean): (original: KernelFunc) => KernelFunc {
+  const { a: aName, b: bName, suffix } = DIRECTIONS[direction];
+  const kernelName = `${depthwise ? "DepthwiseConv2dNative" : "Conv2D"}${suffix}`;
+  return (original) => (args: KernelArgs) => {
+    const a = args.inputs[aName]!;
+    const b = args.inputs[bName]!;
+    const attrs = args.attrs as unknown as ConvAttrs;
+    const xShape = direction === ConvDirection.inputGradient ? attrs.inputShape : args.inputs["x"]?.shape;
+    const filterShape = direction === ConvDirection.filterGradient ? attrs.filterShape : args.inputs["filter"]?.shape;
+    if (!nativeKernelsActive() || attrs.dataFormat === "NCHW" || a.dtype !== "float32" || b.dtype !== "float32" || xShape == null || filterShape == null) {
+      return original(args);
+    }
+    const g = convGeometry(xShape, filterShape, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, depthwise);
+    if (g == null || (direction !== ConvDirection.forward && !sameShape(args.inputs["dy"]!.shape, g.outShape))) return original(args);
+    const call = new NativeCall(args.backend as BackendWasm, kernelName);
+    const out = call.output(direction === ConvDirection.forward ? g.outShape : direction === ConvDirection.inputGradient ? xShape : filterShape);
+    call.conv(direction, a, b, out, g.params);
+    return out;
+  };
+}
+
+/** Whether GapFusedConv2D can run this conv: native kernels on and a geometry oneDNN expresses. */
+export function nativeConvFusable(xShape: readonly number[], filterShape: readonly number[], strides: number | Pair, pad: PadSpec, depthwise = false): boolean {
+  return nativeKernelsActive() && convGeometry(xShape, filterShape, strides, 1, pad, undefined, depthwise) != null;
+}
+
+/** GapFusedConv2D (kernel-names.ts): outputs y and the folded filter. */
+export function fusedConv2D(args: KernelArgs): TensorInfo[] {
+  const { x, filter, scale, offset, mean, variance, residual } = args.inputs;
+  const a = args.attrs as unknown as { strides: number | Pair; pad: PadSpec; dimRoundingMode?: Rounding; activation: FusedActivationName; depthwise?: boolean; eps: number };
+  const g = convGeometry(x!.shape, filter!.shape, a.strides, 1, a.pad, undefined, a.depthwise === true);
+  if (!["none", "relu", "relu6"].includes(a.activation)) throw new Error(`${NATIVE_CONV_FUSED}: activation must be none, relu or relu6, got ${String(a.activation)}`);
+  if (g == null) throw new Error(`${NATIVE_CONV_FUSED}: oneDNN cannot express x [${x!.shape}], filter [${filter!.shape}], pad ${JSON.stringify(a.pad)}`);
+  const channels = g.outShape[3];
+  const perChannel = [scale, offset, mean, variance];
+  const float = [x, filter, ...perChannel, residual].every((t) => t == null || t.dtype === "float32");
+  if (!float || perChannel.some((t) => t == null || t.shape.length !== 1 || t.shape[0] !== channels) || (residual != null && !sameShape(residual.shape, g.outShape))) {
+    throw new Error(`${NATIVE_CONV_FUSED}: needs float32 inputs, scale/offset/mean/variance [${channels}] and residual [${g.outShape}]`);
+  }
+  const call = new NativeCall(args.backend as BackendWasm, NATIVE_CONV_FUSED);
+  const y = call.output(g.outShape);
+  const folded = call.output(filter!.shape);
+  call.fusedConv({ x: x!, filter: filter!, scale: scale!, offset: offset!, mean: mean!, variance: variance!, residual }, a.eps, y, folded, g.params, a.activation);
+  return [y, folded];
+}

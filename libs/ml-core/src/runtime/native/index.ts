@@ -1,0 +1,102 @@
+/**
+ * Optional native kernels for the wasm backend, on libs/native's oneDNN addon
+ * (built by `npm ci`'s postinstall where libdnnl-dev is installed; the contract
+ * is addon.ts). One file per kernel family, and the one registration list below:
+ *
+ * - over tfjs's wasm kernels, each falling back to the kernel it replaces for
+ *   what it does not cover (NCHW, non-float32, padding oneDNN cannot express,
+ *   small tensors): conv.ts (Conv2D, DepthwiseConv2dNative, their input and
+ *   filter gradients), batch-norm.ts (FusedBatchNorm), pooling.ts (MaxPool,
+ *   MaxPoolGrad), copies.ts (strided Slice, PadV2, SplitV), reductions.ts (Sum
+ *   over all axes but the last, BatchMatMul), elementwise.ts (Add, Sub,
+ *   Multiply, RealDiv, Minimum, Maximum with a per-channel operand or large
+ *   same-shape ones);
+ * - kernels of our own (kernel-names.ts), which have no fallback: callers check
+ *   nativeApplies() first.
+ */
+import { getBackend, getKernel, registerKernel, unregisterKernel, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
+import { runtimeWrappers } from "../wasm/index.js";
+import { ConvDirection, loadAddon, markRegistered, nativeKernelsActive, nativeStatus, type NativeStatus } from "./addon.js";
+import { batchNormGrad, batchNormInferenceGrad, batchNormRelu, batchNormTrain, batchNormUpdate, nativeFusedBatchNorm } from "./batch-norm.js";
+import { fusedConv2D, nativeConv } from "./conv.js";
+import { nativePad, nativeSlice, nativeSplitV } from "./copies.js";
+import { addRelu, dropout, gatedGrad, NATIVE_BINARY_KERNELS, nativeBinary, sgd } from "./elementwise.js";
+import * as names from "./kernel-names.js";
+import { nativeMaxPool, nativeMaxPoolGrad } from "./pooling.js";
+import { nativeBatchMatMul, nativeSum } from "./reductions.js";
+
+export { FusedActivation, addonContract, BinaryOp, CONV_PARAM_FIELDS, ConvDirection, MATMUL_PARAM_FIELDS, POOL_PARAM_FIELDS, type AddonContract } from "./addon.js";
+export { nativeAddonPath, nativeKernelCalls, nativeKernelsActive, nativeStatus, setNativeKernelsActive, type NativeStatus } from "./addon.js";
+export { nativeConvFusable } from "./conv.js";
+export * from "./kernel-names.js";
+
+/** Whether our own kernels run these tensors: the wasm backend with native kernels on, float32 only (absent ones pass). */
+export function nativeApplies(...tensors: Array<Pick<TensorInfo, "dtype"> | null | undefined>): boolean {
+  return nativeKernelsActive() && getBackend() === "wasm" && tensors.every((t) => t == null || t.dtype === "float32");
+}
+
+type Wrap = (original: KernelFunc) => KernelFunc;
+
+/** tfjs kernels replaced on wasm, each wrapping the kernel it replaces. */
+const WRAPPED: ReadonlyArray<[string, Wrap]> = [
+  ["Conv2D", nativeConv(ConvDirection.forward, false)],
+  ["Conv2DBackpropInput", nativeConv(ConvDirection.inputGradient, false)],
+  ["Conv2DBackpropFilter", nativeConv(ConvDirection.filterGradient, false)],
+  ["DepthwiseConv2dNative", nativeConv(ConvDirection.forward, true)],
+  ["DepthwiseConv2dNativeBackpropInput", nativeConv(ConvDirection.inputGradient, true)],
+  ["DepthwiseConv2dNativeBackpropFilter", nativeConv(ConvDirection.filterGradient, true)],
+  ["FusedBatchNorm", nativeFusedBatchNorm],
+  ["Slice", nativeSlice],
+  ["PadV2", nativePad],
+  ["MaxPool", nativeMaxPool],
+  ["MaxPoolGrad", nativeMaxPoolGrad],
+  ["SplitV", nativeSplitV],
+  ["Sum", nativeSum],
+  ["BatchMatMul", nativeBatchMatMul],
+  ...Object.keys(NATIVE_BINARY_KERNELS).map((name): [string, Wrap] => [name, nativeBinary(name as keyof typeof NATIVE_BINARY_KERNELS)]),
+];
+
+/** Kernels of our own. */
+const OWN: ReadonlyArray<[string, KernelFunc]> = [
+  [names.NATIVE_BN_TRAIN, batchNormTrain],
+  [names.NATIVE_BN_GRAD, batchNormGrad],
+  [names.NATIVE_BN_INFERENCE_GRAD, batchNormInferenceGrad],
+  [names.NATIVE_BN_RELU, batchNormRelu],
+  [names.NATIVE_BN_UPDATE, batchNormUpdate],
+  [names.NATIVE_CONV_FUSED, fusedConv2D],
+  [names.NATIVE_ADD_RELU, addRelu],
+  [names.NATIVE_RELU_GRAD, gatedGrad(names.NATIVE_RELU_GRAD, "reluGrad")],
+  [names.NATIVE_RELU6_GRAD, gatedGrad(names.NATIVE_RELU6_GRAD, "relu6Grad")],
+  [names.NATIVE_RELU6_OUTPUT_GRAD, gatedGrad(names.NATIVE_RELU6_OUTPUT_GRAD, "relu6OutputGrad")],
+  [names.NATIVE_DROPOUT, dropout],
+  [names.NATIVE_SGD, sgd],
+];
+
+const ours = new WeakSet<KernelFunc>();
+
+/**
+ * Loads the addon (once) and registers its kernels over the current wasm
+ * kernels; idempotent. Call after the wasm backend's own kernels and the
+ * fixes of ../wasm/ are registered. Returns the status.
+ */
+export function registerNativeKernels(): NativeStatus {
+  if (!loadAddon()) return nativeStatus();
+  const kernels: string[] = [];
+  for (const [name, wrap] of WRAPPED) {
+    const current = getKernel(name, "wasm");
+    if (current == null) continue;
+    kernels.push(name);
+    if (ours.has(current.kernelFunc)) continue;
+    const kernelFunc = wrap(current.kernelFunc);
+    ours.add(kernelFunc);
+    runtimeWrappers.add(kernelFunc);
+    unregisterKernel(name, "wasm");
+    registerKernel({ ...current, kernelFunc });
+  }
+  for (const [kernelName, kernelFunc] of OWN) {
+    if (getKernel(kernelName, "wasm") == null) registerKernel({ kernelName, backendName: "wasm", kernelFunc });
+    kernels.push(kernelName);
+  }
+  markRegistered(kernels);
+  return nativeStatus();
+}

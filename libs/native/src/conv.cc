@@ -1,0 +1,352 @@
+// Convolutions (Conv2d, Conv2dFused) on oneDNN primitives, cached by shape.
+#include "gap_native.h"
+
+namespace gap {
+
+// ------------------------------------------------------------- convolutions
+
+// An x- or y-shaped activation in the primitive's own layout when that is not
+// the user's nhwc (see activationLayout): a buffer and the reorders into and out of it.
+struct Staging {
+  std::unique_ptr<memory> buf;  // null: the primitive reads and writes nhwc itself
+  dnnl::reorder in, out;
+
+  void init(const memory::desc& primMd, const memory::desc& userMd) {
+    if (primMd == userMd) return;
+    buf = std::make_unique<memory>(primMd, eng());
+    memory user(userMd, eng(), DNNL_MEMORY_NONE);  // placeholder; bound per call
+    in = dnnl::reorder(user, *buf);
+    out = dnnl::reorder(*buf, user);
+  }
+  // What the primitive gets for `user`; fill: copy user's values in first.
+  memory& view(memory& user, bool fill) {
+    if (!buf) return user;
+    if (fill) in.execute(strm(), user, *buf);
+    return *buf;
+  }
+  // Copies the primitive's result back to `user`.
+  void back(memory& user) {
+    if (buf) out.execute(strm(), *buf, user);
+  }
+};
+
+struct ConvEntry {
+  // Forward hint (also the forward primitive for kForward).
+  dnnl::convolution_forward::primitive_desc fwdPd;
+  dnnl::primitive prim;
+  memory::desc weiMd;                // as the primitive wants it
+  memory::desc userWeiMd;            // hwio
+  memory::desc userSrcMd, userDstMd; // nhwc
+  Staging src, dst;                  // x-shaped (x, dx) and y-shaped (y, dy) activations
+  std::unique_ptr<memory> weiBuf;    // reordered weights (kForward, kInputGradient) or diff weights (kFilterGradient), if not hwio
+  dnnl::reorder weiReorder;
+  bool weiNeedsReorder = false;
+  // Small weights: weiBuf offset of each user (hwio) element, for reordering
+  // by hand (see reorderWeights); empty: oneDNN's reorder.
+  std::vector<int64_t> weiOffsets;
+};
+
+// Offset of every element of a blocked (plain or blocked-format) layout,
+// indexed by the logical index in row-major order. A blocked offset is a sum
+// of one term per dimension: (x / inner block product) * stride plus x's
+// position inside each inner block of that dimension.
+std::vector<int64_t> blockedOffsets(const memory::desc& md) {
+  const dnnl_memory_desc_t& d = md.data;
+  if (d.format_kind != dnnl_blocked) return {};
+  const auto& b = d.format_desc.blocking;
+  const int nd = d.ndims;
+  std::vector<std::vector<int64_t>> term(nd);
+  for (int k = 0; k < nd; k++) {
+    int64_t innerProduct = 1;
+    for (int j = 0; j < b.inner_nblks; j++)
+      if (b.inner_idxs[j] == k) innerProduct *= b.inner_blks[j];
+    for (int64_t x = 0; x < d.dims[k]; x++) {
+      int64_t t = (x / innerProduct) * b.strides[k];
+      for (int j = 0; j < b.inner_nblks; j++) {
+        if (b.inner_idxs[j] != k) continue;
+        int64_t below = 1, after = 1;
+        for (int q = j + 1; q < b.inner_nblks; q++) {
+          after *= b.inner_blks[q];
+          if (b.inner_idxs[q] == k) below *= b.inner_blks[q];
+        }
+        t += ((x / below) % b.inner_blks[j]) * after;
+      }
+      term[k].push_back(t);
+    }
+  }
+  int64_t count = 1;
+  for (int k = 0; k < nd; k++) count *= d.dims[k];
+  std::vector<int64_t> out(count);
+  std::vector<int64_t> idx(nd, 0);
+  for (int64_t n = 0; n < count; n++) {
+    int64_t off = d.offset0;
+    for (int k = 0; k < nd; k++) off += term[k][idx[k]];
+    out[n] = off;
+    for (int k = nd - 1; k >= 0 && ++idx[k] == d.dims[k]; k--) idx[k] = 0;
+  }
+  return out;
+}
+
+// The activation layout a conv primitive runs on; anything but nhwc is staged
+// from and to the user's nhwc (reorders included in the timings below, per
+// 128 images, oneDNN 2.6, AVX-512).
+// - Blocked nChw16c: the forward and input-gradient 3x3 convs of small images
+//   with many channels (VGG's last blocks): 4x4x512 -> 512 inference conv
+//   45 -> 30 ms, training forward 43 -> 30 ms, input gradient 30-38 -> 25 ms.
+//   Not for 4x4x256 -> 256, MobileNetV2's 1x1 4x4x320 -> 1280, or any filter
+//   gradient: there nhwc (brgconv) was as fast or faster.
+// - Plain nchw (oneDNN's gemm): the input gradient of a large filter over a
+//   few input channels (GoogLeNet's 7x7 stem, PGD's gradient wrt the image):
+//   10.6 -> 5.3 ms. For 3x3 stems over 3 channels nhwc was as fast or faster.
+tag activationLayout(int kind, int64_t H, int64_t W, int64_t KH, int64_t KW, int64_t Ci, int64_t Co, int64_t G) {
+  if (G != 1 || kind == kFilterGradient) return tag::nhwc;
+  if (KH * KW > 1 && H * W <= 16 && Ci >= 256 && Co >= 512) return tag::nChw16c;
+  if (kind == kInputGradient && Ci < 16 && KH * KW >= 25) return tag::nchw;
+  return tag::nhwc;
+}
+
+std::unordered_map<std::string, std::unique_ptr<ConvEntry>>& convCache() {
+  static std::unordered_map<std::string, std::unique_ptr<ConvEntry>> c;
+  return c;
+}
+
+// kFusedForward: the fused inference forward (bias, then optional residual add and
+// the activation as post-ops).
+ConvEntry& convEntry(int kind, const std::vector<int64_t>& p, bool residual = false, int activation = 0) {
+  std::ostringstream key;
+  key << kind << (residual ? 'r' : '-') << activation;
+  for (auto x : p) key << ',' << x;
+  auto& cache = convCache();
+  auto it = cache.find(key.str());
+  if (it != cache.end()) return *it->second;
+
+  namespace cp = conv_param;
+  const int64_t N = p[cp::N], H = p[cp::H], W = p[cp::W], Ci = p[cp::Ci], KH = p[cp::KH], KW = p[cp::KW], Co = p[cp::Co], OH = p[cp::OH], OW = p[cp::OW];
+  const int64_t sH = p[cp::strideH], sW = p[cp::strideW], dH = p[cp::dilationH], dW = p[cp::dilationW];
+  const int64_t pT = p[cp::padTop], pL = p[cp::padLeft], pB = p[cp::padBottom], pR = p[cp::padRight];
+  // Groups G > 1: a depthwise conv (G = Ci), tfjs filter [KH, KW, Ci, Co / Ci] = oneDNN's hwigo.
+  const int64_t G = p[cp::groups];
+  if (G < 1 || Ci % G != 0 || Co % G != 0) throw ArgError("conv groups must divide both channel counts");
+  memory::dims srcDims{N, Ci, H, W}, dstDims{N, Co, OH, OW};
+  memory::dims weiDims = G == 1 ? memory::dims{Co, Ci, KH, KW} : memory::dims{G, Co / G, Ci / G, KH, KW};
+  memory::dims strides{sH, sW}, dil{dH - 1, dW - 1}, padL{pT, pL}, padR{pB, pR};
+
+  auto e = std::make_unique<ConvEntry>();
+  e->userSrcMd = memory::desc(srcDims, dt::f32, tag::nhwc);
+  e->userDstMd = memory::desc(dstDims, dt::f32, tag::nhwc);
+  e->userWeiMd = memory::desc(weiDims, dt::f32, G == 1 ? tag::hwio : tag::hwigo);
+  memory::desc anyWei(weiDims, dt::f32, tag::any);
+  // A fixed layout, not tag::any: for inference oneDNN then picks nhwc brgconv, the slower one here.
+  const tag layout = activationLayout(kind, H, W, KH, KW, Ci, Co, G);
+  const memory::desc srcMd(srcDims, dt::f32, layout), dstMd(dstDims, dt::f32, layout);
+
+  dnnl::convolution_forward::desc fwdDesc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                          srcMd, anyWei, dstMd, strides, dil, padL, padR);
+  e->fwdPd = dnnl::convolution_forward::primitive_desc(fwdDesc, eng());
+  if (kind == kFusedForward) {
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                      srcMd, anyWei, memory::desc({Co}, dt::f32, tag::a), dstMd, strides, dil, padL,
+                                      padR);
+    dnnl::post_ops ops;
+    // A sum post-op over y pre-filled with the residual: with a binary add
+    // post-op oneDNN 2.6 drops from brgconv to a slower jit kernel.
+    if (residual) ops.append_sum(1.0f);
+    if (activation == kRelu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    if (activation == kRelu6) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, 0.0f, 6.0f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    e->fwdPd = dnnl::convolution_forward::primitive_desc(d, attr, eng());
+  }
+  if (kind == kForward || kind == kFusedForward) {
+    e->prim = dnnl::convolution_forward(e->fwdPd);
+    e->weiMd = e->fwdPd.weights_desc();
+    e->src.init(e->fwdPd.src_desc(), e->userSrcMd);
+    e->dst.init(e->fwdPd.dst_desc(), e->userDstMd);
+  } else if (kind == kInputGradient) {
+    dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, srcMd, anyWei, dstMd, strides, dil,
+                                            padL, padR);
+    dnnl::convolution_backward_data::primitive_desc pd(d, eng(), e->fwdPd);
+    e->prim = dnnl::convolution_backward_data(pd);
+    e->weiMd = pd.weights_desc();
+    e->src.init(pd.diff_src_desc(), e->userSrcMd);
+    e->dst.init(pd.diff_dst_desc(), e->userDstMd);
+  } else {
+    dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, srcMd, anyWei, dstMd, strides,
+                                               dil, padL, padR);
+    dnnl::convolution_backward_weights::primitive_desc pd(d, eng(), e->fwdPd);
+    e->prim = dnnl::convolution_backward_weights(pd);
+    e->weiMd = pd.diff_weights_desc();
+    e->src.init(pd.src_desc(), e->userSrcMd);
+    e->dst.init(pd.diff_dst_desc(), e->userDstMd);
+  }
+  e->weiNeedsReorder = e->weiMd != e->userWeiMd;
+  if (e->weiNeedsReorder) {
+    e->weiBuf = std::make_unique<memory>(e->weiMd, eng());
+    const std::vector<int64_t> blocked = blockedOffsets(e->weiMd), user = blockedOffsets(e->userWeiMd);
+    if (!blocked.empty() && !user.empty() && user.size() <= (1u << 18)) {
+      // Zero padding (channel counts rounded up to the block) stays zero: only
+      // the logical elements are ever written.
+      std::memset(e->weiBuf->get_data_handle(), 0, e->weiMd.get_size());
+      e->weiOffsets.assign(user.size(), 0);
+      for (size_t n = 0; n < user.size(); n++) e->weiOffsets[user[n]] = blocked[n];
+    }
+    // Placeholder handles; real pointers are bound per call.
+    memory userW(e->userWeiMd, eng(), DNNL_MEMORY_NONE);
+    if (kind == kFilterGradient) {
+      e->weiReorder = dnnl::reorder(*e->weiBuf, userW);
+    } else {
+      e->weiReorder = dnnl::reorder(userW, *e->weiBuf);
+    }
+  }
+  auto& ref = *e;
+  cache.emplace(key.str(), std::move(e));
+  return ref;
+}
+
+// The conv parameter array p (see conv2d above) at argument `index`, checked,
+// with the element counts of x, w and y.
+struct ConvSizes {
+  std::vector<int64_t> p;
+  int64_t x, w, y;
+};
+ConvSizes convSizes(Args& a, size_t index) {
+  namespace cp = conv_param;
+  auto p = a.intArray(index, cp::count);
+  for (auto v : p)
+    if (v < 0) throw ArgError("negative conv parameter");
+  if (p[cp::groups] < 1) throw ArgError("conv groups must be >= 1");
+  return {p, p[cp::N] * p[cp::H] * p[cp::W] * p[cp::Ci], p[cp::KH] * p[cp::KW] * p[cp::Ci] * p[cp::Co] / p[cp::groups], p[cp::N] * p[cp::OH] * p[cp::OW] * p[cp::Co]};
+}
+
+// Weights between the user's hwio and the primitive's blocked layout. oneDNN's
+// reorder took 0.1-0.35 ms for ResNet20's 2-37K weights (~6% of an evaluation
+// pass); by hand, through the offset table, it is a few microseconds.
+void reorderWeights(ConvEntry& e, memory& from, memory& to) {
+  if (e.weiOffsets.empty()) {
+    e.weiReorder.execute(strm(), from, to);
+    return;
+  }
+  const float* src = static_cast<const float*>(from.get_data_handle());
+  float* dst = static_cast<float*>(to.get_data_handle());
+  const int64_t* off = e.weiOffsets.data();
+  const int64_t n = static_cast<int64_t>(e.weiOffsets.size());
+  if (&to == e.weiBuf.get()) {
+    for (int64_t i = 0; i < n; i++) dst[off[i]] = src[i];
+  } else {
+    for (int64_t i = 0; i < n; i++) dst[i] = src[off[i]];
+  }
+}
+
+napi_value Conv2d(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info, 6);
+    const int kind = static_cast<int>(a.integer(0));
+    if (kind != kForward && kind != kInputGradient && kind != kFilterGradient) throw ArgError("conv2d kind must be 0, 1 or 2");
+    a.takeHeap(1);
+    const ConvSizes z = convSizes(a, 5);
+    const int64_t xCount = z.x, wCount = z.w, yCount = z.y;
+    ConvEntry& e = convEntry(kind, z.p);
+    auto& s = strm();
+    if (kind == kForward) {
+      float* x = a.at(a.integer(2), xCount);
+      float* w = a.at(a.integer(3), wCount);
+      float* y = a.at(a.integer(4), yCount);
+      memory xm(e.userSrcMd, eng(), x), wm(e.userWeiMd, eng(), w), ym(e.userDstMd, eng(), y);
+      if (e.weiNeedsReorder) reorderWeights(e, wm, *e.weiBuf);
+      e.prim.execute(s, {{DNNL_ARG_SRC, e.src.view(xm, true)},
+                         {DNNL_ARG_WEIGHTS, e.weiNeedsReorder ? *e.weiBuf : wm},
+                         {DNNL_ARG_DST, e.dst.view(ym, false)}});
+      e.dst.back(ym);
+    } else if (kind == kInputGradient) {
+      float* dy = a.at(a.integer(2), yCount);
+      float* w = a.at(a.integer(3), wCount);
+      float* dx = a.at(a.integer(4), xCount);
+      memory dym(e.userDstMd, eng(), dy), wm(e.userWeiMd, eng(), w), dxm(e.userSrcMd, eng(), dx);
+      if (e.weiNeedsReorder) reorderWeights(e, wm, *e.weiBuf);
+      e.prim.execute(s, {{DNNL_ARG_DIFF_DST, e.dst.view(dym, true)},
+                         {DNNL_ARG_WEIGHTS, e.weiNeedsReorder ? *e.weiBuf : wm},
+                         {DNNL_ARG_DIFF_SRC, e.src.view(dxm, false)}});
+      e.src.back(dxm);
+    } else {
+      float* x = a.at(a.integer(2), xCount);
+      float* dy = a.at(a.integer(3), yCount);
+      float* dw = a.at(a.integer(4), wCount);
+      memory xm(e.userSrcMd, eng(), x), dym(e.userDstMd, eng(), dy), dwm(e.userWeiMd, eng(), dw);
+      e.prim.execute(s, {{DNNL_ARG_SRC, e.src.view(xm, true)},
+                         {DNNL_ARG_DIFF_DST, e.dst.view(dym, true)},
+                         {DNNL_ARG_DIFF_WEIGHTS, e.weiNeedsReorder ? *e.weiBuf : dwm}});
+      if (e.weiNeedsReorder) reorderWeights(e, *e.weiBuf, dwm);
+    }
+    s.wait();
+    return undefinedValue(env);
+  });
+}
+
+// wFolded[r, o] = w[r, o] * k[o] (in double, rounded once), over rows of Co
+// output channels. One pass per row without an index modulo, on all threads:
+// as a per-element i % Co loop it took ~5 ms for VGG's 2.4M-weight convs.
+void foldWeights(const float* w, const double* k, float* wFolded, int64_t rows, int64_t Co) {
+#pragma omp parallel for schedule(static) if (rows * Co > 65536)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* wr = w + r * Co;
+    float* fr = wFolded + r * Co;
+#pragma omp simd
+    for (int64_t o = 0; o < Co; o++) fr[o] = static_cast<float>(wr[o] * k[o]);
+  }
+}
+
+// The batch-norm fold of PyTorch's fuse_conv_bn_weights, in double:
+// w' = w * a, b' = offset - mean * a, a = scale / sqrt(var + eps) per output
+// channel (hwio: the output channel is the innermost index).
+napi_value Conv2dFused(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info, 13);
+    a.takeHeap(0);
+    const ConvSizes z = convSizes(a, 11);
+    const auto& p = z.p;
+    if (p[conv_param::groups] != 1 && p[conv_param::groups] != p[conv_param::Ci]) throw ArgError("the fused conv takes groups 1 or depthwise");
+    const int64_t Co = p[conv_param::Co], xCount = z.x, wCount = z.w, yCount = z.y;
+    const int64_t activation = a.integer(12);
+    if (activation != kNoActivation && activation != kRelu && activation != kRelu6) throw ArgError("activation must be 0 (none), 1 (ReLU) or 2 (ReLU6)");
+    const float* w = a.at(a.integer(2), wCount);
+    const float* scale = a.at(a.integer(3), Co);
+    const float* offset = a.at(a.integer(4), Co);
+    const float* mean = a.at(a.integer(5), Co);
+    const float* var = a.at(a.integer(6), Co);
+    const double eps = a.num(7);
+    const int64_t residualOff = a.integer(8);
+    float* wFolded = a.at(a.integer(10), wCount);
+    std::vector<double> k(Co);
+    std::vector<float> bias(Co);
+    for (int64_t o = 0; o < Co; o++) {
+      k[o] = scale[o] / std::sqrt(static_cast<double>(var[o]) + eps);
+      bias[o] = static_cast<float>(offset[o] - mean[o] * k[o]);
+    }
+    // hwio and depthwise [KH, KW, Ci, multiplier] alike: rows of Co output channels.
+    foldWeights(w, k.data(), wFolded, wCount / Co, Co);
+
+    ConvEntry& e = convEntry(kFusedForward, p, residualOff >= 0, static_cast<int>(activation));
+    auto& s = strm();
+    memory xm(e.userSrcMd, eng(), a.at(a.integer(1), xCount)), wm(e.userWeiMd, eng(), wFolded);
+    memory bm(memory::desc({Co}, dt::f32, tag::a), eng(), bias.data());
+    memory ym(e.userDstMd, eng(), a.at(a.integer(9), yCount));
+    if (e.weiNeedsReorder) reorderWeights(e, wm, *e.weiBuf);
+    if (residualOff >= 0) {
+      const float* residual = a.at(residualOff, yCount);
+      float* y = static_cast<float*>(ym.get_data_handle());
+#pragma omp parallel for simd schedule(static)
+      for (int64_t i = 0; i < yCount; i++) y[i] = residual[i];
+    }
+    e.prim.execute(s, {{DNNL_ARG_SRC, e.src.view(xm, true)},
+                       {DNNL_ARG_WEIGHTS, e.weiNeedsReorder ? *e.weiBuf : wm},
+                       {DNNL_ARG_BIAS, bm},
+                       {DNNL_ARG_DST, e.dst.view(ym, residualOff >= 0)}});
+    e.dst.back(ym);
+    s.wait();
+    return undefinedValue(env);
+  });
+}
+
+size_t convCacheSize() { return convCache().size(); }
+
+}  // namespace gap

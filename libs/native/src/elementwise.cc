@@ -1,0 +1,166 @@
+// Elementwise passes: dropout, the SGD step, the running-statistics blend, binary ops and the gated ReLU gradients.
+#include "gap_native.h"
+
+namespace gap {
+
+// ------------------------------------------------------------------ dropout
+// y = x * (u_i >= rate ? keep : 0), u_i = fmix32(seed + i * 0x9e3779b9) / 2^32
+// (murmur3's finaliser over a Weyl sequence): the same integer hash as
+// dropoutMultiplier in nn/layers.ts, so both give the same bits. A multiply,
+// not a select, so that -0 and NaN come out as with tf.mul. Linear in x: the
+// gradient is the same call on dy.
+void dropoutRows(const float* x, float* y, int64_t n, double threshold, float keep, uint32_t seed) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t h = seed + static_cast<uint32_t>(i) * 0x9e3779b9u;
+    h = (h ^ (h >> 16)) * 0x85ebca6bu;
+    h = (h ^ (h >> 13)) * 0xc2b2ae35u;
+    h ^= h >> 16;
+    y[i] = x[i] * (static_cast<double>(h) >= threshold ? keep : 0.0f);
+  }
+}
+
+// dropout(heap, x, y, n, rate, seed); keep = 1 / (1 - rate) rounded to float, as
+// dropoutMultiplier's Float32Array store rounds it.
+napi_value Dropout(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info, 6);
+    a.takeHeap(0);
+    const int64_t n = a.integer(3);
+    const double rate = a.num(4), seed = a.num(5);
+    if (!(rate >= 0 && rate < 1) || !(seed >= 0 && seed < 4294967296.0)) throw ArgError("dropout needs 0 <= rate < 1 and a uint32 seed");
+    dropoutRows(a.at(a.integer(1), n), a.at(a.integer(2), n), n, rate * 4294967296.0, static_cast<float>(1.0 / (1.0 - rate)),
+                static_cast<uint32_t>(seed));
+    return undefinedValue(env);
+  });
+}
+
+// ---------------------------------------------------------- optimizer step
+// The same float32 operations, in the same order, as the tf ops they replace
+// (train/sgd.ts), so bit for bit equal to them; built with -ffp-contract=off so
+// that no multiply-add is fused.
+
+// g = grad + w * wd (wd > 0); buf = first ? g : buf * m + g (m > 0);
+// step = nesterov ? g + buf * m : buf (or g without momentum); w -= step * lr.
+void sgdRows(const float* w, const float* grad, const float* buf, float* wOut, float* bufOut, int64_t n, float lr,
+             float m, float wd, bool nesterov) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    const float g = wd > 0 ? grad[i] + w[i] * wd : grad[i];
+    float step = g;
+    if (m > 0) {
+      const float b = buf ? buf[i] * m + g : g;
+      bufOut[i] = b;
+      step = nesterov ? g + b * m : b;
+    }
+    wOut[i] = w[i] - step * lr;
+  }
+}
+
+// sgd(heap, w, grad, buf|-1, wOut, bufOut|-1, n, lr, momentum, weightDecay, nesterov):
+// one torch.optim.SGD step of one parameter; buf -1: the first step (buf = g).
+napi_value Sgd(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info, 11);
+    a.takeHeap(0);
+    const int64_t n = a.integer(6);
+    const float lr = static_cast<float>(a.num(7)), m = static_cast<float>(a.num(8)), wd = static_cast<float>(a.num(9));
+    const float* buf = m > 0 && a.integer(3) >= 0 ? a.at(a.integer(3), n) : nullptr;
+    float* bufOut = m > 0 ? a.at(a.integer(5), n) : nullptr;
+    sgdRows(a.at(a.integer(1), n), a.at(a.integer(2), n), buf, a.at(a.integer(4), n), bufOut, n, lr, m, wd, a.integer(10) != 0);
+    return undefinedValue(env);
+  });
+}
+
+// ------------------------------------------------------------ elementwise
+// The wasm backend's broadcasting path (x[..., C] op y[C]) costs ~2-4 ms per
+// 2M elements. Its same-shape ops are SIMD and memory-bound: the TypeScript side
+// (runtime/native/elementwise.ts) sends them here only from 2^18 elements, where
+// two threads win.
+
+// binary(op, heap, a, b, out, rows, C, aFull, bFull): out[r, c] = op(a, b),
+// where a (b) is [rows, C] when aFull (bFull), else [C] repeated per row.
+// op: 0 add, 1 sub, 2 mul, 3 div, 4 min, 5 max (NaN-propagating, as tfjs),
+// 6 relu(a + b) (two wasm passes, Add and Relu, in one multi-threaded pass).
+template <typename F>
+void binaryRows(const float* a, const float* b, float* out, int64_t rows, int64_t C, bool aFull, bool bFull, F&& f) {
+#pragma omp parallel for schedule(static) if (rows * C > 32768)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* ar = aFull ? a + r * C : a;
+    const float* br = bFull ? b + r * C : b;
+    float* o = out + r * C;
+#pragma omp simd
+    for (int64_t c = 0; c < C; c++) o[c] = f(ar[c], br[c]);
+  }
+}
+
+napi_value Binary(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info, 9);
+    const int op = static_cast<int>(a.integer(0));
+    a.takeHeap(1);
+    int64_t rows = a.integer(5), C = a.integer(6);
+    const bool aFull = a.integer(7) != 0, bFull = a.integer(8) != 0;
+    if (rows < 0 || C < 0) throw ArgError("negative size");
+    const float* x = a.at(a.integer(2), aFull ? rows * C : C);
+    const float* y = a.at(a.integer(3), bFull ? rows * C : C);
+    float* out = a.at(a.integer(4), rows * C);
+    // Few channels (RGB: C = 3): rows of 3 do not vectorise, so repeat the
+    // per-channel operand k times and treat k rows as one (one copy, <= 64 floats).
+    std::vector<float> repeated;
+    int64_t k = 1;
+    while (C * k < 64 && rows % (2 * k) == 0) k *= 2;
+    if (k > 1 && aFull != bFull) {
+      const float* small = aFull ? y : x;
+      for (int64_t i = 0; i < k; i++) repeated.insert(repeated.end(), small, small + C);
+      (aFull ? y : x) = repeated.data();
+      rows /= k;
+      C *= k;
+    }
+    auto run = [&](auto f) { binaryRows(x, y, out, rows, C, aFull, bFull, f); };
+    switch (op) {
+      case kAdd: run([](float p, float q) { return p + q; }); break;
+      case kSub: run([](float p, float q) { return p - q; }); break;
+      case kMul: run([](float p, float q) { return p * q; }); break;
+      case kDiv: run([](float p, float q) { return p / q; }); break;
+      case kMin: run([](float p, float q) { return (p != p || q != q) ? NAN : (p < q ? p : q); }); break;
+      case kMax: run([](float p, float q) { return (p != p || q != q) ? NAN : (p > q ? p : q); }); break;
+      case kAddRelu: run([](float p, float q) { return reluOf(p + q); }); break;
+      default: throw ArgError("binary op must be 0..6");
+    }
+    return undefinedValue(env);
+  });
+}
+
+// dx = dy * (0 < x <= upper), NaN where x is NaN (as tfjs's Step): the ReLU
+// gradient (upper = inf; tfjs: Step + Cast + Multiply) and ReLU6's (upper = 6;
+// tfjs: LessEqual, Step, Cast and two Multiplies, ~1/3 of a MobileNetV2 PGD
+// step on wasm) in one pass. A multiply by a selected 0/1: selects like this
+// only vectorise with -fno-trapping-math (binding.gyp); scalar, the branches
+// mispredicted on random signs: 10-20 ms per 2M elements instead of <1 ms.
+// The loop is a free function: written inside the guarded lambda, `upper` was
+// a captured reference, the conditional load kept gcc from vectorising it,
+// and the pass took 6.6 ms instead of 0.35 ms per 2M elements.
+void gatedRows(const float* dy, const float* x, float* dx, int64_t n, float upper) {
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+  for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (x[i] > 0.0f && x[i] <= upper ? 1.0f : (x[i] != x[i] ? x[i] : 0.0f));
+}
+
+napi_value gatedGradient(napi_env env, napi_callback_info info, float upper) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info, 5);
+    a.takeHeap(0);
+    const int64_t n = a.integer(4);
+    gatedRows(a.at(a.integer(1), n), a.at(a.integer(2), n), a.at(a.integer(3), n), n, upper);
+    return undefinedValue(env);
+  });
+}
+
+// reluGrad(heap, dy, x, dx, n), relu6Grad(heap, dy, x, dx, n)
+napi_value ReluGrad(napi_env env, napi_callback_info info) { return gatedGradient(env, info, INFINITY); }
+napi_value Relu6Grad(napi_env env, napi_callback_info info) { return gatedGradient(env, info, 6.0f); }
+// relu6OutputGrad(heap, dy, y, dx, n): ReLU6's gradient from its output y (the
+// fused conv's): 0 < y < 6. It differs from the input-side 0 < x <= 6 only at x = 6 exactly.
+napi_value Relu6OutputGrad(napi_env env, napi_callback_info info) { return gatedGradient(env, info, std::nextafter(6.0f, 0.0f)); }
+
+}  // namespace gap

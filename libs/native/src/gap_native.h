@@ -1,0 +1,166 @@
+// gap_native: what every kernel file shares (the N-API glue, oneDNN's engine and
+// stream, tfjs's ReLU semantics) and the functions module.cc exports. The
+// exports and their arguments are listed in module.cc.
+#pragma once
+
+#include <node_api.h>
+
+#include <dnnl.hpp>
+#include <omp.h>
+
+#include <sys/mman.h>
+
+#include <cmath>
+#include <cstdint>
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+namespace gap {
+
+// The contract with libs/ml-core/src/runtime/native/addon.ts: the codes and the
+// fields of the parameter arrays, by name. info().contract lists them, and a test
+// compares them with the TypeScript side.
+enum ConvKind : int {  // conv2d's first argument; kFusedForward is conv2dFused's primitive
+  kForward = 0,
+  kInputGradient = 1,
+  kFilterGradient = 2,
+  kFusedForward = 3,
+};
+enum Activation : int { kNoActivation = 0, kRelu = 1, kRelu6 = 2 };
+enum BinaryOp : int { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3, kMin = 4, kMax = 5, kAddRelu = 6 };
+// Indices into conv2d's and conv2dFused's p.
+namespace conv_param {
+enum : int { N, H, W, Ci, KH, KW, Co, OH, OW, strideH, strideW, dilationH, dilationW, padTop, padLeft, padBottom, padRight, groups, count };
+}
+// Indices into maxPool's and maxPoolGrad's p.
+namespace pool_param {
+enum : int { N, H, W, C, OH, OW, KH, KW, strideH, strideW, padTop, padLeft, count };
+}
+// Indices into matmul's p.
+namespace matmul_param {
+enum : int { batch, M, K, N, transposeA, transposeB, count };
+}
+
+dnnl::engine& eng();
+dnnl::stream& strm();
+
+// Transparent huge pages for the wasm heap, once per heap size: first touches
+// of new heap memory then fault 2 MiB at a time, not 4 KiB.
+void adviseHugePages(uint8_t* heap, size_t len);
+
+struct ArgError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Args {
+  napi_env env;
+  std::vector<napi_value> v;
+  uint8_t* heap = nullptr;
+  size_t heapLen = 0;
+
+  Args(napi_env e, napi_callback_info info, size_t expected) : env(e), v(expected) {
+    size_t argc = expected;
+    napi_get_cb_info(env, info, &argc, v.data(), nullptr, nullptr);
+    if (argc != expected) throw ArgError("expected " + std::to_string(expected) + " arguments");
+  }
+  double num(size_t i) {
+    double d;
+    if (napi_get_value_double(env, v[i], &d) != napi_ok) throw ArgError("argument " + std::to_string(i) + " is not a number");
+    return d;
+  }
+  int64_t integer(size_t i) { return static_cast<int64_t>(num(i)); }
+  void takeHeap(size_t i) {
+    void* data = nullptr;
+    bool isAb = false;
+    napi_is_arraybuffer(env, v[i], &isAb);
+    if (!isAb || napi_get_arraybuffer_info(env, v[i], &data, &heapLen) != napi_ok) {
+      throw ArgError("argument " + std::to_string(i) + " is not an ArrayBuffer");
+    }
+    heap = static_cast<uint8_t*>(data);
+    adviseHugePages(heap, heapLen);
+  }
+  // Pointer to `count` floats at byte offset `off` of the heap, bounds-checked.
+  float* at(int64_t off, int64_t count) {
+    if (off < 0 || (off & 3) != 0 || count < 0 || static_cast<uint64_t>(off) + 4ull * count > heapLen) {
+      throw ArgError("tensor at byte offset " + std::to_string(off) + " (" + std::to_string(count) +
+                     " floats) is outside the heap of " + std::to_string(heapLen) + " bytes");
+    }
+    return reinterpret_cast<float*>(heap + off);
+  }
+  std::vector<int64_t> intArray(size_t i, size_t n) {
+    uint32_t len = 0;
+    if (napi_get_array_length(env, v[i], &len) != napi_ok || len != n) {
+      throw ArgError("argument " + std::to_string(i) + " must be an array of " + std::to_string(n) + " numbers");
+    }
+    std::vector<int64_t> out(n);
+    for (uint32_t k = 0; k < n; k++) {
+      napi_value e;
+      napi_get_element(env, v[i], k, &e);
+      double d;
+      if (napi_get_value_double(env, e, &d) != napi_ok) throw ArgError("non-numeric array element");
+      out[k] = static_cast<int64_t>(d);
+    }
+    return out;
+  }
+};
+
+napi_value undefinedValue(napi_env env);
+
+template <typename F>
+napi_value guarded(napi_env env, F&& f) {
+  try {
+    return f();
+  } catch (const dnnl::error& e) {
+    napi_throw_error(env, "GAP_NATIVE_DNNL", (std::string("oneDNN: ") + e.what()).c_str());
+  } catch (const std::exception& e) {
+    napi_throw_error(env, "GAP_NATIVE", e.what());
+  }
+  return nullptr;
+}
+
+// ReLU's gradient factor for the fused BN + ReLU: dy * stepOf(relu output) is
+// bit for bit GapReluGrad's dy * step(x), except that a NaN output gives 0, not
+// NaN (the forward already put the NaN in the loss): the NaN select made the
+// masked batch-norm backward slower than a separate GapReluGrad pass.
+inline float stepOf(float m) { return m > 0.0f ? 1.0f : 0.0f; }
+// tfjs's ReLU (wasm: x < 0 ? 0 : x, NaN kept).
+inline float reluOf(float v) { return v < 0.0f ? 0.0f : v; }
+
+// Per-channel sums (and sums of squares unless sumSq is null) over rows, in
+// double (batch_norm.cc; the Sum kernel in reductions.cc too).
+void channelMoments(const float* x, double* sum, double* sumSq, int64_t rows, int64_t C);
+
+// The exports (module.cc), by kernel family: conv.cc, pooling.cc, batch_norm.cc,
+// elementwise.cc, copies.cc, reductions.cc.
+napi_value Conv2d(napi_env env, napi_callback_info info);
+napi_value Conv2dFused(napi_env env, napi_callback_info info);
+napi_value MatMul(napi_env env, napi_callback_info info);
+napi_value MaxPool(napi_env env, napi_callback_info info);
+napi_value MaxPoolGrad(napi_env env, napi_callback_info info);
+napi_value BatchNormInference(napi_env env, napi_callback_info info);
+napi_value BatchNormTrain(napi_env env, napi_callback_info info);
+napi_value BatchNormBackward(napi_env env, napi_callback_info info);
+napi_value ChannelSum(napi_env env, napi_callback_info info);
+napi_value Dropout(napi_env env, napi_callback_info info);
+napi_value Sgd(napi_env env, napi_callback_info info);
+napi_value BatchNormUpdate(napi_env env, napi_callback_info info);
+napi_value Binary(napi_env env, napi_callback_info info);
+napi_value ReluGrad(napi_env env, napi_callback_info info);
+napi_value Relu6Grad(napi_env env, napi_callback_info info);
+napi_value Relu6OutputGrad(napi_env env, napi_callback_info info);
+napi_value Slice4(napi_env env, napi_callback_info info);
+napi_value Pad4(napi_env env, napi_callback_info info);
+// Primitives cached by conv.cc (info()'s `cached`).
+size_t convCacheSize();
+
+}  // namespace gap

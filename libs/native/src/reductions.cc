@@ -1,0 +1,58 @@
+// Reductions and products on the addon's threads: matmul (oneDNN) and the sum over
+// every axis but the last (batch_norm.cc's channelMoments, in double).
+#include "gap_native.h"
+
+namespace gap {
+
+// ------------------------------------------------------------------ matmul
+
+// matmul(heap, a, b, c, [B, M, K, N, transposeA, transposeB]): c[b] = op(a[b]) op(b[b]),
+// row-major, a [B, M, K] (transposed: [B, K, M]), b [B, K, N] (transposed: [B, N, K]),
+// c [B, M, N]; transposes are strides on oneDNN's memory descriptors, no copies.
+napi_value MatMul(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info, 5);
+    a.takeHeap(0);
+    namespace mp = matmul_param;
+    const auto p = a.intArray(4, mp::count);
+    const int64_t B = p[mp::batch], M = p[mp::M], K = p[mp::K], N = p[mp::N];
+    const bool tA = p[mp::transposeA] != 0, tB = p[mp::transposeB] != 0;
+    if (B < 1 || M < 1 || K < 1 || N < 1) throw ArgError("matmul sizes must be positive");
+    static std::unordered_map<std::string, dnnl::matmul> cache;
+    std::ostringstream key;
+    for (auto v : p) key << v << ',';
+    memory::desc aMd({B, M, K}, dt::f32, tA ? memory::dims{M * K, 1, M} : memory::dims{M * K, K, 1});
+    memory::desc bMd({B, K, N}, dt::f32, tB ? memory::dims{K * N, 1, K} : memory::dims{K * N, N, 1});
+    memory::desc cMd({B, M, N}, dt::f32, memory::dims{M * N, N, 1});
+    auto it = cache.find(key.str());
+    if (it == cache.end()) {
+      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(aMd, bMd, cMd), eng());
+      it = cache.emplace(key.str(), dnnl::matmul(pd)).first;
+    }
+    memory am(aMd, eng(), a.at(a.integer(1), B * M * K)), bm(bMd, eng(), a.at(a.integer(2), B * K * N));
+    memory cm(cMd, eng(), a.at(a.integer(3), B * M * N));
+    it->second.execute(strm(), {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+    strm().wait();
+    return undefinedValue(env);
+  });
+}
+
+// channelSum(heap, x, out, rows, C): out[c] = sum of x[r, c] over the rows, in
+// double (tfjs's Sum over every axis but the last: a bias's gradient; the wasm
+// kernel transposes first, ~8 ms for 128x32x32x64).
+napi_value ChannelSum(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info, 5);
+    a.takeHeap(0);
+    const int64_t rows = a.integer(3), C = a.integer(4);
+    if (rows < 0 || C < 1) throw ArgError("channelSum needs rows >= 0 and C >= 1");
+    const float* x = a.at(a.integer(1), rows * C);
+    float* out = a.at(a.integer(2), C);
+    std::vector<double> sum(C);
+    channelMoments(x, sum.data(), nullptr, rows, C);
+    for (int64_t c = 0; c < C; c++) out[c] = static_cast<float>(sum[c]);
+    return undefinedValue(env);
+  });
+}
+
+}  // namespace gap

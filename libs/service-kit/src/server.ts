@@ -11,7 +11,7 @@ import { HealthImplementation } from "grpc-health-check";
 import { create, type DescFile, type DescMessage, type DescMethod, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type { ServiceConfig } from "./config.js";
-import { cancelled, toStatus, unavailable } from "./errors.js";
+import { cancelled, ServiceError, toStatus, unavailable } from "./errors.js";
 import { toGrpcDefinition } from "./grpc-definition.js";
 import { createLogger, type Logger } from "./log.js";
 import { metrics, serveMetrics } from "./metrics.js";
@@ -222,7 +222,10 @@ function openCall(
 }
 
 function reportError(error: unknown, context: CallContext, rpc: string) {
-  const reported = toStatus(error);
+  // A call the server aborted fails with the abort's reason (UNAVAILABLE when it shuts down, so the
+  // caller retries), whatever the job threw on seeing the signal (an AbortError, CANCELLED).
+  const reason: unknown = context.signal.aborted ? context.signal.reason : undefined;
+  const reported = toStatus(reason instanceof ServiceError ? reason : error);
   metrics.rpcErrors.inc({ method: rpc, code: status[reported.code ?? status.UNKNOWN] });
   const level = reported.code === status.INTERNAL || reported.code === status.UNKNOWN ? "error" : "info";
   context.log[level]("call failed", { code: status[reported.code ?? status.UNKNOWN], details: reported.details });

@@ -85,7 +85,7 @@ describe("spec validation names the field that is wrong, by its proto path", () 
     expect(rejection(changed((s) => (s.trainData!.subsetSize = 20_000_000)))).toMatch(/^spec\.train_data\.subset_size: must be an integer in \[0, 10000000\]/);
     expect(rejection(changed((s) => (s.seed = 2n ** 32n)))).toMatch(/^spec\.seed: must fit in 32 bits/);
     expect(rejection(changed((s) => (s.compressionRatios = [2, 1])))).toBe("spec.compression_ratios[1]: must be in (1, 1000000], got 1");
-    expect(rejection(changed((s) => (s.strategies[0]!.scope = 2)))).toBe("spec.strategies[0].scope: random pruning has no layer scope");
+    expect(rejection(changed((s) => (s.strategies[0]!.scope = 2)))).toBe("spec.strategies[0].scope: random pruning has no layer scope (only global)");
   });
 });
 

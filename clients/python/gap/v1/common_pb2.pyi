@@ -131,11 +131,12 @@ class InputShape(_message.Message):
     def __init__(self, height: _Optional[int] = ..., width: _Optional[int] = ..., channels: _Optional[int] = ...) -> None: ...
 
 class JobInfo(_message.Message):
-    __slots__ = ["backend", "cpus", "node_version", "platform", "service", "tfjs_version", "wall_seconds"]
+    __slots__ = ["backend", "cpus", "node_version", "platform", "self_check", "service", "tfjs_version", "wall_seconds"]
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     CPUS_FIELD_NUMBER: _ClassVar[int]
     NODE_VERSION_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    SELF_CHECK_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     TFJS_VERSION_FIELD_NUMBER: _ClassVar[int]
     WALL_SECONDS_FIELD_NUMBER: _ClassVar[int]
@@ -143,10 +144,11 @@ class JobInfo(_message.Message):
     cpus: int
     node_version: str
     platform: str
+    self_check: SelfCheck
     service: str
     tfjs_version: str
     wall_seconds: float
-    def __init__(self, service: _Optional[str] = ..., backend: _Optional[str] = ..., tfjs_version: _Optional[str] = ..., node_version: _Optional[str] = ..., platform: _Optional[str] = ..., cpus: _Optional[int] = ..., wall_seconds: _Optional[float] = ...) -> None: ...
+    def __init__(self, service: _Optional[str] = ..., backend: _Optional[str] = ..., tfjs_version: _Optional[str] = ..., node_version: _Optional[str] = ..., platform: _Optional[str] = ..., cpus: _Optional[int] = ..., wall_seconds: _Optional[float] = ..., self_check: _Optional[_Union[SelfCheck, _Mapping]] = ...) -> None: ...
 
 class LearningRateSchedule(_message.Message):
     __slots__ = ["initial_lr", "kind"]
@@ -194,6 +196,18 @@ class QuantizationConfig(_message.Message):
     calibration_size: int
     per_channel: bool
     def __init__(self, bits: _Optional[int] = ..., per_channel: bool = ..., calibration_size: _Optional[int] = ...) -> None: ...
+
+class SelfCheck(_message.Message):
+    __slots__ = ["checks", "passed", "seconds", "worst"]
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    WORST_FIELD_NUMBER: _ClassVar[int]
+    checks: int
+    passed: bool
+    seconds: float
+    worst: str
+    def __init__(self, passed: bool = ..., checks: _Optional[int] = ..., seconds: _Optional[float] = ..., worst: _Optional[str] = ...) -> None: ...
 
 class StrategyScope(_message.Message):
     __slots__ = ["scope", "strategy"]

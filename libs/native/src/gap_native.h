@@ -38,17 +38,25 @@ enum ConvKind : int {  // conv2d's first argument; kFusedForward is conv2dFused'
 };
 enum Activation : int { kNoActivation = 0, kRelu = 1, kRelu6 = 2 };
 enum BinaryOp : int { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3, kMin = 4, kMax = 5, kAddRelu = 6 };
+// The fields of each parameter array, in order: one list gives both the indices
+// (conv_param::N, ...) and the names info().contract reports.
+#define GAP_CONV_PARAMS(F) \
+  F(N) F(H) F(W) F(Ci) F(KH) F(KW) F(Co) F(OH) F(OW) F(strideH) F(strideW) F(dilationH) F(dilationW) F(padTop) F(padLeft) F(padBottom) F(padRight) F(groups)
+#define GAP_POOL_PARAMS(F) F(N) F(H) F(W) F(C) F(OH) F(OW) F(KH) F(KW) F(strideH) F(strideW) F(padTop) F(padLeft)
+#define GAP_MATMUL_PARAMS(F) F(batch) F(M) F(K) F(N) F(transposeA) F(transposeB)
+#define GAP_PARAM_INDEX(name) name,
+#define GAP_PARAM_NAME(name) #name,
 // Indices into conv2d's and conv2dFused's p.
 namespace conv_param {
-enum : int { N, H, W, Ci, KH, KW, Co, OH, OW, strideH, strideW, dilationH, dilationW, padTop, padLeft, padBottom, padRight, groups, count };
+enum : int { GAP_CONV_PARAMS(GAP_PARAM_INDEX) count };
 }
 // Indices into maxPool's and maxPoolGrad's p.
 namespace pool_param {
-enum : int { N, H, W, C, OH, OW, KH, KW, strideH, strideW, padTop, padLeft, count };
+enum : int { GAP_POOL_PARAMS(GAP_PARAM_INDEX) count };
 }
 // Indices into matmul's p.
 namespace matmul_param {
-enum : int { batch, M, K, N, transposeA, transposeB, count };
+enum : int { GAP_MATMUL_PARAMS(GAP_PARAM_INDEX) count };
 }
 
 dnnl::engine& eng();

@@ -80,18 +80,14 @@ napi_value fields(napi_env env, std::initializer_list<const char*> names) {
 
 // The contract of gap_native.h, as the TypeScript side names it (addon.ts).
 napi_value contract(napi_env env) {
-  namespace cp = conv_param;
-  namespace pp = pool_param;
-  namespace mp = matmul_param;
-  static_assert(cp::groups == 17 && cp::count == 18 && pp::count == 12 && mp::count == 6, "the field lists below follow the enums");
   napi_value obj;
   napi_create_object(env, &obj);
   napi_set_named_property(env, obj, "convDirection", codes(env, {{"forward", kForward}, {"inputGradient", kInputGradient}, {"filterGradient", kFilterGradient}}));
   napi_set_named_property(env, obj, "activation", codes(env, {{"none", kNoActivation}, {"relu", kRelu}, {"relu6", kRelu6}}));
   napi_set_named_property(env, obj, "binaryOp", codes(env, {{"add", kAdd}, {"sub", kSub}, {"mul", kMul}, {"div", kDiv}, {"min", kMin}, {"max", kMax}, {"addRelu", kAddRelu}}));
-  napi_set_named_property(env, obj, "convParams", fields(env, {"N", "H", "W", "Ci", "KH", "KW", "Co", "OH", "OW", "strideH", "strideW", "dilationH", "dilationW", "padTop", "padLeft", "padBottom", "padRight", "groups"}));
-  napi_set_named_property(env, obj, "poolParams", fields(env, {"N", "H", "W", "C", "OH", "OW", "KH", "KW", "strideH", "strideW", "padTop", "padLeft"}));
-  napi_set_named_property(env, obj, "matMulParams", fields(env, {"batch", "M", "K", "N", "transposeA", "transposeB"}));
+  napi_set_named_property(env, obj, "convParams", fields(env, {GAP_CONV_PARAMS(GAP_PARAM_NAME)}));
+  napi_set_named_property(env, obj, "poolParams", fields(env, {GAP_POOL_PARAMS(GAP_PARAM_NAME)}));
+  napi_set_named_property(env, obj, "matMulParams", fields(env, {GAP_MATMUL_PARAMS(GAP_PARAM_NAME)}));
   return obj;
 }
 

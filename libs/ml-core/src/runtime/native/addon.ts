@@ -156,24 +156,20 @@ export class NativeCall {
     addon!.conv2d(direction, this.heap, this.at(a), this.at(b), this.at(out), convArray(p));
   }
   fusedConv(t: { x: TensorInfo; filter: TensorInfo; scale: TensorInfo; offset: TensorInfo; mean: TensorInfo; variance: TensorInfo; residual: Tensor }, eps: number, y: TensorInfo, folded: TensorInfo, p: ConvParams, activation: FusedActivationName): void {
-    const at = (x: Tensor) => this.at(x);
-    addon!.conv2dFused(this.heap, at(t.x), at(t.filter), at(t.scale), at(t.offset), at(t.mean), at(t.variance), eps, at(t.residual), at(y), at(folded), convArray(p), FusedActivation[activation]);
+    addon!.conv2dFused(this.heap, this.at(t.x), this.at(t.filter), this.at(t.scale), this.at(t.offset), this.at(t.mean), this.at(t.variance), eps, this.at(t.residual), this.at(y), this.at(folded), convArray(p), FusedActivation[activation]);
   }
   /** y = x * a + b per channel, a = scale / sqrt(variance + eps), b = shift - mean * a; relu: max(0, y); mask: x * step(mask) first. */
   batchNormInference(t: { x: TensorInfo; mean: Tensor; variance: TensorInfo; scale: Tensor; shift: Tensor; mask: Tensor }, y: TensorInfo, dims: Nhwc, eps: number, relu: boolean): void {
-    const at = (x: Tensor) => this.at(x);
-    addon!.batchNormInference(this.heap, at(t.x), at(t.mean), at(t.variance), at(t.scale), at(t.shift), at(y), ...dims, eps, relu ? 1 : 0, at(t.mask));
+    addon!.batchNormInference(this.heap, this.at(t.x), this.at(t.mean), this.at(t.variance), this.at(t.scale), this.at(t.shift), this.at(y), ...dims, eps, relu ? 1 : 0, this.at(t.mask));
   }
   batchNormTrain(x: TensorInfo, scale: TensorInfo, shift: TensorInfo, out: { y: TensorInfo; mean: TensorInfo; variance: TensorInfo }, dims: Nhwc, eps: number, relu: boolean): void {
     addon!.batchNormTrain(this.heap, this.at(x), this.at(scale), this.at(shift), this.at(out.y), this.at(out.mean), this.at(out.variance), ...dims, eps, relu ? 1 : 0);
   }
   batchNormBackward(t: { x: TensorInfo; dy: TensorInfo; mean: TensorInfo; variance: TensorInfo; scale: TensorInfo; mask: Tensor }, out: { dx: TensorInfo; dscale: TensorInfo; dshift: TensorInfo }, dims: Nhwc, eps: number): void {
-    const at = (x: Tensor) => this.at(x);
-    addon!.batchNormBackward(this.heap, at(t.x), at(t.dy), at(t.mean), at(t.variance), at(t.scale), at(out.dx), at(out.dscale), at(out.dshift), ...dims, eps, at(t.mask));
+    addon!.batchNormBackward(this.heap, this.at(t.x), this.at(t.dy), this.at(t.mean), this.at(t.variance), this.at(t.scale), this.at(out.dx), this.at(out.dscale), this.at(out.dshift), ...dims, eps, this.at(t.mask));
   }
   batchNormUpdate(t: { runningMean: TensorInfo; runningVar: TensorInfo; mean: TensorInfo; variance: TensorInfo }, out: [TensorInfo, TensorInfo], momentum: number): void {
-    const at = (x: Tensor) => this.at(x);
-    addon!.batchNormUpdate(this.heap, at(t.runningMean), at(t.runningVar), at(t.mean), at(t.variance), at(out[0]), at(out[1]), t.runningMean.shape[0]!, momentum);
+    addon!.batchNormUpdate(this.heap, this.at(t.runningMean), this.at(t.runningVar), this.at(t.mean), this.at(t.variance), this.at(out[0]), this.at(out[1]), t.runningMean.shape[0]!, momentum);
   }
   /** Rank-4 (padded with leading 1s) strided copy of 4-byte elements. */
   slice(x: TensorInfo, out: TensorInfo, shape: number[], begin: number[], size: number[]): void {
@@ -206,8 +202,7 @@ export class NativeCall {
     addon!.dropout(this.heap, this.at(x), this.at(y), n, rate, seed);
   }
   sgd(t: { param: TensorInfo; grad: TensorInfo; buffer: Tensor }, out: { param: TensorInfo; buffer: Tensor }, n: number, o: { lr: number; momentum: number; weightDecay: number; nesterov: boolean }): void {
-    const at = (x: Tensor) => this.at(x);
-    addon!.sgd(this.heap, at(t.param), at(t.grad), at(t.buffer), at(out.param), at(out.buffer), n, o.lr, o.momentum, o.weightDecay, o.nesterov ? 1 : 0);
+    addon!.sgd(this.heap, this.at(t.param), this.at(t.grad), this.at(t.buffer), this.at(out.param), this.at(out.buffer), n, o.lr, o.momentum, o.weightDecay, o.nesterov ? 1 : 0);
   }
 }
 

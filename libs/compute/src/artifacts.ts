@@ -17,16 +17,8 @@ import {
   type ModelConfig,
 } from "@gap/ml-core";
 import { decodeAdversarialSet, type AdversarialSet } from "@gap/algorithms";
+import { isSet } from "./store.js";
 
-/** A plain proto ArtifactRef for what the store returned. */
-export function artifactRef(
-  stored: { bucket: string; key: string; sha256: string; sizeBytes: bigint },
-  kind: ArtifactKind,
-): Omit<ArtifactRef, "$typeName"> {
-  return { bucket: stored.bucket, key: stored.key, sha256: stored.sha256, sizeBytes: stored.sizeBytes, kind };
-}
-
-export const isSet = (ref: ArtifactRef | undefined): ref is ArtifactRef => ref !== undefined && ref.key !== "";
 
 /** A ref's kind must be what the field holds; UNSPECIFIED (a bare key) is accepted. */
 function checkKind(ref: ArtifactRef, field: string, kind: ArtifactKind): void {

@@ -1,6 +1,7 @@
 import {
   Architecture,
   AttackMethod,
+  DatasetName,
   InputSpace,
   LabelMode,
   Norm,
@@ -8,7 +9,9 @@ import {
   PruningStrategy,
   PruningVariant,
   ScheduleKind,
+  Split,
   type AttackConfig,
+  type DatasetRef,
   type InputShape,
   type ModelSpec,
   type QuantizationConfig,
@@ -17,7 +20,8 @@ import {
 } from "@gap/proto";
 import { enumValue, integerInRange, invalidArgument, numberInRange, required } from "@gap/service-kit";
 import type { ArchitectureName, ModelConfig, TrainOptions } from "@gap/ml-core";
-import { scopeProblem, type AttackParameters, type Scope, type StrategyName, type Variant } from "@gap/algorithms";
+import type { AttackParameters, Variant } from "@gap/algorithms";
+import { scopeProblem, type Scope, type StrategyName } from "@gap/algorithms/no-tf";
 
 /** Proto enum values to the libs' names; one table per enum, used both ways. */
 export const ARCHITECTURE_NAMES: Record<Architecture, ArchitectureName | undefined> = {
@@ -184,4 +188,24 @@ export function strategyOf(value: StrategyScope | undefined, field: string): { s
 
 export function variantOf(value: PruningVariant, field: string): Variant {
   return named(VARIANT_NAMES, value, field, PruningVariant);
+}
+
+/** Largest DatasetRef.subset_size (and the limits in ExperimentSpec that draw subsets). */
+export const MAX_SUBSET_SIZE = 10_000_000;
+
+/** A DatasetRef's fields checked, without loading anything. */
+export function datasetRefOf(
+  ref: DatasetRef | undefined,
+  field: string,
+): { ref: DatasetRef; name: DatasetName; split: "train" | "test"; subsetSize: number; seed: number } {
+  const r = required(ref, field);
+  const name = enumValue(r.name, `${field}.name`, DatasetName);
+  if (name === DatasetName.STORED && !r.artifact?.key) throw invalidArgument(`${field}.artifact.key`, "is required for DATASET_NAME_STORED");
+  return {
+    ref: r,
+    name,
+    split: enumValue(r.split, `${field}.split`, Split) === Split.TRAIN ? "train" : "test",
+    subsetSize: integerInRange(r.subsetSize, `${field}.subset_size`, 0, MAX_SUBSET_SIZE),
+    seed: seedOf(r.seed, `${field}.seed`),
+  };
 }

@@ -1,7 +1,7 @@
 import { join } from "node:path";
-import { ArtifactKind, DatasetName, Split, type DatasetRef } from "@gap/proto";
+import { ArtifactKind, DatasetName, type DatasetRef } from "@gap/proto";
 import type { ArtifactStore } from "@gap/artifacts";
-import { enumValue, failedPrecondition, integerInRange, invalidArgument, required, ServiceError } from "@gap/service-kit";
+import { failedPrecondition, invalidArgument, ServiceError } from "@gap/service-kit";
 import {
   deriveSeed,
   findRepoRoot,
@@ -16,7 +16,7 @@ import {
   type Dataset,
   type ModelConfig,
 } from "@gap/ml-core";
-import { seedOf } from "./convert.js";
+import { datasetRefOf } from "./convert.js";
 import { readArtifact } from "./artifacts.js";
 
 /** Where datasets come from on this machine. */
@@ -73,26 +73,6 @@ function fullSplit(ref: DatasetRef, field: string, split: "train" | "test", sour
     loaded.catch(() => fullSplits.delete(key));
   }
   return loaded;
-}
-
-/** Largest DatasetRef.subset_size (and the limits in ExperimentSpec that draw subsets). */
-export const MAX_SUBSET_SIZE = 10_000_000;
-
-/** A DatasetRef's fields checked, without loading anything. */
-export function datasetRefOf(
-  ref: DatasetRef | undefined,
-  field: string,
-): { ref: DatasetRef; name: DatasetName; split: "train" | "test"; subsetSize: number; seed: number } {
-  const r = required(ref, field);
-  const name = enumValue(r.name, `${field}.name`, DatasetName);
-  if (name === DatasetName.STORED && !r.artifact?.key) throw invalidArgument(`${field}.artifact.key`, "is required for DATASET_NAME_STORED");
-  return {
-    ref: r,
-    name,
-    split: enumValue(r.split, `${field}.split`, Split) === Split.TRAIN ? "train" : "test",
-    subsetSize: integerInRange(r.subsetSize, `${field}.subset_size`, 0, MAX_SUBSET_SIZE),
-    seed: seedOf(r.seed, `${field}.seed`),
-  };
 }
 
 /**

@@ -1,4 +1,5 @@
 export * from "./artifacts.js";
+export * from "./store.js";
 export * from "./convert.js";
 export * from "./datasets.js";
 export * from "./service-main.js";

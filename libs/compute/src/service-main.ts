@@ -1,6 +1,5 @@
 import { gapFiles } from "@gap/proto";
 import {
-  ConfigError,
   createLogger,
   exitOnConfigError,
   exitOnSignals,
@@ -15,7 +14,8 @@ import {
   type ServiceName,
   type ServiceRegistration,
 } from "@gap/service-kit";
-import { createArtifactStore, type ArtifactStore } from "@gap/artifacts";
+import type { ArtifactStore } from "@gap/artifacts";
+import { storeFromEnv } from "./store.js";
 import { BACKEND_CHOICES, initBackend } from "@gap/ml-core";
 import { dataSourcesFromEnv, type DataSources } from "./datasets.js";
 import { describeResult, runSelfCheck, selfCheckInfo } from "./self-check.js";
@@ -34,15 +34,6 @@ export const COMPUTE_VARIABLES = {
   GAP_BACKEND: oneOf("TensorFlow.js backend", "auto", BACKEND_CHOICES),
   GAP_NATIVE: flag("the native oneDNN kernels on the wasm backend, where built", true),
 } as const;
-
-/** The store the environment names; a bad MINIO_* or store setting is a ConfigError. */
-export function storeFromEnv(env: NodeJS.ProcessEnv): ArtifactStore {
-  try {
-    return createArtifactStore(env);
-  } catch (error) {
-    throw new ConfigError((error as Error).message);
-  }
-}
 
 /**
  * Starts a compute service as its own process would: config from the

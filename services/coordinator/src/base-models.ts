@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { create, toJsonString, type MessageInitShape } from "@bufbuild/protobuf";
 import { Architecture, DatasetName, ScheduleKind, Split, TrainRequestSchema, type EvaluationResult } from "@gap/proto";
-import { decodeSafetensors, encodeSafetensors } from "@gap/ml-core";
+import { decodeSafetensors, encodeSafetensors } from "@gap/ml-core/no-tf";
 import { RESNET20_BASE_WEIGHTS } from "./spec.js";
 
 /** How one committed base model is trained and tested. */

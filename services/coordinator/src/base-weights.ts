@@ -3,24 +3,24 @@ import { clone, create } from "@bufbuild/protobuf";
 import { ArtifactKind, BaseWeightsSchema, ExperimentSpecSchema, type ExperimentSpec } from "@gap/proto";
 import { invalidArgument } from "@gap/service-kit";
 import { sha256Hex, type ArtifactStore } from "@gap/artifacts";
-import { artifactRef, checkWeightsArtifact, modelConfig } from "@gap/compute";
+import { artifactRef } from "@gap/compute/no-tf";
+import type { WeightsChecker } from "./clients.js";
 import { STORE_LAYOUT } from "./layout.js";
 
 /**
- * The coordinator's side: checks every base-weights entry against its model
- * and the store, and returns the spec with complete refs (bucket, sha256,
- * size, kind), so that the experiment id and every step hash follow the
- * weights' bytes.
+ * The coordinator's side: has every base-weights entry checked against its
+ * model (by the training service) and returns the spec with complete refs
+ * (bucket, sha256, size, kind), so that the experiment id and every step hash
+ * follow the weights' bytes.
  */
-export async function resolveBaseWeights(store: ArtifactStore, spec: ExperimentSpec): Promise<ExperimentSpec> {
+export async function resolveBaseWeights(check: WeightsChecker, spec: ExperimentSpec): Promise<ExperimentSpec> {
   if (spec.baseWeights.length === 0) return spec;
   const resolved = clone(ExperimentSpecSchema, spec);
   for (const [i, entry] of resolved.baseWeights.entries()) {
     const field = `spec.base_weights[${i}]`;
     if (entry.path !== "") throw invalidArgument(`${field}.path`, "is read and uploaded by the CLI; the coordinator takes weights (a reference into the store)");
-    const config = modelConfig({ $typeName: "gap.v1.ModelSpec", architecture: entry.architecture, numClasses: spec.numClasses, inputShape: spec.inputShape }, field);
-    const weights = await checkWeightsArtifact(store, config, entry.weights, `${field}.weights`);
-    resolved.baseWeights[i] = create(BaseWeightsSchema, { architecture: entry.architecture, weights });
+    const model = { architecture: entry.architecture, numClasses: spec.numClasses, inputShape: spec.inputShape };
+    resolved.baseWeights[i] = create(BaseWeightsSchema, { architecture: entry.architecture, weights: await check(model, entry.weights, field) });
   }
   return resolved;
 }

@@ -97,7 +97,7 @@ async function withCoordinator<T>(args: Args, remote: (client: GapClient) => Pro
     const refuse = async () => {
       throw new Error("no compute services: this command only reads the store");
     };
-    return local(new Coordinator({ store: storeOf(args), call: refuse, log: createLogger({ cli: true }, "error"), concurrency: 1 }));
+    return local(new Coordinator({ store: storeOf(args), call: refuse, checkWeights: refuse, log: createLogger({ cli: true }, "error"), concurrency: 1 }));
   }
   const client = new GapClient(address);
   try {

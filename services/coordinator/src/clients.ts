@@ -1,5 +1,5 @@
-import type { Progress } from "@gap/proto";
-import { addressesEnvVar, COMPUTE_SERVICES, ConfigError, status, type ComputeServiceName, type CallOptions } from "@gap/service-kit";
+import type { ArtifactRef, ModelSpec, Progress } from "@gap/proto";
+import { addressesEnvVar, COMPUTE_SERVICES, ConfigError, ServiceError, status, type ComputeServiceName, type CallOptions } from "@gap/service-kit";
 import { createServiceClients, STEP_KINDS, toOutput, type StepKind, type StepOutput, type StepRequest } from "./step-kinds.js";
 
 export type ServiceAddresses = Record<ComputeServiceName, string[]>;
@@ -24,6 +24,14 @@ export type StepCaller = (
   request: StepRequest<StepKind>,
   options: CallOptions & { onProgress?: (progress: Progress) => void },
 ) => Promise<{ output: StepOutput; result: unknown }>;
+
+/**
+ * Asks the training service whether stored weights fit a model and returns their complete
+ * reference (sha256 and size of the stored bytes). The coordinator cannot check them itself:
+ * that takes building the model, and so TensorFlow.js. Errors keep the service's status, their
+ * message prefixed with `field` (e.g. "spec.base_weights[0]." + "weights: ...").
+ */
+export type WeightsChecker = (model: Omit<ModelSpec, "$typeName">, weights: ArtifactRef | undefined, field: string) => Promise<ArtifactRef>;
 
 export interface StepCallerOptions {
   /** A call that sends nothing for this long is cancelled and fails as DEADLINE_EXCEEDED (which is retried). */
@@ -76,5 +84,14 @@ export function createStepCaller(addresses: ServiceAddresses, options: StepCalle
     if (result === undefined) throw new Error(`${STEP_KINDS[kind].service} ended the stream without a result`);
     return { output: toOutput(kind, result), result };
   };
-  return { call, close: () => Object.values(clients).forEach((c) => c.close()) };
+  const checkWeights: WeightsChecker = async (model, weights, field) => {
+    try {
+      const result = await clients.training.checkWeights({ model, weights }, { deadline: Date.now() + options.silenceLimitMs });
+      return result.weights!;
+    } catch (error) {
+      const { code, details } = error as { code?: number; details?: string };
+      throw code === undefined ? error : new ServiceError(code, `${field}.${details ?? ""}`);
+    }
+  };
+  return { call, checkWeights, close: () => Object.values(clients).forEach((c) => c.close()) };
 }

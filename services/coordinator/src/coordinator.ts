@@ -12,12 +12,12 @@ import {
 } from "@gap/proto";
 import { implement, metrics, nonEmptyString, notFound, type Logger } from "@gap/service-kit";
 import type { ArtifactInfo, ArtifactRefLike, ArtifactStore } from "@gap/artifacts";
-import { artifactRef } from "@gap/compute";
+import { artifactRef } from "@gap/compute/no-tf";
 import { buildGraph, graphInputs } from "./graph.js";
 import { resolveBaseWeights } from "./base-weights.js";
 import { STORE_LAYOUT } from "./layout.js";
 import { DEFAULT_RETRY, Experiment, type RetryPolicy } from "./experiment.js";
-import type { StepCaller } from "./clients.js";
+import type { StepCaller, WeightsChecker } from "./clients.js";
 import { resultRows } from "./results.js";
 import { reportKey, reportPrefix, writeReport } from "./report.js";
 import { experimentId, validateSpec } from "./spec.js";
@@ -25,6 +25,7 @@ import { experimentId, validateSpec } from "./spec.js";
 export interface CoordinatorDeps {
   store: ArtifactStore;
   call: StepCaller;
+  checkWeights: WeightsChecker;
   log: Logger;
   concurrency: number;
   retry?: RetryPolicy;
@@ -55,7 +56,7 @@ export class Coordinator {
 
   /** Starts (or resumes) a validated spec; base weights are checked against the store first. */
   async start(validated: ExperimentSpec): Promise<Experiment> {
-    const spec = await resolveBaseWeights(this.deps.store, validated);
+    const spec = await resolveBaseWeights(this.deps.checkWeights, validated);
     const id = experimentId(spec);
     const current = this.experiments.get(id);
     if (current && !current.finished) return current;
@@ -127,7 +128,7 @@ export class Coordinator {
     const experiment = this.experiments.get(id);
     const key = `${prefix(id)}/results.json`;
     if (experiment) {
-      return { state: experiment.state, rows: resultRows(experiment.spec, experiment.steps, experiment.outputs), stored: await this.deps.store.stat(key) };
+      return { state: experiment.state, rows: resultRows(experiment.steps, experiment.outputs), stored: await this.deps.store.stat(key) };
     }
     const status = await this.status(id);
     if (!status) throw notFound(`no experiment "${id}"`);
@@ -192,7 +193,7 @@ export class Coordinator {
   }
 
   private async persist(experiment: Experiment): Promise<void> {
-    const rows = resultRows(experiment.spec, experiment.steps, experiment.outputs).map((row) => toJson(ResultRowSchema, row));
+    const rows = resultRows(experiment.steps, experiment.outputs).map((row) => toJson(ResultRowSchema, row));
     await this.deps.store.put(`${prefix(experiment.id)}/results.json`, encode(rows), { contentType: "application/json" });
     await this.deps.store.put(`${prefix(experiment.id)}/status.json`, encode(this.statusOf(experiment)), { contentType: "application/json" });
   }

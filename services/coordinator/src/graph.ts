@@ -1,6 +1,6 @@
 import { Architecture, PruningStrategy, Split, type ArtifactRef, type DatasetRef, type ExperimentSpec, type StrategyScope } from "@gap/proto";
-import { deriveSeed } from "@gap/ml-core";
-import { ARCHITECTURE_NAMES, SCOPE_NAMES, STRATEGY_NAMES } from "@gap/compute";
+import { deriveSeed } from "@gap/ml-core/no-tf";
+import { ARCHITECTURE_NAMES, SCOPE_NAMES, STRATEGY_NAMES } from "@gap/compute/no-tf";
 
 import type { StepKind, StepOutput, StepRequest } from "./step-kinds.js";
 

@@ -1,6 +1,6 @@
 import { gapFiles } from "@gap/proto";
 import { coordinatorConfigFromEnv, createLogger, exitOnConfigError, exitOnSignals, serviceConfigFromEnv, startService } from "@gap/service-kit";
-import { storeFromEnv } from "@gap/compute";
+import { storeFromEnv } from "@gap/compute/no-tf";
 import { addressesFromEnv, createStepCaller } from "./clients.js";
 import { Coordinator, coordinatorService } from "./coordinator.js";
 import { DEFAULT_RETRY } from "./experiment.js";
@@ -22,6 +22,7 @@ try {
   const coordinator = new Coordinator({
     store,
     call: caller.call,
+    checkWeights: caller.checkWeights,
     log,
     concurrency: coordinatorConfig.concurrency,
     retry: { ...DEFAULT_RETRY, budgetMs: coordinatorConfig.retryBudgetMs },

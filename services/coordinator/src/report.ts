@@ -2,9 +2,9 @@ import { toJson } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { ExperimentSpecSchema, PruningScope, PruningStrategy, RunState, type Accuracy, type ExperimentEvent, type ExperimentSpec, type JobInfo, type PruneRequest, type ResultRow } from "@gap/proto";
 import type { ArtifactRefLike, ArtifactStore } from "@gap/artifacts";
-import { decodeSafetensors } from "@gap/ml-core";
-import { maskOverlap, weightHistogram } from "@gap/algorithms";
-import { ARCHITECTURE_NAMES, SCOPE_NAMES, STRATEGY_NAMES } from "@gap/compute";
+import { decodeSafetensors } from "@gap/ml-core/no-tf";
+import { maskOverlap, weightHistogram } from "@gap/algorithms/no-tf";
+import { ARCHITECTURE_NAMES, SCOPE_NAMES, STRATEGY_NAMES } from "@gap/compute/no-tf";
 import { buildReport, REPORT_PAGE, type HistogramSeries, type MaskDisjointness, type OverlapCell, type ReportRow, type Table, type TrainingCurve } from "@gap/reports";
 import type { Step } from "./graph.js";
 import type { StepOutput } from "./step-kinds.js";
@@ -215,7 +215,7 @@ function timingsTable(source: ReportSource): { table: Table; note: string } {
  * files, the HTML page first.
  */
 export async function writeReport(store: ArtifactStore, source: ReportSource) {
-  const rows = resultRows(source.spec, source.steps, source.outputs).map(reportRow);
+  const rows = resultRows(source.steps, source.outputs).map(reportRow);
   const prunes = finishedPrunes(source);
   const ofTrial0 = prunes.filter((p) => p.trial === 0);
   const timings = timingsTable(source);

@@ -1,18 +1,7 @@
 import { create } from "@bufbuild/protobuf";
-import { ResultRowSchema, type ExperimentSpec, type ResultRow, type StrategyScope } from "@gap/proto";
-import { parameterCount, type ArchitectureName } from "@gap/ml-core";
-import { ARCHITECTURE_NAMES } from "@gap/compute";
+import { ResultRowSchema, type Architecture, type ResultRow, type StrategyScope } from "@gap/proto";
 import type { RowKey, Step } from "./graph.js";
 import type { StepOutput } from "./step-kinds.js";
-
-const parameterTotals = new Map<string, number>();
-/** Parameters of the unpruned model (built once per architecture and shape). */
-function totalParameters(architecture: ArchitectureName, spec: ExperimentSpec): number {
-  const shape = spec.inputShape!;
-  const key = `${architecture}/${spec.numClasses}/${shape.height}x${shape.width}x${shape.channels}`;
-  if (!parameterTotals.has(key)) parameterTotals.set(key, parameterCount({ architecture, numClasses: spec.numClasses, inputShape: shape }));
-  return parameterTotals.get(key)!;
-}
 
 const rowId = (key: RowKey) =>
   [key.architecture, key.strategy?.strategy ?? 0, key.strategy?.scope ?? 0, key.compressionRatio, key.trial, key.quantized].join("/");
@@ -28,8 +17,10 @@ const accuracy = (output: StepOutput) => ({
  * quantized flag, filled from the outputs of the steps finished so far.
  * The unpruned model is the row with no strategy and ratio 1.
  */
-export function resultRows(spec: ExperimentSpec, steps: readonly Step[], outputs: ReadonlyMap<string, StepOutput>): ResultRow[] {
+export function resultRows(steps: readonly Step[], outputs: ReadonlyMap<string, StepOutput>): ResultRow[] {
   const rows = new Map<string, ResultRow>();
+  // Every parameter of each architecture's unpruned model, as its prune steps counted them.
+  const totals = new Map<Architecture, number>();
   const rowFor = (key: RowKey) => {
     let row = rows.get(rowId(key));
     if (!row) {
@@ -59,20 +50,21 @@ export function resultRows(spec: ExperimentSpec, steps: readonly Step[], outputs
           row.heldOutTransfer = create(ResultRowSchema.field.heldOutTransfer.message!, accuracy(output)) as ResultRow["heldOutTransfer"];
           break;
         case "size":
+          if (output.totalParameters) totals.set(key.architecture, output.totalParameters);
           if (output.nonzeroParameters !== undefined) row.nonzeroParameters = BigInt(output.nonzeroParameters);
           if (output.sizeBytes !== undefined) row.sizeBytes = BigInt(output.sizeBytes);
           break;
       }
     }
   }
-  // Unpruned rows count every parameter; a quantized row keeps its float model's nonzero count
-  // (once known). Anything not measured stays absent, never 0.
-  const totals = new Map(spec.architectures.map((a) => [a, totalParameters(ARCHITECTURE_NAMES[a]!, spec)]));
+  // Unpruned rows count every parameter (once a prune step has counted them); a quantized row
+  // keeps its float model's nonzero count. Anything not measured stays absent, never 0.
   for (const row of rows.values()) {
-    if (row.compressionRatio === 1) {
-      row.nonzeroParameters = BigInt(totals.get(row.architecture)!);
+    const total = totals.get(row.architecture);
+    if (row.compressionRatio === 1 && total !== undefined) {
+      row.nonzeroParameters = BigInt(total);
       if (!row.quantized) row.sizeBytes = row.nonzeroParameters * 4n;
-    } else if (row.quantized) {
+    } else if (row.quantized && row.compressionRatio !== 1) {
       const float = rows.get(rowId({ ...row, strategy: row.strategy, quantized: false }));
       if (float) row.nonzeroParameters = float.nonzeroParameters;
     }

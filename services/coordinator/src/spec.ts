@@ -32,7 +32,7 @@ import {
   strategyOf,
   trainOptions,
   variantOf,
-} from "@gap/compute";
+} from "@gap/compute/no-tf";
 import { stepCount } from "./graph.js";
 import { createHash } from "node:crypto";
 

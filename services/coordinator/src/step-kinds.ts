@@ -30,6 +30,8 @@ export interface StepOutput {
   total?: number;
   bothCorrect?: number;
   nonzeroParameters?: number;
+  /** Prune steps: every parameter of the unpruned model, prunable or not. */
+  totalParameters?: number;
   sizeBytes?: number;
   /** Where the job ran and how long it took (kept with cached results). */
   job?: JobInfo;
@@ -86,7 +88,12 @@ export const STEP_KINDS = {
     result: PruneResultSchema,
     extension: "safetensors",
     call: (c: ServiceClients, request: never, options: CallOptions): Stream => c.pruning.prune(request, options),
-    output: (r: MessageInitShape<typeof PruneResultSchema>): StepOutput => ({ artifact: r.mask as ArtifactRef, nonzeroParameters: Number(r.nonzeroParameters), sizeBytes: Number(r.sizeBytes) }),
+    output: (r: MessageInitShape<typeof PruneResultSchema>): StepOutput => ({
+      artifact: r.mask as ArtifactRef,
+      nonzeroParameters: Number(r.nonzeroParameters),
+      totalParameters: Number(r.totalParameters),
+      sizeBytes: Number(r.sizeBytes),
+    }),
   },
   quantize: {
     service: "quantization",

@@ -1,5 +1,5 @@
 import { PruningScope, PruningStrategy, type Accuracy, type ResultRow } from "@gap/proto";
-import { ARCHITECTURE_NAMES, SCOPE_NAMES, STRATEGY_NAMES } from "@gap/compute";
+import { ARCHITECTURE_NAMES, SCOPE_NAMES, STRATEGY_NAMES } from "@gap/compute/no-tf";
 
 /** What a cell not computed (yet) shows, in every table and file: never 0. */
 export const NOT_COMPUTED = "–";

@@ -6,7 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import { EvaluationService, TrainingService, type EvaluationResult, type TrainResult } from "@gap/proto";
 import { createArtifactStore, sha256Hex } from "@gap/artifacts";
 import { createClient } from "@gap/service-kit";
-import { decodeSafetensors } from "@gap/ml-core";
+import { decodeSafetensors } from "@gap/ml-core/no-tf";
 import { startLocalCluster } from "./local-cluster.js";
 import { BASE_MODELS, sourceCommit, withProvenance } from "./base-models.js";
 

@@ -3,6 +3,7 @@ import { implement, invalidArgument } from "@gap/service-kit";
 import { saveWeights, train } from "@gap/ml-core";
 import {
   artifactRef,
+  checkWeightsArtifact,
   computeJob,
   derivedKey,
   isSet,
@@ -16,7 +17,11 @@ import {
   type ComputeDeps,
 } from "@gap/compute";
 
-/** Trains from scratch, or fine-tunes under a mask, and stores the weights; a checkpoint after every epoch lets a retried call continue. */
+/**
+ * Trains from scratch, or fine-tunes under a mask, and stores the weights; a checkpoint after every
+ * epoch lets a retried call continue. Checks stored weights against a model (the coordinator's
+ * base weights, which it cannot check itself without TensorFlow.js).
+ */
 export function trainingService({ store, sources, queue }: ComputeDeps) {
   return implement(TrainingService, {
     async *train(request, context) {
@@ -56,6 +61,9 @@ export function trainingService({ store, sources, queue }: ComputeDeps) {
           };
         });
       }, (result) => data.count * (result.epochsCompleted - result.resumedAfterEpoch)); // images x epochs run in this call
+    },
+    async checkWeights(request) {
+      return { weights: await checkWeightsArtifact(store, modelConfig(request.model, "model"), request.weights, "weights") };
     },
   });
 }

@@ -14,21 +14,25 @@ _sym_db = _symbol_database.Default()
 from gap.v1 import common_pb2 as gap_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15gap/v1/training.proto\x12\x06gap.v1\x1a\x13gap/v1/common.proto\"\xc3\x02\n\x0cTrainRequest\x12\'\n\x05model\x18\x01 \x01(\x0b\x32\x11.gap.v1.ModelSpecR\x05model\x12\x31\n\ntrain_data\x18\x02 \x01(\x0b\x32\x12.gap.v1.DatasetRefR\ttrainData\x12.\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x16.gap.v1.TrainingConfigR\x06\x63onfig\x12<\n\x0finitial_weights\x18\x04 \x01(\x0b\x32\x13.gap.v1.ArtifactRefR\x0einitialWeights\x12\'\n\x04mask\x18\x05 \x01(\x0b\x32\x13.gap.v1.ArtifactRefR\x04mask\x12\x1d\n\noutput_key\x18\x06 \x01(\tR\toutputKey\x12!\n\x0c\x66rom_scratch\x18\x07 \x01(\x08R\x0b\x66romScratch\"\xc6\x02\n\x0bTrainResult\x12-\n\x07weights\x18\x01 \x01(\x0b\x32\x13.gap.v1.ArtifactRefR\x07weights\x12)\n\x10\x65pochs_completed\x18\x02 \x01(\rR\x0f\x65pochsCompleted\x12(\n\x10\x66inal_train_loss\x18\x03 \x01(\x01R\x0e\x66inalTrainLoss\x12\x30\n\x14\x66inal_train_accuracy\x18\x04 \x01(\x01R\x12\x66inalTrainAccuracy\x12!\n\x03job\x18\x05 \x01(\x0b\x32\x0f.gap.v1.JobInfoR\x03job\x12.\n\x13resumed_after_epoch\x18\x06 \x01(\rR\x11resumedAfterEpoch\x12.\n\x07history\x18\x07 \x03(\x0b\x32\x14.gap.v1.EpochMetricsR\x07history\"y\n\x0c\x45pochMetrics\x12\x14\n\x05\x65poch\x18\x01 \x01(\rR\x05\x65poch\x12\x12\n\x04loss\x18\x02 \x01(\x01R\x04loss\x12\x1a\n\x08\x61\x63\x63uracy\x18\x03 \x01(\x01R\x08\x61\x63\x63uracy\x12#\n\rlearning_rate\x18\x04 \x01(\x01R\x0clearningRate\"w\n\rTrainResponse\x12.\n\x08progress\x18\x01 \x01(\x0b\x32\x10.gap.v1.ProgressH\x00R\x08progress\x12-\n\x06result\x18\x02 \x01(\x0b\x32\x13.gap.v1.TrainResultH\x00R\x06resultB\x07\n\x05\x65vent2I\n\x0fTrainingService\x12\x36\n\x05Train\x12\x14.gap.v1.TrainRequest\x1a\x15.gap.v1.TrainResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15gap/v1/training.proto\x12\x06gap.v1\x1a\x13gap/v1/common.proto\"m\n\x13\x43heckWeightsRequest\x12\'\n\x05model\x18\x01 \x01(\x0b\x32\x11.gap.v1.ModelSpecR\x05model\x12-\n\x07weights\x18\x02 \x01(\x0b\x32\x13.gap.v1.ArtifactRefR\x07weights\"C\n\x12\x43heckWeightsResult\x12-\n\x07weights\x18\x01 \x01(\x0b\x32\x13.gap.v1.ArtifactRefR\x07weights\"\xc3\x02\n\x0cTrainRequest\x12\'\n\x05model\x18\x01 \x01(\x0b\x32\x11.gap.v1.ModelSpecR\x05model\x12\x31\n\ntrain_data\x18\x02 \x01(\x0b\x32\x12.gap.v1.DatasetRefR\ttrainData\x12.\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x16.gap.v1.TrainingConfigR\x06\x63onfig\x12<\n\x0finitial_weights\x18\x04 \x01(\x0b\x32\x13.gap.v1.ArtifactRefR\x0einitialWeights\x12\'\n\x04mask\x18\x05 \x01(\x0b\x32\x13.gap.v1.ArtifactRefR\x04mask\x12\x1d\n\noutput_key\x18\x06 \x01(\tR\toutputKey\x12!\n\x0c\x66rom_scratch\x18\x07 \x01(\x08R\x0b\x66romScratch\"\xc6\x02\n\x0bTrainResult\x12-\n\x07weights\x18\x01 \x01(\x0b\x32\x13.gap.v1.ArtifactRefR\x07weights\x12)\n\x10\x65pochs_completed\x18\x02 \x01(\rR\x0f\x65pochsCompleted\x12(\n\x10\x66inal_train_loss\x18\x03 \x01(\x01R\x0e\x66inalTrainLoss\x12\x30\n\x14\x66inal_train_accuracy\x18\x04 \x01(\x01R\x12\x66inalTrainAccuracy\x12!\n\x03job\x18\x05 \x01(\x0b\x32\x0f.gap.v1.JobInfoR\x03job\x12.\n\x13resumed_after_epoch\x18\x06 \x01(\rR\x11resumedAfterEpoch\x12.\n\x07history\x18\x07 \x03(\x0b\x32\x14.gap.v1.EpochMetricsR\x07history\"y\n\x0c\x45pochMetrics\x12\x14\n\x05\x65poch\x18\x01 \x01(\rR\x05\x65poch\x12\x12\n\x04loss\x18\x02 \x01(\x01R\x04loss\x12\x1a\n\x08\x61\x63\x63uracy\x18\x03 \x01(\x01R\x08\x61\x63\x63uracy\x12#\n\rlearning_rate\x18\x04 \x01(\x01R\x0clearningRate\"w\n\rTrainResponse\x12.\n\x08progress\x18\x01 \x01(\x0b\x32\x10.gap.v1.ProgressH\x00R\x08progress\x12-\n\x06result\x18\x02 \x01(\x0b\x32\x13.gap.v1.TrainResultH\x00R\x06resultB\x07\n\x05\x65vent2\x92\x01\n\x0fTrainingService\x12\x36\n\x05Train\x12\x14.gap.v1.TrainRequest\x1a\x15.gap.v1.TrainResponse0\x01\x12G\n\x0c\x43heckWeights\x12\x1b.gap.v1.CheckWeightsRequest\x1a\x1a.gap.v1.CheckWeightsResultb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'gap.v1.training_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _TRAINREQUEST._serialized_start=55
-  _TRAINREQUEST._serialized_end=378
-  _TRAINRESULT._serialized_start=381
-  _TRAINRESULT._serialized_end=707
-  _EPOCHMETRICS._serialized_start=709
-  _EPOCHMETRICS._serialized_end=830
-  _TRAINRESPONSE._serialized_start=832
-  _TRAINRESPONSE._serialized_end=951
-  _TRAININGSERVICE._serialized_start=953
-  _TRAININGSERVICE._serialized_end=1026
+  _CHECKWEIGHTSREQUEST._serialized_start=54
+  _CHECKWEIGHTSREQUEST._serialized_end=163
+  _CHECKWEIGHTSRESULT._serialized_start=165
+  _CHECKWEIGHTSRESULT._serialized_end=232
+  _TRAINREQUEST._serialized_start=235
+  _TRAINREQUEST._serialized_end=558
+  _TRAINRESULT._serialized_start=561
+  _TRAINRESULT._serialized_end=887
+  _EPOCHMETRICS._serialized_start=889
+  _EPOCHMETRICS._serialized_end=1010
+  _TRAINRESPONSE._serialized_start=1012
+  _TRAINRESPONSE._serialized_end=1131
+  _TRAININGSERVICE._serialized_start=1134
+  _TRAININGSERVICE._serialized_end=1280
 # @@protoc_insertion_point(module_scope)

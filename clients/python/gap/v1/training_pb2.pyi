@@ -6,6 +6,20 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class CheckWeightsRequest(_message.Message):
+    __slots__ = ["model", "weights"]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    model: _common_pb2.ModelSpec
+    weights: _common_pb2.ArtifactRef
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., weights: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ...) -> None: ...
+
+class CheckWeightsResult(_message.Message):
+    __slots__ = ["weights"]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    weights: _common_pb2.ArtifactRef
+    def __init__(self, weights: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ...) -> None: ...
+
 class EpochMetrics(_message.Message):
     __slots__ = ["accuracy", "epoch", "learning_rate", "loss"]
     ACCURACY_FIELD_NUMBER: _ClassVar[int]

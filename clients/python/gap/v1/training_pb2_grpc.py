@@ -20,6 +20,11 @@ class TrainingServiceStub(object):
                 request_serializer=gap_dot_v1_dot_training__pb2.TrainRequest.SerializeToString,
                 response_deserializer=gap_dot_v1_dot_training__pb2.TrainResponse.FromString,
                 )
+        self.CheckWeights = channel.unary_unary(
+                '/gap.v1.TrainingService/CheckWeights',
+                request_serializer=gap_dot_v1_dot_training__pb2.CheckWeightsRequest.SerializeToString,
+                response_deserializer=gap_dot_v1_dot_training__pb2.CheckWeightsResult.FromString,
+                )
 
 
 class TrainingServiceServicer(object):
@@ -33,6 +38,16 @@ class TrainingServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckWeights(self, request, context):
+        """Checks that stored weights fit a model: every tensor of its state_dict
+        present, with its shape and dtype, in a complete safetensors file. Errors
+        name the field and the first tensor that does not fit, with both shapes
+        (FAILED_PRECONDITION; NOT_FOUND for a missing object).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -40,6 +55,11 @@ def add_TrainingServiceServicer_to_server(servicer, server):
                     servicer.Train,
                     request_deserializer=gap_dot_v1_dot_training__pb2.TrainRequest.FromString,
                     response_serializer=gap_dot_v1_dot_training__pb2.TrainResponse.SerializeToString,
+            ),
+            'CheckWeights': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckWeights,
+                    request_deserializer=gap_dot_v1_dot_training__pb2.CheckWeightsRequest.FromString,
+                    response_serializer=gap_dot_v1_dot_training__pb2.CheckWeightsResult.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -66,5 +86,22 @@ class TrainingService(object):
         return grpc.experimental.unary_stream(request, target, '/gap.v1.TrainingService/Train',
             gap_dot_v1_dot_training__pb2.TrainRequest.SerializeToString,
             gap_dot_v1_dot_training__pb2.TrainResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CheckWeights(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/gap.v1.TrainingService/CheckWeights',
+            gap_dot_v1_dot_training__pb2.CheckWeightsRequest.SerializeToString,
+            gap_dot_v1_dot_training__pb2.CheckWeightsResult.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

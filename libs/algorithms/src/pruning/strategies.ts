@@ -2,8 +2,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import { Rng, type Checkpoints, type Dataset, type Model, type ParamEntry } from "@gap/ml-core";
 import { sumGradients } from "./gradients.js";
 import type { Scores } from "./masks.js";
+import { STRATEGY_SCOPES, type Scope, type StrategyName } from "./scopes.js";
 
-export type Scope = "global" | "layer";
+export { scopeProblem, type Scope, type StrategyName } from "./scopes.js";
 /** "paper": the paper's equations; "reference_code": the authors' code (reference-implementation.md). */
 export type Variant = "paper" | "reference_code";
 
@@ -25,7 +26,7 @@ export interface ScoringInput {
 
 /** A pruning strategy is one scoring function s(θ); eq. (1) then keeps the highest scores. */
 export interface PruningStrategy {
-  readonly name: "random" | "magnitude" | "gradient" | "gap";
+  readonly name: StrategyName;
   readonly scopes: readonly Scope[];
   score(input: ScoringInput): Promise<Scores>;
 }
@@ -56,7 +57,7 @@ function requireData(input: ScoringInput, strategy: string): Dataset {
 /** Uniform random scores: a seeded random subset of exactly the kept size. */
 export class RandomPruning implements PruningStrategy {
   readonly name = "random";
-  readonly scopes = ["global"] as const;
+  readonly scopes = STRATEGY_SCOPES.random;
   async score({ params, seed }: ScoringInput): Promise<Scores> {
     const rng = new Rng(seed);
     return new Map(params.map((p) => [p.name, Float32Array.from({ length: p.variable.size }, () => rng.nextFloat())]));
@@ -66,7 +67,7 @@ export class RandomPruning implements PruningStrategy {
 /** Eq. (2): s = |θ|. */
 export class MagnitudePruning implements PruningStrategy {
   readonly name = "magnitude";
-  readonly scopes = ["global", "layer"] as const;
+  readonly scopes = STRATEGY_SCOPES.magnitude;
   async score({ params }: ScoringInput): Promise<Scores> {
     return mapScores(await weights(params), Math.abs);
   }
@@ -78,7 +79,7 @@ export class MagnitudePruning implements PruningStrategy {
  */
 export class GradientPruning implements PruningStrategy {
   readonly name = "gradient";
-  readonly scopes = ["global", "layer"] as const;
+  readonly scopes = STRATEGY_SCOPES.gradient;
   async score(input: ScoringInput): Promise<Scores> {
     const data = requireData(input, "gradient");
     if (input.variant === "paper") {
@@ -102,7 +103,7 @@ export class GradientPruning implements PruningStrategy {
  */
 export class GreedyAdversarialPruning implements PruningStrategy {
   readonly name = "gap";
-  readonly scopes = ["global", "layer"] as const;
+  readonly scopes = STRATEGY_SCOPES.gap;
   async score(input: ScoringInput): Promise<Scores> {
     const data = requireData(input, "GAP");
     const reference = input.variant === "reference_code";
@@ -112,16 +113,9 @@ export class GreedyAdversarialPruning implements PruningStrategy {
   }
 }
 
-/** Why a strategy cannot take a scope (random pruning is global only), or undefined when it can. */
-export function scopeProblem(strategy: StrategyName, scope: Scope): string | undefined {
-  const scopes: readonly Scope[] = STRATEGIES[strategy].scopes;
-  return scopes.includes(scope) ? undefined : `${strategy} pruning has no ${scope} scope (only ${scopes.join(", ")})`;
-}
-
-export const STRATEGIES = {
+export const STRATEGIES: { readonly [name in StrategyName]: PruningStrategy } = {
   random: new RandomPruning(),
   magnitude: new MagnitudePruning(),
   gradient: new GradientPruning(),
   gap: new GreedyAdversarialPruning(),
-} as const;
-export type StrategyName = keyof typeof STRATEGIES;
+};

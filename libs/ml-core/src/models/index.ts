@@ -75,12 +75,3 @@ export function prunableParameterNames(model: Model): string[] {
   return model.params.filter((p) => p.prunable).map((p) => p.name);
 }
 
-/** Parameter count of an architecture without keeping the model. */
-export function parameterCount(config: ModelConfig): number {
-  const model = createModel(config, 0);
-  try {
-    return countParameters(model);
-  } finally {
-    model.dispose();
-  }
-}

@@ -12,7 +12,57 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gap/v1/training.proto.
  */
 export const file_gap_v1_training: GenFile = /*@__PURE__*/
-  fileDesc("ChVnYXAvdjEvdHJhaW5pbmcucHJvdG8SBmdhcC52MSL7AQoMVHJhaW5SZXF1ZXN0EiAKBW1vZGVsGAEgASgLMhEuZ2FwLnYxLk1vZGVsU3BlYxImCgp0cmFpbl9kYXRhGAIgASgLMhIuZ2FwLnYxLkRhdGFzZXRSZWYSJgoGY29uZmlnGAMgASgLMhYuZ2FwLnYxLlRyYWluaW5nQ29uZmlnEiwKD2luaXRpYWxfd2VpZ2h0cxgEIAEoCzITLmdhcC52MS5BcnRpZmFjdFJlZhIhCgRtYXNrGAUgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmEhIKCm91dHB1dF9rZXkYBiABKAkSFAoMZnJvbV9zY3JhdGNoGAcgASgIIucBCgtUcmFpblJlc3VsdBIkCgd3ZWlnaHRzGAEgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmEhgKEGVwb2Noc19jb21wbGV0ZWQYAiABKA0SGAoQZmluYWxfdHJhaW5fbG9zcxgDIAEoARIcChRmaW5hbF90cmFpbl9hY2N1cmFjeRgEIAEoARIcCgNqb2IYBSABKAsyDy5nYXAudjEuSm9iSW5mbxIbChNyZXN1bWVkX2FmdGVyX2Vwb2NoGAYgASgNEiUKB2hpc3RvcnkYByADKAsyFC5nYXAudjEuRXBvY2hNZXRyaWNzIlQKDEVwb2NoTWV0cmljcxINCgVlcG9jaBgBIAEoDRIMCgRsb3NzGAIgASgBEhAKCGFjY3VyYWN5GAMgASgBEhUKDWxlYXJuaW5nX3JhdGUYBCABKAEiZQoNVHJhaW5SZXNwb25zZRIkCghwcm9ncmVzcxgBIAEoCzIQLmdhcC52MS5Qcm9ncmVzc0gAEiUKBnJlc3VsdBgCIAEoCzITLmdhcC52MS5UcmFpblJlc3VsdEgAQgcKBWV2ZW50MkkKD1RyYWluaW5nU2VydmljZRI2CgVUcmFpbhIULmdhcC52MS5UcmFpblJlcXVlc3QaFS5nYXAudjEuVHJhaW5SZXNwb25zZTABYgZwcm90bzM", [file_gap_v1_common]);
+  fileDesc("ChVnYXAvdjEvdHJhaW5pbmcucHJvdG8SBmdhcC52MSJdChNDaGVja1dlaWdodHNSZXF1ZXN0EiAKBW1vZGVsGAEgASgLMhEuZ2FwLnYxLk1vZGVsU3BlYxIkCgd3ZWlnaHRzGAIgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmIjoKEkNoZWNrV2VpZ2h0c1Jlc3VsdBIkCgd3ZWlnaHRzGAEgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmIvsBCgxUcmFpblJlcXVlc3QSIAoFbW9kZWwYASABKAsyES5nYXAudjEuTW9kZWxTcGVjEiYKCnRyYWluX2RhdGEYAiABKAsyEi5nYXAudjEuRGF0YXNldFJlZhImCgZjb25maWcYAyABKAsyFi5nYXAudjEuVHJhaW5pbmdDb25maWcSLAoPaW5pdGlhbF93ZWlnaHRzGAQgASgLMhMuZ2FwLnYxLkFydGlmYWN0UmVmEiEKBG1hc2sYBSABKAsyEy5nYXAudjEuQXJ0aWZhY3RSZWYSEgoKb3V0cHV0X2tleRgGIAEoCRIUCgxmcm9tX3NjcmF0Y2gYByABKAgi5wEKC1RyYWluUmVzdWx0EiQKB3dlaWdodHMYASABKAsyEy5nYXAudjEuQXJ0aWZhY3RSZWYSGAoQZXBvY2hzX2NvbXBsZXRlZBgCIAEoDRIYChBmaW5hbF90cmFpbl9sb3NzGAMgASgBEhwKFGZpbmFsX3RyYWluX2FjY3VyYWN5GAQgASgBEhwKA2pvYhgFIAEoCzIPLmdhcC52MS5Kb2JJbmZvEhsKE3Jlc3VtZWRfYWZ0ZXJfZXBvY2gYBiABKA0SJQoHaGlzdG9yeRgHIAMoCzIULmdhcC52MS5FcG9jaE1ldHJpY3MiVAoMRXBvY2hNZXRyaWNzEg0KBWVwb2NoGAEgASgNEgwKBGxvc3MYAiABKAESEAoIYWNjdXJhY3kYAyABKAESFQoNbGVhcm5pbmdfcmF0ZRgEIAEoASJlCg1UcmFpblJlc3BvbnNlEiQKCHByb2dyZXNzGAEgASgLMhAuZ2FwLnYxLlByb2dyZXNzSAASJQoGcmVzdWx0GAIgASgLMhMuZ2FwLnYxLlRyYWluUmVzdWx0SABCBwoFZXZlbnQykgEKD1RyYWluaW5nU2VydmljZRI2CgVUcmFpbhIULmdhcC52MS5UcmFpblJlcXVlc3QaFS5nYXAudjEuVHJhaW5SZXNwb25zZTABEkcKDENoZWNrV2VpZ2h0cxIbLmdhcC52MS5DaGVja1dlaWdodHNSZXF1ZXN0GhouZ2FwLnYxLkNoZWNrV2VpZ2h0c1Jlc3VsdGIGcHJvdG8z", [file_gap_v1_common]);
+
+/**
+ * Weights to check against a model.
+ *
+ * @generated from message gap.v1.CheckWeightsRequest
+ */
+export type CheckWeightsRequest = Message<"gap.v1.CheckWeightsRequest"> & {
+  /**
+   * The network the weights are for. Required.
+   *
+   * @generated from field: gap.v1.ModelSpec model = 1;
+   */
+  model?: ModelSpec;
+
+  /**
+   * The weights (ARTIFACT_KIND_WEIGHTS or unset kind). Required.
+   *
+   * @generated from field: gap.v1.ArtifactRef weights = 2;
+   */
+  weights?: ArtifactRef;
+};
+
+/**
+ * Describes the message gap.v1.CheckWeightsRequest.
+ * Use `create(CheckWeightsRequestSchema)` to create a new message.
+ */
+export const CheckWeightsRequestSchema: GenMessage<CheckWeightsRequest> = /*@__PURE__*/
+  messageDesc(file_gap_v1_training, 0);
+
+/**
+ * Weights that fit their model.
+ *
+ * @generated from message gap.v1.CheckWeightsResult
+ */
+export type CheckWeightsResult = Message<"gap.v1.CheckWeightsResult"> & {
+  /**
+   * The weights' complete reference: bucket, key, sha256 and size of the
+   * stored bytes, kind ARTIFACT_KIND_WEIGHTS.
+   *
+   * @generated from field: gap.v1.ArtifactRef weights = 1;
+   */
+  weights?: ArtifactRef;
+};
+
+/**
+ * Describes the message gap.v1.CheckWeightsResult.
+ * Use `create(CheckWeightsResultSchema)` to create a new message.
+ */
+export const CheckWeightsResultSchema: GenMessage<CheckWeightsResult> = /*@__PURE__*/
+  messageDesc(file_gap_v1_training, 1);
 
 /**
  * A training or fine-tuning job.
@@ -80,7 +130,7 @@ export type TrainRequest = Message<"gap.v1.TrainRequest"> & {
  * Use `create(TrainRequestSchema)` to create a new message.
  */
 export const TrainRequestSchema: GenMessage<TrainRequest> = /*@__PURE__*/
-  messageDesc(file_gap_v1_training, 0);
+  messageDesc(file_gap_v1_training, 2);
 
 /**
  * The outcome of a training job.
@@ -144,7 +194,7 @@ export type TrainResult = Message<"gap.v1.TrainResult"> & {
  * Use `create(TrainResultSchema)` to create a new message.
  */
 export const TrainResultSchema: GenMessage<TrainResult> = /*@__PURE__*/
-  messageDesc(file_gap_v1_training, 1);
+  messageDesc(file_gap_v1_training, 3);
 
 /**
  * What one epoch of training measured.
@@ -186,7 +236,7 @@ export type EpochMetrics = Message<"gap.v1.EpochMetrics"> & {
  * Use `create(EpochMetricsSchema)` to create a new message.
  */
 export const EpochMetricsSchema: GenMessage<EpochMetrics> = /*@__PURE__*/
-  messageDesc(file_gap_v1_training, 2);
+  messageDesc(file_gap_v1_training, 4);
 
 /**
  * One message of the Train stream.
@@ -223,7 +273,7 @@ export type TrainResponse = Message<"gap.v1.TrainResponse"> & {
  * Use `create(TrainResponseSchema)` to create a new message.
  */
 export const TrainResponseSchema: GenMessage<TrainResponse> = /*@__PURE__*/
-  messageDesc(file_gap_v1_training, 3);
+  messageDesc(file_gap_v1_training, 5);
 
 /**
  * Trains a model from scratch or fine-tunes it under a pruning mask.
@@ -240,6 +290,19 @@ export const TrainingService: GenService<{
     methodKind: "server_streaming";
     input: typeof TrainRequestSchema;
     output: typeof TrainResponseSchema;
+  },
+  /**
+   * Checks that stored weights fit a model: every tensor of its state_dict
+   * present, with its shape and dtype, in a complete safetensors file. Errors
+   * name the field and the first tensor that does not fit, with both shapes
+   * (FAILED_PRECONDITION; NOT_FOUND for a missing object).
+   *
+   * @generated from rpc gap.v1.TrainingService.CheckWeights
+   */
+  checkWeights: {
+    methodKind: "unary";
+    input: typeof CheckWeightsRequestSchema;
+    output: typeof CheckWeightsResultSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_gap_v1_training, 0);

@@ -221,7 +221,7 @@ napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
   });
 }
 
-// The running statistics' update: the float32 operations of BatchNorm.update's tf
+// The running statistics' update: the float32 operations of blendRunningStats's tf
 // ops in their order (bit for bit; -ffp-contract=off, binding.gyp).
 void blendRows(const float* running, const float* batch, float* out, int64_t n, float keep, float take) {
   for (int64_t i = 0; i < n; i++) out[i] = running[i] * keep + batch[i] * take;

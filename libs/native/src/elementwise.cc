@@ -6,7 +6,7 @@ namespace gap {
 // ------------------------------------------------------------------ dropout
 // y = x * (u_i >= rate ? keep : 0), u_i = fmix32(seed + i * 0x9e3779b9) / 2^32
 // (murmur3's finaliser over a Weyl sequence): the same integer hash as
-// dropoutMultiplier in nn/layers.ts, so both give the same bits. A multiply,
+// dropoutMultiplier in ml-core's runtime/fused-ops.ts, so both give the same bits. A multiply,
 // not a select, so that -0 and NaN come out as with tf.mul. Linear in x: the
 // gradient is the same call on dy.
 void dropoutRows(const float* x, float* y, int64_t n, double threshold, float keep, uint32_t seed) {
@@ -37,7 +37,7 @@ napi_value Dropout(napi_env env, napi_callback_info info) {
 
 // ---------------------------------------------------------- optimizer step
 // The same float32 operations, in the same order, as the tf ops they replace
-// (train/sgd.ts), so bit for bit equal to them; built with -ffp-contract=off so
+// (sgdUpdate in ml-core's runtime/fused-ops.ts), so bit for bit equal to them; built with -ffp-contract=off so
 // that no multiply-add is fused.
 
 // g = grad + w * wd (wd > 0); buf = first ? g : buf * m + g (m > 0);

@@ -34,9 +34,9 @@
 //   dropout(heap, x, y, n, rate, seed)   y = x * (hash(seed, i) >= rate ? 1 / (1 - rate) : 0)
 //   channelSum(heap, x, out, rows, C)   out[c] = sum over rows of x[r, c] (in double)
 //   sgd(heap, w, grad, buf|-1, wOut, bufOut|-1, n, lr, momentum, weightDecay, nesterov)
-//      one torch.optim.SGD step of one parameter (train/sgd.ts, bit for bit)
+//      one torch.optim.SGD step of one parameter (sgdUpdate in fused-ops.ts, bit for bit)
 //   batchNormUpdate(heap, runMean, runVar, mean, var, runMeanOut, runVarOut, C, momentum)
-//      the running statistics' update (BatchNorm.update, bit for bit)
+//      the running statistics' update (blendRunningStats in fused-ops.ts, bit for bit)
 //   relu6Grad(heap, dy, x, dx, n)   dx = dy * (0 < x <= 6), tfjs's ReLU6 gradient
 //   relu6OutputGrad(heap, dy, y, dx, n)   dx = dy * (0 < y < 6), from ReLU6's output
 //   matmul(heap, a, b, c, [B, M, K, N, transposeA, transposeB])   batched row-major matmul

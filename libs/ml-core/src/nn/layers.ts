@@ -3,17 +3,8 @@
  * weights are stored in the TensorFlow.js layout (see model.ts).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import {
-  NATIVE_ADD_RELU,
-  NATIVE_BN_GRAD,
-  NATIVE_BN_RELU,
-  NATIVE_BN_TRAIN,
-  NATIVE_BN_UPDATE,
-  NATIVE_CONV_FUSED,
-  NATIVE_DROPOUT,
-  nativeApplies,
-  nativeConvFusable,
-} from "../runtime/native/index.js";
+import { addRelu, batchNormInference, batchNormTraining, blendRunningStats, foldedConvBatchNorm, seededDropout, type Activation } from "../runtime/fused-ops.js";
+export { addRelu, dropoutMultiplier } from "../runtime/fused-ops.js";
 import type { BufferEntry, ForwardOptions, ParamEntry } from "./model.js";
 
 /** A BatchNorm's batch mean and unbiased variance from one training-mode forward. */
@@ -59,36 +50,12 @@ export class ForwardContext {
     const base = this.options.dropoutSeed ?? Math.floor(Math.random() * 2 ** 32);
     // Each dropout layer gets its own stream derived from the forward's seed.
     const seed = (Math.imul(base >>> 0, 0x9e3779b1) + index * 0x85ebca6b) >>> 0;
-    if (nativeApplies(x)) {
-      return tf.engine().runKernel(NATIVE_DROPOUT, { x }, { rate, seed }) as T;
-    }
-    return tf.tidy(() => tf.mul(x, tf.tensor(dropoutMultiplier(x.size, rate, seed), x.shape, "float32"))) as T;
+    return seededDropout(x, rate, seed);
   }
 
   recordBatchStats(stats: BatchStats): void {
     this.onBatchStats(stats);
   }
-}
-
-/**
- * Inverted dropout's multiplier: 1 / (1 - rate) where u >= rate, else 0, with u
- * uniform in [0, 1) from a counter-based hash of (seed, index) (murmur3's
- * finaliser over a Weyl sequence): the same bits on every backend and in the
- * native GapDropout kernel. tf.dropout's seeded uniform draws took 320 ms per
- * vgg_bn_drop training step.
- */
-export function dropoutMultiplier(size: number, rate: number, seed: number): Float32Array {
-  const out = new Float32Array(size);
-  const keep = 1 / (1 - rate);
-  const threshold = rate * 2 ** 32;
-  for (let i = 0; i < size; i++) {
-    let h = (seed + Math.imul(i, 0x9e3779b9)) | 0;
-    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-    h ^= h >>> 16;
-    out[i] = h >>> 0 >= threshold ? keep : 0;
-  }
-  return out;
 }
 
 export class Conv2d {
@@ -141,40 +108,25 @@ export class BatchNorm {
    * The result is float32-identical either way.
    */
   apply<T extends tf.Tensor4D | tf.Tensor2D>(x: T, ctx: ForwardContext, relu = false): T {
-    const gamma = this.weight.variable as tf.Tensor1D;
-    const beta = this.bias.variable as tf.Tensor1D;
-    const native = nativeApplies(x);
-    if (!ctx.training) {
-      const mean = this.runningMean.variable as tf.Tensor1D;
-      const variance = this.runningVar.variable as tf.Tensor1D;
-      if (relu && nativeApplies(x, mean, variance, gamma, beta)) {
-        const inputs = { x, mean, variance, offset: beta, scale: gamma };
-        return tf.engine().runKernel(NATIVE_BN_RELU, inputs, { varianceEpsilon: this.eps }) as T;
-      }
-      const y = tf.batchNorm(x, mean, variance, beta, gamma, this.eps) as T;
-      return relu ? tf.relu(y) : y;
-    }
-    const axes = x.rank === 4 ? [0, 1, 2] : [0];
+    if (!ctx.training) return batchNormInference(x, this.tensors(), this.eps, relu);
     const channels = x.shape[x.rank - 1] as number;
     const n = x.size / channels;
     if (n < 2) throw new Error(`${this.name}: training-mode BatchNorm needs more than 1 value per channel, got input shape [${x.shape}]`);
-    if (native) {
-      const { y, mean, variance } = nativeTrainingBatchNorm(x, gamma, beta, this.eps, relu);
-      ctx.recordBatchStats({ bn: this, mean, variance: tf.keep(tf.mul(variance, n / (n - 1)) as tf.Tensor1D) });
-      variance.dispose();
-      return y as tf.Tensor as T;
-    }
     // Normalise with the biased variance; record the unbiased one for the running update (as PyTorch).
-    const { mean, variance } = tf.moments(x, axes);
-    ctx.recordBatchStats({
-      bn: this,
-      mean: tf.keep(mean as tf.Tensor1D),
-      variance: tf.keep(tf.mul(variance, n / (n - 1)) as tf.Tensor1D),
-    });
-    const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, this.eps)));
-    const shift = tf.sub(beta, tf.mul(mean, scale));
-    const y = tf.add(tf.mul(x, scale), shift) as tf.Tensor as T;
-    return relu ? tf.relu(y) : y;
+    const { y, mean, variance } = batchNormTraining(x, this.weight.variable as tf.Tensor1D, this.bias.variable as tf.Tensor1D, this.eps, relu);
+    ctx.recordBatchStats({ bn: this, mean, variance: tf.keep(tf.mul(variance, n / (n - 1)) as tf.Tensor1D) });
+    variance.dispose();
+    return y;
+  }
+
+  /** Parameters and running statistics, as the inference forward and the conv fold take them. */
+  tensors() {
+    return {
+      mean: this.runningMean.variable as tf.Tensor1D,
+      variance: this.runningVar.variable as tf.Tensor1D,
+      scale: this.weight.variable as tf.Tensor1D,
+      offset: this.bias.variable as tf.Tensor1D,
+    };
   }
 
   /**
@@ -182,81 +134,30 @@ export class BatchNorm {
    * variance; one native kernel for both with native kernels on (bit for bit the same).
    */
   update(stats: BatchStats, momentum: number): void {
-    const inputs = { runningMean: this.runningMean.variable, runningVar: this.runningVar.variable, mean: stats.mean, variance: stats.variance };
-    const native = nativeApplies(...Object.values(inputs));
     tf.tidy(() => {
-      if (native) {
-        const [mean, variance] = tf.engine().runKernel(NATIVE_BN_UPDATE, inputs, { momentum }) as tf.Tensor[];
-        this.runningMean.variable.assign(mean!);
-        this.runningVar.variable.assign(variance!);
-        return;
-      }
-      for (const [buffer, value] of [
-        [this.runningMean, stats.mean],
-        [this.runningVar, stats.variance],
-      ] as const) {
-        buffer.variable.assign(tf.add(tf.mul(buffer.variable, 1 - momentum), tf.mul(value, momentum)));
-      }
+      const running = { mean: this.runningMean.variable as tf.Tensor1D, variance: this.runningVar.variable as tf.Tensor1D };
+      const [mean, variance] = blendRunningStats(running, stats, momentum);
+      this.runningMean.variable.assign(mean);
+      this.runningVar.variable.assign(variance);
     });
   }
 }
 
-/**
- * Training-mode batch norm as one fused oneDNN forward (batch mean and biased
- * variance) and one fused backward (through the batch statistics too), on the
- * wasm backend with native kernels; relu fuses a following ReLU (its output
- * is saved as the backward's mask). mean and variance come back kept (outside
- * any tidy); the caller owns them.
- */
-function nativeTrainingBatchNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number, relu: boolean) {
-  let mean: tf.Tensor1D | undefined;
-  let variance: tf.Tensor1D | undefined;
-  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [xs, g, b] = args as [tf.Tensor, tf.Tensor, tf.Tensor];
-    const save = args[3] as tf.GradSaveFunc;
-    const [y, m, v] = tf.engine().runKernel(NATIVE_BN_TRAIN, { x: xs, scale: g, offset: b }, { eps, relu }) as tf.Tensor[];
-    save(relu ? [xs, m!, v!, g, y!] : [xs, m!, v!, g]);
-    // Clones: the saved tensors are freed after backprop, the batch stats outlive it.
-    mean = tf.keep(tf.clone(m!) as tf.Tensor1D);
-    variance = tf.keep(tf.clone(v!) as tf.Tensor1D);
-    return {
-      value: y!,
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [sx, sm, sv, sg, sy] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
-        const inputs = { x: sx, dy: dy as tf.Tensor, mean: sm, variance: sv, scale: sg, ...(sy ? { mask: sy } : {}) };
-        return tf.engine().runKernel(NATIVE_BN_GRAD, inputs, { eps }) as tf.Tensor[];
-      },
-    };
-  });
-  const y = f(x, gamma, beta);
-  return { y, mean: mean!, variance: variance! };
-}
-
-/**
- * Outside training and without quantization hooks, with native kernels on, a
- * conv followed by batch norm runs as one conv with the batch norm folded in
- * (PyTorch's fuse_conv_bn_weights; the fold itself is in the native kernel):
- *   w' = w * a,  b' = (b - mean) * a + beta,  a = gamma / sqrt(var + eps),
- * with a following residual add and ReLU as oneDNN post-ops (GapFusedConv2D).
- * A conv bias b enters as mean - b. The result matches the unfused layers to
- * float32 rounding, not bit for bit.
- */
+/** act(bn(conv(x)) [+ residual]) as one folded conv where the native kernels run it (inference, no quantization hooks). */
 function foldedConvBn(conv: Conv2d, bn: BatchNorm, x: tf.Tensor4D, ctx: ForwardContext, activation: Activation, residual?: tf.Tensor4D): tf.Tensor4D | null {
-  if (ctx.training || ctx.options.quantization || !nativeApplies(x)) return null;
-  const w = ctx.effective(conv.weight) as tf.Tensor4D;
-  const perChannel = [bn.weight, bn.bias, bn.runningMean, bn.runningVar].map((p) => p.variable);
-  if (!nativeApplies(w, ...perChannel) || !nativeConvFusable(x.shape, w.shape, conv.stride, conv.padding, conv.depthwise)) return null;
-  const [scale, offset, runningMean, variance] = perChannel;
-  const mean = conv.bias ? tf.sub(runningMean!, ctx.effective(conv.bias)) : runningMean!;
-  const inputs = { x, filter: w, scale: scale!, offset: offset!, mean, variance: variance!, ...(residual ? { residual } : {}) };
-  const attrs = { strides: conv.stride, pad: conv.padding, activation, depthwise: conv.depthwise, eps: bn.eps };
-  const [y, folded] = tf.engine().runKernel(NATIVE_CONV_FUSED, inputs, attrs) as tf.Tensor4D[];
-  folded!.dispose();
-  return y!;
+  if (ctx.training || ctx.options.quantization) return null;
+  const folded = {
+    filterShape: conv.weight.variable.shape,
+    filter: () => ctx.effective(conv.weight) as tf.Tensor4D,
+    bias: () => (conv.bias ? ctx.effective(conv.bias) : undefined),
+    stride: conv.stride,
+    padding: conv.padding,
+    depthwise: conv.depthwise,
+  };
+  return foldedConvBatchNorm(x, folded, bn.tensors(), bn.eps, activation, residual);
 }
 
-/** The activation after a conv and batch norm. */
-export type Activation = "none" | "relu" | "relu6";
+export type { Activation };
 
 /** act(bn(conv(x))); `point` names the result's quantization point. */
 export function convBn(conv: Conv2d, bn: BatchNorm, x: tf.Tensor4D, ctx: ForwardContext, point: string, activation: Activation = "none"): tf.Tensor4D {
@@ -288,16 +189,6 @@ export function relu<T extends tf.Tensor>(x: T): T {
   return tf.relu(x);
 }
 
-/**
- * relu(a + b) (the residual add): one native pass with native kernels on
- * (same-shape float32), else tf.add then tf.relu; float32-identical either way.
- */
-export function addRelu<T extends tf.Tensor>(a: T, b: T): T {
-  if (nativeApplies(a, b) && a.rank === b.rank && a.shape.every((d, i) => d === b.shape[i])) {
-    return tf.engine().runKernel(NATIVE_ADD_RELU, { a, b }, {}) as T;
-  }
-  return tf.relu(tf.add(a, b)) as T;
-}
 
 export function relu6<T extends tf.Tensor>(x: T): T {
   return tf.relu6(x);

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { NATIVE_SGD, nativeApplies } from "../runtime/native/index.js";
+import { sgdUpdate } from "../runtime/fused-ops.js";
 
 export interface SgdOptions {
   momentum: number;
@@ -7,15 +7,7 @@ export interface SgdOptions {
   weightDecay: number;
 }
 
-/**
- * SGD as torch.optim.SGD (dampening 0):
- *   g = grad + weightDecay * w
- *   buf = momentum * buf + g          (buf = g on the first step)
- *   step = nesterov ? g + momentum * buf : buf
- *   w = w - lr * step
- * With native kernels on (wasm), one GapSgd kernel per parameter does the same
- * float32 operations in the same order (bit for bit equal).
- */
+/** SGD as torch.optim.SGD (dampening 0; the update is sgdUpdate), with a momentum buffer per parameter. */
 export class Sgd {
   private readonly buffers = new Map<string, tf.Variable>();
 
@@ -25,38 +17,18 @@ export class Sgd {
 
   /** Applies one update; `params` and `grads` share keys; `grads` are disposed by the caller. */
   step(params: ReadonlyMap<string, tf.Variable>, grads: Record<string, tf.Tensor>, lr: number): void {
-    const { momentum, nesterov, weightDecay } = this.options;
     tf.tidy(() => {
       for (const [name, grad] of Object.entries(grads)) {
         const w = params.get(name);
         if (!w) throw new Error(`Sgd: gradient for unknown parameter ${name}`);
-        if (nativeApplies(w, grad)) {
-          this.nativeStep(name, w, grad, lr);
-          continue;
-        }
-        const g = weightDecay > 0 ? tf.add(grad, tf.mul(w, weightDecay)) : grad;
-        let update = g;
-        if (momentum > 0) {
-          const buffer = this.buffers.get(name);
-          if (buffer) buffer.assign(tf.add(tf.mul(buffer, momentum), g));
-          else this.buffers.set(name, tf.variable(g, false, `sgd/${name}`));
-          const buf = this.buffers.get(name)!;
-          update = nesterov ? tf.add(g, tf.mul(buf, momentum)) : buf;
-        }
-        w.assign(tf.sub(w, tf.mul(update, lr)));
+        const buffer = this.buffers.get(name);
+        const next = sgdUpdate(w, grad, buffer, { ...this.options, lr });
+        w.assign(next.param);
+        if (!next.buffer) continue;
+        if (buffer) buffer.assign(next.buffer);
+        else this.buffers.set(name, tf.variable(next.buffer, false, `sgd/${name}`));
       }
     });
-  }
-
-  private nativeStep(name: string, w: tf.Variable, grad: tf.Tensor, lr: number): void {
-    const { momentum, nesterov, weightDecay } = this.options;
-    const buffer = this.buffers.get(name);
-    const inputs: tf.NamedTensorMap = buffer ? { param: w, grad, buffer } : { param: w, grad };
-    const [param, buf] = tf.engine().runKernel(NATIVE_SGD, inputs, { lr, momentum, weightDecay, nesterov }) as tf.Tensor[];
-    w.assign(param!);
-    if (buf == null) return;
-    if (buffer) buffer.assign(buf);
-    else this.buffers.set(name, tf.variable(buf, false, `sgd/${name}`));
   }
 
   /** The momentum buffers by parameter key (for checkpoints): copies of their values. */

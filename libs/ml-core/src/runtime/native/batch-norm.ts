@@ -35,7 +35,7 @@ export function nativeFusedBatchNorm(original: KernelFunc): KernelFunc {
 /**
  * GapBatchNormRelu: relu(FusedBatchNorm(x)) (inference) in one pass. Inputs and
  * attrs as FusedBatchNorm (all per-channel float32 of an NHWC or [N, C] x: the
- * caller checks, see nn/layers.ts).
+ * caller checks, see ../fused-ops.ts).
  */
 export function batchNormRelu(args: KernelArgs): TensorInfo {
   const { x, mean, variance, offset, scale } = args.inputs;

@@ -93,7 +93,7 @@ export function gatedGrad(name: string, gate: "reluGrad" | "relu6Grad" | "relu6O
   };
 }
 
-/** GapDropout: x * dropoutMultiplier(rate, seed) (nn/layers.ts), the same bits as its JS fallback. */
+/** GapDropout: x * dropoutMultiplier(rate, seed) (../fused-ops.ts), the same bits as its JS fallback. */
 export function dropout(args: KernelArgs): TensorInfo {
   const { x } = args.inputs;
   const { rate, seed } = args.attrs as unknown as { rate: number; seed: number };
@@ -104,7 +104,7 @@ export function dropout(args: KernelArgs): TensorInfo {
   return y;
 }
 
-/** GapSgd: one torch.optim.SGD step of a parameter (train/sgd.ts); outputs the new param and, with momentum, the new buffer. */
+/** GapSgd: one torch.optim.SGD step of a parameter (sgdUpdate in ../fused-ops.ts); outputs the new param and, with momentum, the new buffer. */
 export function sgd(args: KernelArgs): TensorInfo[] {
   const { param, grad, buffer } = args.inputs;
   const options = args.attrs as unknown as { lr: number; momentum: number; weightDecay: number; nesterov: boolean };

@@ -11,7 +11,7 @@
  *   over all axes but the last, BatchMatMul), elementwise.ts (Add, Sub,
  *   Multiply, RealDiv, Minimum, Maximum with a per-channel operand or large
  *   same-shape ones);
- * - kernels of our own (kernel-names.ts), which have no fallback: callers check
+ * - kernels of our own (kernel-names.ts), which have no fallback: ../fused-ops.ts checks
  *   nativeApplies() first.
  */
 import { getBackend, getKernel, registerKernel, unregisterKernel, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";

@@ -1,4 +1,4 @@
-// Elementwise passes: dropout, the SGD step, the running-statistics blend, binary ops and the gated ReLU gradients.
+// Elementwise passes: dropout, fake quantization, the SGD step, the running-statistics blend, binary ops and the gated ReLU gradients.
 #include "gap_native.h"
 
 namespace gap {
@@ -31,6 +31,34 @@ napi_value Dropout(napi_env env, napi_callback_info info) {
     if (!(rate >= 0 && rate < 1) || !(seed >= 0 && seed < 4294967296.0)) throw ArgError("dropout needs 0 <= rate < 1 and a uint32 seed");
     dropoutRows(a.at(a.integer(1), n), a.at(a.integer(2), n), n, rate * 4294967296.0, static_cast<float>(1.0 / (1.0 - rate)),
                 static_cast<uint32_t>(seed));
+    return undefinedValue(env);
+  });
+}
+
+// ------------------------------------------------------- fake quantization
+// y = (clamp(round(x / scale) + zp, qmin, qmax) - zp) * scale, round half to even:
+// the float32 operations of fakeQuantize's tf ops (ml-core's runtime/fused-ops.ts)
+// in their order, so bit for bit equal to them (nearbyint rounds to even in the
+// default rounding mode; -ffp-contract=off). NaN stays NaN as through tf's clip.
+void fakeQuantizeRows(const float* x, float* y, int64_t n, float scale, float zp, float qmin, float qmax) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    const float q = std::nearbyint(x[i] / scale) + zp;
+    const float clamped = q != q ? q : std::min(std::max(q, qmin), qmax);
+    y[i] = (clamped - zp) * scale;
+  }
+}
+
+// fakeQuantize(heap, x, y, n, scale, zeroPoint, qmin, qmax)
+napi_value FakeQuantize(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info, 8);
+    a.takeHeap(0);
+    const int64_t n = a.integer(3);
+    const double scale = a.num(4);
+    if (!(scale > 0)) throw ArgError("fake quantization needs scale > 0");
+    fakeQuantizeRows(a.at(a.integer(1), n), a.at(a.integer(2), n), n, static_cast<float>(scale), static_cast<float>(a.num(5)),
+                     static_cast<float>(a.num(6)), static_cast<float>(a.num(7)));
     return undefinedValue(env);
   });
 }

@@ -160,6 +160,7 @@ napi_value BatchNormTrain(napi_env env, napi_callback_info info);
 napi_value BatchNormBackward(napi_env env, napi_callback_info info);
 napi_value ChannelSum(napi_env env, napi_callback_info info);
 napi_value Dropout(napi_env env, napi_callback_info info);
+napi_value FakeQuantize(napi_env env, napi_callback_info info);
 napi_value Sgd(napi_env env, napi_callback_info info);
 napi_value BatchNormUpdate(napi_env env, napi_callback_info info);
 napi_value Binary(napi_env env, napi_callback_info info);

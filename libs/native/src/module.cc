@@ -32,6 +32,8 @@
 //      (op 6: relu(a + b), the residual add + ReLU, same shapes)
 //   reluGrad(heap, dy, x, dx, n)
 //   dropout(heap, x, y, n, rate, seed)   y = x * (hash(seed, i) >= rate ? 1 / (1 - rate) : 0)
+//   fakeQuantize(heap, x, y, n, scale, zeroPoint, qmin, qmax)
+//      y = (clamp(round(x / scale) + zp, qmin, qmax) - zp) * scale (fakeQuantize in fused-ops.ts, bit for bit)
 //   channelSum(heap, x, out, rows, C)   out[c] = sum over rows of x[r, c] (in double)
 //   sgd(heap, w, grad, buf|-1, wOut, bufOut|-1, n, lr, momentum, weightDecay, nesterov)
 //      one torch.optim.SGD step of one parameter (sgdUpdate in fused-ops.ts, bit for bit)
@@ -137,6 +139,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"channelSum", nullptr, ChannelSum, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"dropout", nullptr, Dropout, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"fakeQuantize", nullptr, FakeQuantize, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgd", nullptr, Sgd, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"batchNormUpdate", nullptr, BatchNormUpdate, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"pad4", nullptr, Pad4, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

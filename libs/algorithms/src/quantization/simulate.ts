@@ -5,17 +5,14 @@
  * int8 deployment computes (up to float32 accumulation order).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { createModel, type ForwardOptions, type Model, type ModelConfig, type Network, type QuantizationHooks } from "@gap/ml-core";
+import { createModel, fakeQuantize, type ForwardOptions, type Model, type ModelConfig, type Network, type QuantizationHooks } from "@gap/ml-core";
 import { quantizationPoints } from "./calibrate.js";
 import { ACTIVATION_QMAX, ACTIVATION_QMIN, dequantizeWeights, type ActivationQParams } from "./int8.js";
 import { channelOfIndex, outputChannels, type QuantizedModel } from "./quantize.js";
 
-/** fakeQuantize as tensor ops: (clamp(round(x / scale) + zp, 0, 127) - zp) * scale, ties to even. */
+/** fakeQuantize on tensors: (clamp(round(x / scale) + zp, 0, 127) - zp) * scale, ties to even. */
 export function fakeQuantizeTensor<T extends tf.Tensor>(x: T, { scale, zeroPoint }: ActivationQParams): T {
-  return tf.tidy(() => {
-    const q = tf.clipByValue(tf.add(tf.round(tf.div(x, scale)), zeroPoint), ACTIVATION_QMIN, ACTIVATION_QMAX);
-    return tf.mul(tf.sub(q, zeroPoint), scale);
-  });
+  return fakeQuantize(x, { scale, zeroPoint, qmin: ACTIVATION_QMIN, qmax: ACTIVATION_QMAX });
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   NATIVE_BN_UPDATE,
   NATIVE_CONV_FUSED,
   NATIVE_DROPOUT,
+  NATIVE_FAKE_QUANTIZE,
   NATIVE_SGD,
   nativeApplies,
   nativeConvFusable,
@@ -43,6 +44,24 @@ export function dropoutMultiplier(size: number, rate: number, seed: number): Flo
 export function seededDropout<T extends tf.Tensor>(x: T, rate: number, seed: number): T {
   if (nativeApplies(x)) return tf.engine().runKernel(NATIVE_DROPOUT, { x }, { rate, seed }) as T;
   return tf.tidy(() => tf.mul(x, tf.tensor(dropoutMultiplier(x.size, rate, seed), x.shape, "float32"))) as T;
+}
+
+/** An affine map onto an integer grid: value = (q - zeroPoint) * scale, q in [qmin, qmax]. */
+export interface QuantGrid {
+  scale: number;
+  zeroPoint: number;
+  qmin: number;
+  qmax: number;
+}
+
+/** Fake quantization: x rounded (ties to even) and clamped onto the grid, as floats: (clamp(round(x / scale) + zp, qmin, qmax) - zp) * scale. */
+export function fakeQuantize<T extends tf.Tensor>(x: T, grid: QuantGrid): T {
+  if (nativeApplies(x)) return tf.engine().runKernel(NATIVE_FAKE_QUANTIZE, { x }, { ...grid }) as T;
+  const { scale, zeroPoint, qmin, qmax } = grid;
+  return tf.tidy(() => {
+    const q = tf.clipByValue(tf.add(tf.round(tf.div(x, scale)), zeroPoint), qmin, qmax);
+    return tf.mul(tf.sub(q, zeroPoint), scale);
+  }) as T;
 }
 
 /** Per-channel batch-norm parameters and statistics. */

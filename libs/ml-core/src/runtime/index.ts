@@ -16,6 +16,7 @@ export {
   type InitBackendOptions,
 } from "./backend.js";
 export { registerExtraGradients, stridedSliceGrad } from "./gradients.js";
+export { fakeQuantize, type QuantGrid } from "./fused-ops.js";
 export { kernelsUsedBy, listMissingKernels } from "./kernel_check.js";
 export {
   FusedActivation,

@@ -1,13 +1,13 @@
 /**
  * Elementwise passes: the float32 binary ops where wasm broadcasts slowly (or
  * same-shape ones from 2^18 elements), the residual add + ReLU, the ReLU and
- * ReLU6 gradients, dropout and the SGD update.
+ * ReLU6 gradients, dropout, fake quantization and the SGD update.
  */
 import { util, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { sameShape } from "../padding.js";
 import { BinaryOp, NativeCall, nativeKernelsActive, type KernelArgs } from "./addon.js";
-import { NATIVE_ADD_RELU, NATIVE_DROPOUT, NATIVE_SGD } from "./kernel-names.js";
+import { NATIVE_ADD_RELU, NATIVE_DROPOUT, NATIVE_FAKE_QUANTIZE, NATIVE_SGD } from "./kernel-names.js";
 
 /** Elementwise kernels below this many elements stay on wasm (the call overhead wins). */
 export const MIN_ELEMENTWISE = 16384;
@@ -101,6 +101,17 @@ export function dropout(args: KernelArgs): TensorInfo {
   const call = new NativeCall(args.backend as BackendWasm, NATIVE_DROPOUT);
   const y = call.output(x!.shape);
   call.dropout(x!, y, util.sizeFromShape(x!.shape), rate, seed);
+  return y;
+}
+
+/** GapFakeQuantize: (clamp(round(x / scale) + zeroPoint, qmin, qmax) - zeroPoint) * scale (../fused-ops.ts), the same bits as its tf ops. */
+export function fakeQuantize(args: KernelArgs): TensorInfo {
+  const { x } = args.inputs;
+  const q = args.attrs as unknown as { scale: number; zeroPoint: number; qmin: number; qmax: number };
+  if (x!.dtype !== "float32") throw new Error(`${NATIVE_FAKE_QUANTIZE}: x must be float32`);
+  const call = new NativeCall(args.backend as BackendWasm, NATIVE_FAKE_QUANTIZE);
+  const y = call.output(x!.shape);
+  call.fakeQuantize(x!, y, util.sizeFromShape(x!.shape), q);
   return y;
 }
 

@@ -20,7 +20,7 @@ import { ConvDirection, loadAddon, markRegistered, nativeKernelsActive, nativeSt
 import { batchNormGrad, batchNormInferenceGrad, batchNormRelu, batchNormTrain, batchNormUpdate, nativeFusedBatchNorm } from "./batch-norm.js";
 import { fusedConv2D, nativeConv } from "./conv.js";
 import { nativePad, nativeSlice, nativeSplitV } from "./copies.js";
-import { addRelu, dropout, gatedGrad, NATIVE_BINARY_KERNELS, nativeBinary, sgd } from "./elementwise.js";
+import { addRelu, dropout, fakeQuantize, gatedGrad, NATIVE_BINARY_KERNELS, nativeBinary, sgd } from "./elementwise.js";
 import * as names from "./kernel-names.js";
 import { nativeMaxPool, nativeMaxPoolGrad } from "./pooling.js";
 import { nativeBatchMatMul, nativeSum } from "./reductions.js";
@@ -69,6 +69,7 @@ const OWN: ReadonlyArray<[string, KernelFunc]> = [
   [names.NATIVE_RELU6_GRAD, gatedGrad(names.NATIVE_RELU6_GRAD, "relu6Grad")],
   [names.NATIVE_RELU6_OUTPUT_GRAD, gatedGrad(names.NATIVE_RELU6_OUTPUT_GRAD, "relu6OutputGrad")],
   [names.NATIVE_DROPOUT, dropout],
+  [names.NATIVE_FAKE_QUANTIZE, fakeQuantize],
   [names.NATIVE_SGD, sgd],
 ];
 

@@ -52,3 +52,10 @@ export const NATIVE_BN_UPDATE = "GapBatchNormUpdate";
  * bits as its JS fallback. Linear in x: its gradient is the same kernel on dy.
  */
 export const NATIVE_DROPOUT = "GapDropout";
+/**
+ * Fake quantization of a float32 tensor: input x; attrs scale, zeroPoint, qmin, qmax.
+ * Output (clamp(round(x / scale) + zeroPoint, qmin, qmax) - zeroPoint) * scale, ties
+ * to even, in one threaded pass: the same bits as its tf ops (../fused-ops.ts). No
+ * gradient (int8 models are attacked through their float counterparts).
+ */
+export const NATIVE_FAKE_QUANTIZE = "GapFakeQuantize";

@@ -58,6 +58,7 @@ import {
   tidy,
   zeros,
   type Conv2DAttrs,
+  type FusedBatchNormAttrs,
   type GradConfig,
   type MaxPoolAttrs,
   type NamedAttrMap,
@@ -183,7 +184,7 @@ function avgPoolRescale(inShape: readonly number[], g: ReturnType<typeof windowG
 
 /** Gradient of FusedBatchNorm, with broadcasting instead of tiling and nothing computed eagerly. */
 const fusedBatchNormGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
-  const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
+  const { varianceEpsilon } = attrs as unknown as FusedBatchNormAttrs;
   const [x, mean, variance, scale] = saved as [Tensor, Tensor, Tensor, Tensor | undefined];
   const g = dy as Tensor;
   const axes = backend_util.getReductionAxes(mean.shape, x.shape);
@@ -208,7 +209,7 @@ const fusedBatchNormGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
 
 /** Gradient of GapBatchNormRelu (native only; float32-identical to FusedBatchNorm's after Relu's). */
 const batchNormReluGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
-  const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
+  const { varianceEpsilon } = attrs as unknown as FusedBatchNormAttrs;
   const [x, mean, variance, scale, y] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
   const g = dy as Tensor;
   // Recomputed per input: tfjs runs each input's gradient in its own tidy (PGD only needs x's).
@@ -222,7 +223,6 @@ const batchNormReluGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
   };
 };
 
-/** Gradient of GapFusedConv2D, relu?(conv(x, filter) + bias (+ residual)); dilation 1, NHWC. */
 /**
  * Gradients of GapFusedConv2D, y = act(conv(x, w * a) + offset - mean * a (+ r)),
  * a = scale * s, s = 1 / sqrt(variance + eps). With dz the gradient before the

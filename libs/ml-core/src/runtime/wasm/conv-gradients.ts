@@ -1,7 +1,16 @@
 /** Conv and depthwise-conv gradients composed from XNNPACK convolutions, transposes and slices. */
-import { backend_util, type KernelFunc, type NamedAttrMap, type TensorInfo } from "@tensorflow/tfjs-core";
+import {
+  backend_util,
+  type Conv2DBackpropFilterAttrs,
+  type Conv2DBackpropInputAttrs,
+  type DepthwiseConv2dNativeBackpropFilterAttrs,
+  type DepthwiseConv2dNativeBackpropInputAttrs,
+  type KernelFunc,
+  type NamedAttrMap,
+  type TensorInfo,
+} from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { windowGeometry, type Pair, type PadSpec, type Rounding } from "../padding.js";
+import { windowGeometry } from "../padding.js";
 import { compose, assertShape, assertNoDilation, type KernelArgs } from "./compose.js";
 
 /**
@@ -14,13 +23,7 @@ import { compose, assertShape, assertNoDilation, type KernelArgs } from "./compo
  */
 export function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
   const { x, dy } = args.inputs;
-  const attrs = args.attrs as unknown as {
-    strides: number | Pair;
-    pad: PadSpec;
-    dataFormat: "NHWC" | "NCHW";
-    dimRoundingMode?: Rounding | undefined;
-    filterShape: [number, number, number, number];
-  };
+  const attrs = args.attrs as unknown as Conv2DBackpropFilterAttrs;
   if (attrs.dataFormat === "NCHW") {
     throw new Error("wasm Conv2DBackpropFilter supports only dataFormat 'NHWC'");
   }
@@ -84,13 +87,7 @@ function filterGradientWindow(info: backend_util.Conv2DInfo, H: number, W: numbe
  */
 export function depthwiseConv2dNativeBackpropFilter(args: KernelArgs): TensorInfo {
   const { x, dy } = args.inputs;
-  const attrs = args.attrs as unknown as {
-    strides: number | Pair;
-    dilations: number | Pair;
-    pad: PadSpec;
-    dimRoundingMode?: Rounding | undefined;
-    filterShape: [number, number, number, number];
-  };
+  const attrs = args.attrs as unknown as DepthwiseConv2dNativeBackpropFilterAttrs;
   assertNoDilation("DepthwiseConv2dNativeBackpropFilter", attrs.dilations);
   const xShape = x!.shape as [number, number, number, number];
   const info = backend_util.computeConv2DInfo(
@@ -134,13 +131,7 @@ export function depthwiseConv2dNativeBackpropFilter(args: KernelArgs): TensorInf
  */
 export function depthwiseConv2dNativeBackpropInput(args: KernelArgs): TensorInfo {
   const { dy, filter } = args.inputs;
-  const attrs = args.attrs as unknown as {
-    strides: number | Pair;
-    dilations: number | Pair;
-    pad: PadSpec;
-    dimRoundingMode?: Rounding | undefined;
-    inputShape: [number, number, number, number];
-  };
+  const attrs = args.attrs as unknown as DepthwiseConv2dNativeBackpropInputAttrs;
   assertNoDilation("DepthwiseConv2dNativeBackpropInput", attrs.dilations);
   const filterShape = filter!.shape as [number, number, number, number];
   const info = backend_util.computeConv2DInfo(
@@ -217,13 +208,7 @@ export function depthwiseConv2dNativeBackpropInput(args: KernelArgs): TensorInfo
  */
 export function conv2DBackpropInputStride1(original: KernelFunc): KernelFunc {
   return (args: KernelArgs): TensorInfo => {
-    const attrs = args.attrs as unknown as {
-      strides: number | Pair;
-      pad: PadSpec;
-      dataFormat: "NHWC" | "NCHW";
-      dimRoundingMode?: Rounding | undefined;
-      inputShape: [number, number, number, number];
-    };
+    const attrs = args.attrs as unknown as Conv2DBackpropInputAttrs;
     const [sH, sW] = typeof attrs.strides === "number" ? [attrs.strides, attrs.strides] : attrs.strides;
     if (sH !== 1 || sW !== 1 || attrs.dataFormat === "NCHW") return original(args) as TensorInfo;
     const { dy, filter } = args.inputs;

@@ -1,5 +1,5 @@
 /** Wrappers that fix or speed up a wasm kernel around the original. */
-import { backend_util, util, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
+import { backend_util, util, type GatherV2Attrs, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { windowGeometry, type Pair, type PadSpec, type Rounding } from "../padding.js";
 import { compose, type KernelArgs } from "./compose.js";
@@ -13,7 +13,7 @@ import { compose, type KernelArgs } from "./compose.js";
 export function gatherWithBatchDims(original: KernelFunc): KernelFunc {
   return (args: KernelArgs): TensorInfo => {
     const { x, indices } = args.inputs;
-    const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
+    const { axis, batchDims } = args.attrs as unknown as GatherV2Attrs;
     if (!batchDims) return original(args) as TensorInfo;
     const backend = args.backend as BackendWasm;
     const parsedAxis = util.parseAxisParam(axis, x!.shape)[0]!;

@@ -1,7 +1,7 @@
 /** UnsortedSegmentSum and MaxPoolGrad: their scatter steps as linear JS passes over wasm memory. */
-import { util, type TensorInfo } from "@tensorflow/tfjs-core";
+import { util, type MaxPoolGradAttrs, type TensorInfo, type UnsortedSegmentSumAttrs } from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { windowGeometry, type Pair, type PadSpec, type Rounding } from "../padding.js";
+import { windowGeometry, type Pair } from "../padding.js";
 import { compose, assertShape, type KernelArgs } from "./compose.js";
 
 /**
@@ -13,7 +13,7 @@ import { compose, assertShape, type KernelArgs } from "./compose.js";
 export function unsortedSegmentSum(args: KernelArgs): TensorInfo {
   const backend = args.backend as BackendWasm;
   const { x, segmentIds } = args.inputs;
-  const { numSegments } = args.attrs as unknown as { numSegments: number };
+  const { numSegments } = args.attrs as unknown as UnsortedSegmentSumAttrs;
   const ids = backend.readSync(segmentIds!.dataId) as Int32Array | Float32Array;
   const values = backend.readSync(x!.dataId) as Float32Array | Int32Array;
   const idShape = segmentIds!.shape;
@@ -44,12 +44,7 @@ export function unsortedSegmentSum(args: KernelArgs): TensorInfo {
 export function maxPoolGrad(args: KernelArgs): TensorInfo {
   const backend = args.backend as BackendWasm;
   const { dy, input } = args.inputs;
-  const attrs = args.attrs as unknown as {
-    filterSize: number | Pair;
-    strides: number | Pair;
-    pad: PadSpec;
-    dimRoundingMode?: Rounding | undefined;
-  };
+  const attrs = args.attrs as unknown as MaxPoolGradAttrs;
   const filter: Pair = typeof attrs.filterSize === "number" ? [attrs.filterSize, attrs.filterSize] : attrs.filterSize;
   const [B, H, W, C] = input!.shape as [number, number, number, number];
   const g = windowGeometry(input!.shape, filter, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);

@@ -105,6 +105,9 @@ function restoreTrainState(bytes: Uint8Array, model: Model, sgd: Sgd): TrainSumm
   return { epochsCompleted: epochs, finalLoss: last?.loss ?? NaN, finalAccuracy: last?.accuracy ?? NaN, resumedAfterEpoch: epochs, history };
 }
 
+/** What each epoch's seed (the shuffle's) is salted with for the epoch's other random streams; part of every result's bits. */
+const EPOCH_SEED_SALTS = { augmentation: 1, dropout: 2 } as const;
+
 /**
  * Mini-batch SGD on the model in place. With masks, the effective weight is
  * weight * mask in every forward pass and the stored pruned weights are reset
@@ -137,12 +140,12 @@ async function trainMasked(model: Model, data: Dataset, options: TrainOptions, m
       let seen = 0;
       const epochStarted = performance.now();
       const augment = options.augmentation;
-      const prepare = augment ? (clean: Batch) => augmentBatch(clean, augment, deriveSeed(epochSeed, 1)) : undefined;
+      const prepare = augment ? (clean: Batch) => augmentBatch(clean, augment, deriveSeed(epochSeed, EPOCH_SEED_SALTS.augmentation)) : undefined;
       await forEachBatch(data, { batchSize, shuffle: true, seed: epochSeed, prepare, signal }, async ({ x, labels, batch }) => {
         const stepCorrect = { value: undefined as tf.Scalar | undefined };
         const { value: loss, grads } = tf.tidy(() =>
           tf.variableGrads(() => {
-            const logits = model.forward(x, { training: true, masks, dropoutSeed: deriveSeed(epochSeed, 2, step) });
+            const logits = model.forward(x, { training: true, masks, dropoutSeed: deriveSeed(epochSeed, EPOCH_SEED_SALTS.dropout, step) });
             stepCorrect.value = tf.keep(tf.sum(tf.equal(tf.argMax(logits, 1), labels)) as tf.Scalar);
             return crossEntropy(logits, labels);
           }, variables),

@@ -1,4 +1,5 @@
-import type { ArtifactRef, ModelSpec, Progress } from "@gap/proto";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { ArtifactRef, ModelSpecSchema, Progress } from "@gap/proto";
 import { addressesEnvVar, COMPUTE_SERVICES, ConfigError, ServiceError, status, type ComputeServiceName, type CallOptions } from "@gap/service-kit";
 import { createServiceClients, STEP_KINDS, toOutput, type StepKind, type StepOutput, type StepRequest } from "./step-kinds.js";
 
@@ -28,10 +29,10 @@ export type StepCaller = (
 /**
  * Asks the training service whether stored weights fit a model and returns their complete
  * reference (sha256 and size of the stored bytes). The coordinator cannot check them itself:
- * that takes building the model, and so TensorFlow.js. Errors keep the service's status, their
- * message prefixed with `field` (e.g. "spec.base_weights[0]." + "weights: ...").
+ * that takes building the model, and so TensorFlow.js. Errors keep the service's status; its
+ * verdicts on the weights are prefixed with `field` (e.g. "spec.base_weights[0]." + "weights: ...").
  */
-export type WeightsChecker = (model: Omit<ModelSpec, "$typeName">, weights: ArtifactRef | undefined, field: string) => Promise<ArtifactRef>;
+export type WeightsChecker = (model: MessageInitShape<typeof ModelSpecSchema>, weights: ArtifactRef | undefined, field: string) => Promise<ArtifactRef>;
 
 export interface StepCallerOptions {
   /** A call that sends nothing for this long is cancelled and fails as DEADLINE_EXCEEDED (which is retried). */
@@ -90,7 +91,10 @@ export function createStepCaller(addresses: ServiceAddresses, options: StepCalle
       return result.weights!;
     } catch (error) {
       const { code, details } = error as { code?: number; details?: string };
-      throw code === undefined ? error : new ServiceError(code, `${field}.${details ?? ""}`);
+      if (code === undefined) throw error;
+      // The service's own verdicts name a field of the request ("weights: ..."); anything else is about reaching it.
+      const verdict = code === status.INVALID_ARGUMENT || code === status.FAILED_PRECONDITION || code === status.NOT_FOUND;
+      throw new ServiceError(code, verdict ? `${field}.${details ?? ""}` : `the training service could not check ${field}: ${details ?? ""}`);
     }
   };
   return { call, checkWeights, close: () => Object.values(clients).forEach((c) => c.close()) };

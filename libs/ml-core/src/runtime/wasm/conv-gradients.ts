@@ -10,8 +10,8 @@ import {
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { windowGeometry } from "../padding.js";
-import { compose, assertShape, assertNoDilation, type KernelArgs } from "./compose.js";
+import { windowGeometry, type Pair } from "../padding.js";
+import { compose, assertShape, assertNoDilation, type KernelArgs, type WasmOps } from "./compose.js";
 
 /**
  * Conv2DBackpropFilter: dW[kh,kw,ci,co] = sum_{b,oh,ow} xpad[b, oh*s+kh, ow*s+kw, ci] * dy[b,oh,ow,co].
@@ -166,34 +166,9 @@ export function depthwiseConv2dNativeBackpropInput(args: KernelArgs): TensorInfo
       gw = OW * sW;
       g = ops.reshape(dil, [B, gh, gw, C * M]);
     }
-    // Full-correlation padding; a negative amount means rows to drop instead.
-    const padTop = KH - 1 - info.padInfo.top;
-    const padLeft = KW - 1 - info.padInfo.left;
-    const padBottom = H + KH - 1 - padTop - gh;
-    const padRight = W + KW - 1 - padLeft - gw;
-    if (padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0) {
-      const r0 = Math.max(-padTop, 0);
-      const c0 = Math.max(-padLeft, 0);
-      const r1 = gh + Math.min(padBottom, 0);
-      const c1 = gw + Math.min(padRight, 0);
-      g = ops.slice(g, [0, r0, c0, 0], [B, r1 - r0, c1 - c0, C * M]);
-    }
+    const full = fullCorrelation(ops, g, [H, W], [KH, KW], info.padInfo);
     const rotated = ops.reshape(ops.run("Reverse", { x: filter! }, { dims: [0, 1] }), [KH, KW, C * M, 1]);
-    const out = ops.run(
-      "DepthwiseConv2dNative",
-      { x: g, filter: rotated },
-      {
-        strides: [1, 1],
-        pad: [
-          [0, 0],
-          [Math.max(padTop, 0), Math.max(padBottom, 0)],
-          [Math.max(padLeft, 0), Math.max(padRight, 0)],
-          [0, 0],
-        ],
-        dataFormat: "NHWC",
-        dilations: [1, 1],
-      },
-    ); // [B, H, W, C*M]
+    const out = ops.run("DepthwiseConv2dNative", { x: full.x, filter: rotated }, full.convAttrs); // [B, H, W, C*M]
     if (M === 1) return out;
     return ops.sum(ops.reshape(out, [B, H, W, C, M]), [4]);
   });
@@ -217,33 +192,38 @@ export function conv2DBackpropInputStride1(original: KernelFunc): KernelFunc {
     const g = windowGeometry(attrs.inputShape, [KH, KW], 1, 1, attrs.pad, attrs.dimRoundingMode);
     const { outHeight: OH, outWidth: OW } = g;
     assertShape("Conv2DBackpropInput", "dy", dy!.shape, [B, OH, OW, Co]);
-    const padTop = KH - 1 - g.pad[1][0];
-    const padLeft = KW - 1 - g.pad[2][0];
-    const padBottom = H + KH - 1 - padTop - OH;
-    const padRight = W + KW - 1 - padLeft - OW;
     return compose(args.backend as BackendWasm, (ops) => {
-      let d = dy!;
-      if (padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0) {
-        const r0 = Math.max(-padTop, 0);
-        const c0 = Math.max(-padLeft, 0);
-        d = ops.slice(d, [0, r0, c0, 0], [B, OH + Math.min(padBottom, 0) - r0, OW + Math.min(padRight, 0) - c0, Co]);
-      }
+      const full = fullCorrelation(ops, dy!, [H, W], [KH, KW], { top: g.pad[1][0], left: g.pad[2][0] });
       const rotated = ops.transpose(ops.run("Reverse", { x: filter! }, { dims: [0, 1] }), [0, 1, 3, 2]);
-      return ops.run(
-        "Conv2D",
-        { x: d, filter: rotated },
-        {
-          strides: [1, 1],
-          pad: [
-            [0, 0],
-            [Math.max(padTop, 0), Math.max(padBottom, 0)],
-            [Math.max(padLeft, 0), Math.max(padRight, 0)],
-            [0, 0],
-          ],
-          dataFormat: "NHWC",
-          dilations: [1, 1],
-        },
-      ); // [B, H, W, Ci]
+      return ops.run("Conv2D", { x: full.x, filter: rotated }, full.convAttrs); // [B, H, W, Ci]
     });
   };
+}
+
+/**
+ * The input gradient as a full correlation: dy ([B, gh, gw, C], already dilated by the
+ * stride) correlated at stride 1 with the 180-degree rotated filter gives [B, H, W, ..]
+ * when padded by KH-1-top above and KW-1-left on the left (bottom and right what is left
+ * to reach H and W). A negative amount crops dy instead. Returns dy, cropped where
+ * needed, and the conv's attrs with the padding.
+ */
+function fullCorrelation(ops: WasmOps, dy: TensorInfo, [H, W]: Pair, [KH, KW]: Pair, forward: { top: number; left: number }) {
+  const [B, gh, gw, C] = dy.shape as [number, number, number, number];
+  const padTop = KH - 1 - forward.top;
+  const padLeft = KW - 1 - forward.left;
+  const padBottom = H + KH - 1 - padTop - gh;
+  const padRight = W + KW - 1 - padLeft - gw;
+  let x = dy;
+  if (padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0) {
+    const r0 = Math.max(-padTop, 0);
+    const c0 = Math.max(-padLeft, 0);
+    x = ops.slice(dy, [0, r0, c0, 0], [B, gh + Math.min(padBottom, 0) - r0, gw + Math.min(padRight, 0) - c0, C]);
+  }
+  const pad: backend_util.ExplicitPadding = [
+    [0, 0],
+    [Math.max(padTop, 0), Math.max(padBottom, 0)],
+    [Math.max(padLeft, 0), Math.max(padRight, 0)],
+    [0, 0],
+  ];
+  return { x, convAttrs: { strides: [1, 1], pad, dataFormat: "NHWC", dilations: [1, 1] } as NamedAttrMap };
 }

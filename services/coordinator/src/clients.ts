@@ -86,9 +86,9 @@ export function createStepCaller(addresses: ServiceAddresses, options: StepCalle
     return { output: toOutput(kind, result), result };
   };
   const checkWeights: WeightsChecker = async (model, weights, field) => {
+    let checked: ArtifactRef | undefined;
     try {
-      const result = await clients.training.checkWeights({ model, weights }, { deadline: Date.now() + options.silenceLimitMs });
-      return result.weights!;
+      checked = (await clients.training.checkWeights({ model, weights }, { deadline: Date.now() + options.silenceLimitMs })).weights;
     } catch (error) {
       const { code, details } = error as { code?: number; details?: string };
       if (code === undefined) throw error;
@@ -96,6 +96,8 @@ export function createStepCaller(addresses: ServiceAddresses, options: StepCalle
       const verdict = code === status.INVALID_ARGUMENT || code === status.FAILED_PRECONDITION || code === status.NOT_FOUND;
       throw new ServiceError(code, verdict ? `${field}.${details ?? ""}` : `the training service could not check ${field}: ${details ?? ""}`);
     }
+    if (!checked?.sha256) throw new ServiceError(status.INTERNAL, `the training service checked ${field} but returned no reference with a sha256`);
+    return checked;
   };
   return { call, checkWeights, close: () => Object.values(clients).forEach((c) => c.close()) };
 }

@@ -54,7 +54,7 @@ export class Coordinator {
 
   constructor(private readonly deps: CoordinatorDeps) {}
 
-  /** Starts (or resumes) a validated spec; base weights are checked against the store first. */
+  /** Starts (or resumes) a validated spec; its base weights are checked first (by the training service). */
   async start(validated: ExperimentSpec): Promise<Experiment> {
     const spec = await resolveBaseWeights(this.deps.checkWeights, validated);
     const id = experimentId(spec);

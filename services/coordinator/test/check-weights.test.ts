@@ -19,6 +19,7 @@ beforeAll(async () => {
         },
         async checkWeights(request) {
           if (request.weights?.key === "good") return { weights: { ...request.weights, sha256: "a".repeat(64) } };
+          if (request.weights?.key === "no-answer") return {};
           throw failedPrecondition("weights: linear.weight: file has F32 [100, 64], model needs F32 [10, 64]");
         },
       }),
@@ -31,13 +32,16 @@ const model = { architecture: Architecture.RESNET20, numClasses: 10, inputShape:
 const at = (address: string) => ({ training: [address], attack: [address], pruning: [address], quantization: [address], evaluation: [address] });
 
 describe("checking base weights through the training service", () => {
-  it("returns the service's complete reference, and its verdict with the spec field in front and the same status", async () => {
+  it("returns the service's complete reference, its verdict with the spec field in front and the same status, and refuses a reply without a reference", async () => {
     const caller = createStepCaller(at(server.address), { silenceLimitMs: 10_000 });
     try {
       const good = await caller.checkWeights(model, { $typeName: "gap.v1.ArtifactRef", bucket: "", key: "good", sha256: "", sizeBytes: 0n, kind: 0 }, "spec.base_weights[0]");
       expect(good.sha256).toBe("a".repeat(64));
       const bad = await caller.checkWeights(model, { $typeName: "gap.v1.ArtifactRef", bucket: "", key: "bad", sha256: "", sizeBytes: 0n, kind: 0 }, "spec.base_weights[0]").catch((e: unknown) => e);
       expect(bad).toMatchObject({ code: status.FAILED_PRECONDITION, message: "spec.base_weights[0].weights: linear.weight: file has F32 [100, 64], model needs F32 [10, 64]" });
+      // A reply without a reference is an error, never weights taken as checked.
+      const empty = await caller.checkWeights(model, { $typeName: "gap.v1.ArtifactRef", bucket: "", key: "no-answer", sha256: "", sizeBytes: 0n, kind: 0 }, "spec.base_weights[0]").catch((e: unknown) => e);
+      expect(empty).toMatchObject({ code: status.INTERNAL, message: "the training service checked spec.base_weights[0] but returned no reference with a sha256" });
     } finally {
       caller.close();
     }

@@ -74,4 +74,3 @@ export async function forwardMultiplyAdds(model: Model): Promise<number> {
 export function prunableParameterNames(model: Model): string[] {
   return model.params.filter((p) => p.prunable).map((p) => p.name);
 }
-

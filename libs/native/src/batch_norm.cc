@@ -31,22 +31,20 @@ void channelAffine(const float* x, const float* a, const float* b, float* y, int
   }
 }
 
+// batchNormInference(heap, x, mean|-1, var, scale|-1, shift|-1, y, N, H, W, C, eps, relu, mask|-1):
+// channelAffine; relu != 0: the fused BN + ReLU; mask: x * step(mask) first (that
+// kernel's input gradient, mask = its output).
 napi_value BatchNormInference(napi_env env, napi_callback_info info) {
-  return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 14);
-    a.takeHeap(0);
+  return exported(env, info, 14, 0, [&](Args& a) {
     const int64_t N = a.integer(7), H = a.integer(8), W = a.integer(9), C = a.integer(10);
     const double eps = a.num(11);
     const bool relu = a.integer(12) != 0;
     const int64_t rows = N * H * W, count = rows * C;
     const float* x = a.at(a.integer(1), count);
     float* y = a.at(a.integer(6), count);
-    const float* mask = a.integer(13) >= 0 ? a.at(a.integer(13), count) : nullptr;
+    const float* mask = a.optional(13, count);
     const float* var = a.at(a.integer(3), C);
-    const int64_t meanOff = a.integer(2), scaleOff = a.integer(4), shiftOff = a.integer(5);
-    const float* mean = meanOff >= 0 ? a.at(meanOff, C) : nullptr;
-    const float* scale = scaleOff >= 0 ? a.at(scaleOff, C) : nullptr;
-    const float* shift = shiftOff >= 0 ? a.at(shiftOff, C) : nullptr;
+    const float *mean = a.optional(2, C), *scale = a.optional(4, C), *shift = a.optional(5, C);
     std::vector<float> mul(C), add(C);
     for (int64_t c = 0; c < C; c++) {
       const double k = (scale ? scale[c] : 1.0) / std::sqrt(static_cast<double>(var[c]) + eps);
@@ -54,7 +52,6 @@ napi_value BatchNormInference(napi_env env, napi_callback_info info) {
       add[c] = static_cast<float>((shift ? shift[c] : 0.0) - (mean ? mean[c] : 0.0) * k);
     }
     channelAffine(x, mul.data(), add.data(), y, rows, C, relu, mask);
-    return undefinedValue(env);
   });
 }
 
@@ -106,10 +103,10 @@ void channelMoments(const float* x, double* sum, double* sumSq, int64_t rows, in
   }
 }
 
+// batchNormTrain(heap, x, scale, shift, y, mean, var, N, H, W, C, eps, relu): mean
+// and var are outputs (biased variance); relu != 0: y = max(0, ...).
 napi_value BatchNormTrain(napi_env env, napi_callback_info info) {
-  return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 13);
-    a.takeHeap(0);
+  return exported(env, info, 13, 0, [&](Args& a) {
     const int64_t N = a.integer(7), H = a.integer(8), W = a.integer(9), C = a.integer(10);
     const double eps = a.num(11);
     const bool relu = a.integer(12) != 0;
@@ -134,7 +131,6 @@ napi_value BatchNormTrain(napi_env env, napi_callback_info info) {
       varOut[c] = static_cast<float>(var[c]);
     }
     channelAffine(x, scale.data(), shift.data(), y, rows, C, relu, nullptr);
-    return undefinedValue(env);
   });
 }
 
@@ -193,10 +189,10 @@ void bnBackwardRows(const float* x, D dyAt, const float* meanIn, const float* va
   }
 }
 
+// batchNormBackward(heap, x, dy, mean, var, scale, dx, dscale, dshift, N, H, W, C, eps, mask|-1):
+// mask: dy * step(mask) first (mask = the fused BN + ReLU's output).
 napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
-  return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 15);
-    a.takeHeap(0);
+  return exported(env, info, 15, 0, [&](Args& a) {
     const int64_t N = a.integer(9), H = a.integer(10), W = a.integer(11), C = a.integer(12);
     const double eps = a.num(13);
     const int64_t rows = N * H * W, count = rows * C;
@@ -209,15 +205,13 @@ napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
     float* dx = a.at(a.integer(6), count);
     float* dgamma = a.at(a.integer(7), C);
     float* dbeta = a.at(a.integer(8), C);
-    const int64_t maskOff = a.integer(14);
-    const float* mask = maskOff >= 0 ? a.at(maskOff, count) : nullptr;
+    const float* mask = a.optional(14, count);
     if (mask) {
       // Fused BN + ReLU: dy * step(output), the ReLU gradient, read on the fly.
       bnBackwardRows(x, [=](int64_t i) { return dy[i] * stepOf(mask[i]); }, meanIn, varIn, gamma, dx, dgamma, dbeta, rows, C, eps);
     } else {
       bnBackwardRows(x, [=](int64_t i) { return dy[i]; }, meanIn, varIn, gamma, dx, dgamma, dbeta, rows, C, eps);
     }
-    return undefinedValue(env);
   });
 }
 
@@ -230,16 +224,13 @@ void blendRows(const float* running, const float* batch, float* out, int64_t n, 
 // batchNormUpdate(heap, runMean, runVar, mean, var, runMeanOut, runVarOut, C, momentum):
 // running = running * (1 - momentum) + batch * momentum, for both statistics.
 napi_value BatchNormUpdate(napi_env env, napi_callback_info info) {
-  return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 9);
-    a.takeHeap(0);
+  return exported(env, info, 9, 0, [&](Args& a) {
     const int64_t C = a.integer(7);
     const double m = a.num(8);
     for (int k = 0; k < 2; k++) {
       blendRows(a.at(a.integer(1 + k), C), a.at(a.integer(3 + k), C), a.at(a.integer(5 + k), C), C, static_cast<float>(1 - m),
                 static_cast<float>(m));
     }
-    return undefinedValue(env);
   });
 }
 

@@ -237,12 +237,13 @@ void reorderWeights(ConvEntry& e, memory& from, memory& to) {
   }
 }
 
+// conv2d(kind, heap, a, b, out, p): kForward y = conv(x@a, w@b), kInputGradient
+// dx = conv_bwd_data(dy@a, w@b), kFilterGradient dw = conv_bwd_weights(x@a, dy@b);
+// p: conv_param; groups = Ci: depthwise, w is tfjs's [KH, KW, Ci, Co / Ci].
 napi_value Conv2d(napi_env env, napi_callback_info info) {
-  return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 6);
+  return exported(env, info, 6, 1, [&](Args& a) {
     const int kind = static_cast<int>(a.integer(0));
     if (kind != kForward && kind != kInputGradient && kind != kFilterGradient) throw ArgError("conv2d kind must be 0, 1 or 2");
-    a.takeHeap(1);
     const ConvSizes z = convSizes(a, 5);
     const int64_t xCount = z.x, wCount = z.w, yCount = z.y;
     ConvEntry& e = convEntry(kind, z.p);
@@ -278,7 +279,6 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
       if (e.weiNeedsReorder) reorderWeights(e, *e.weiBuf, dwm);
     }
     s.wait();
-    return undefinedValue(env);
   });
 }
 
@@ -295,13 +295,13 @@ void foldWeights(const float* w, const double* k, float* wFolded, int64_t rows, 
   }
 }
 
-// The batch-norm fold of PyTorch's fuse_conv_bn_weights, in double:
-// w' = w * a, b' = offset - mean * a, a = scale / sqrt(var + eps) per output
-// channel (hwio: the output channel is the innermost index).
+// conv2dFused(heap, x, w, scale, offset, mean, var, eps, residual|-1, y, wFolded, p, activation):
+// PyTorch's fuse_conv_bn_weights in double, a = scale / sqrt(var + eps) per output
+// channel (hwio: the innermost index), wFolded = w * a (an output); then
+// y = activation(conv(x, wFolded) + offset - mean * a (+ residual)) as one oneDNN
+// inference primitive with the sum and the activation as post-ops.
 napi_value Conv2dFused(napi_env env, napi_callback_info info) {
-  return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 13);
-    a.takeHeap(0);
+  return exported(env, info, 13, 0, [&](Args& a) {
     const ConvSizes z = convSizes(a, 11);
     const auto& p = z.p;
     if (p[conv_param::groups] != 1 && p[conv_param::groups] != p[conv_param::Ci]) throw ArgError("the fused conv takes groups 1 or depthwise");
@@ -343,7 +343,6 @@ napi_value Conv2dFused(napi_env env, napi_callback_info info) {
                        {DNNL_ARG_DST, e.dst.view(ym, residualOff >= 0)}});
     e.dst.back(ym);
     s.wait();
-    return undefinedValue(env);
   });
 }
 

@@ -8,9 +8,7 @@ namespace gap {
 // slice4(heap, x, y, shape[4], begin[4], size[4]): y = x[b0:b0+s0, ...]
 // for 4-byte elements; lower ranks are padded with leading 1s by the caller.
 napi_value Slice4(napi_env env, napi_callback_info info) {
-  return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 6);
-    a.takeHeap(0);
+  return exported(env, info, 6, 0, [&](Args& a) {
     const auto sh = a.intArray(3, 4), b = a.intArray(4, 4), sz = a.intArray(5, 4);
     for (int i = 0; i < 4; i++) {
       if (b[i] < 0 || sz[i] < 0 || b[i] + sz[i] > sh[i]) throw ArgError("slice out of range");
@@ -27,7 +25,6 @@ napi_value Slice4(napi_env env, napi_callback_info info) {
         std::memcpy(dst, src, sizeof(float) * sz[3]);
       }
     }
-    return undefinedValue(env);
   });
 }
 
@@ -35,9 +32,7 @@ napi_value Slice4(napi_env env, napi_callback_info info) {
 // a float32 tensor of rank <= 4 (leading 1s added by the caller). The wasm
 // PadV2 took ~5 ms for ResNet's channel padding of 128x16x16x16.
 napi_value Pad4(napi_env env, napi_callback_info info) {
-  return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 7);
-    a.takeHeap(0);
+  return exported(env, info, 7, 0, [&](Args& a) {
     const auto sh = a.intArray(3, 4), lo = a.intArray(4, 4), hi = a.intArray(5, 4);
     const float value = static_cast<float>(a.num(6));
     int64_t out[4];
@@ -64,7 +59,6 @@ napi_value Pad4(napi_env env, napi_callback_info info) {
         std::fill(dst + lo[3] + sh[3], dst + out[3], value);
       }
     }
-    return undefinedValue(env);
   });
 }
 

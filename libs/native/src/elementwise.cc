@@ -20,18 +20,15 @@ void dropoutRows(const float* x, float* y, int64_t n, double threshold, float ke
   }
 }
 
-// dropout(heap, x, y, n, rate, seed); keep = 1 / (1 - rate) rounded to float, as
-// dropoutMultiplier's Float32Array store rounds it.
+// dropout(heap, x, y, n, rate, seed): dropoutRows with keep = 1 / (1 - rate) rounded to
+// float, as dropoutMultiplier's Float32Array store rounds it.
 napi_value Dropout(napi_env env, napi_callback_info info) {
-  return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 6);
-    a.takeHeap(0);
+  return exported(env, info, 6, 0, [&](Args& a) {
     const int64_t n = a.integer(3);
     const double rate = a.num(4), seed = a.num(5);
     if (!(rate >= 0 && rate < 1) || !(seed >= 0 && seed < 4294967296.0)) throw ArgError("dropout needs 0 <= rate < 1 and a uint32 seed");
     dropoutRows(a.at(a.integer(1), n), a.at(a.integer(2), n), n, rate * 4294967296.0, static_cast<float>(1.0 / (1.0 - rate)),
                 static_cast<uint32_t>(seed));
-    return undefinedValue(env);
   });
 }
 
@@ -49,17 +46,15 @@ void fakeQuantizeRows(const float* x, float* y, int64_t n, float scale, float zp
   }
 }
 
-// fakeQuantize(heap, x, y, n, scale, zeroPoint, qmin, qmax)
+// fakeQuantize(heap, x, y, n, scale, zeroPoint, qmin, qmax):
+// y = (clamp(round(x / scale) + zp, qmin, qmax) - zp) * scale (fakeQuantize in fused-ops.ts, bit for bit)
 napi_value FakeQuantize(napi_env env, napi_callback_info info) {
-  return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 8);
-    a.takeHeap(0);
+  return exported(env, info, 8, 0, [&](Args& a) {
     const int64_t n = a.integer(3);
     const double scale = a.num(4);
     if (!(scale > 0)) throw ArgError("fake quantization needs scale > 0");
     fakeQuantizeRows(a.at(a.integer(1), n), a.at(a.integer(2), n), n, static_cast<float>(scale), static_cast<float>(a.num(5)),
                      static_cast<float>(a.num(6)), static_cast<float>(a.num(7)));
-    return undefinedValue(env);
   });
 }
 
@@ -88,15 +83,12 @@ void sgdRows(const float* w, const float* grad, const float* buf, float* wOut, f
 // sgd(heap, w, grad, buf|-1, wOut, bufOut|-1, n, lr, momentum, weightDecay, nesterov):
 // one torch.optim.SGD step of one parameter; buf -1: the first step (buf = g).
 napi_value Sgd(napi_env env, napi_callback_info info) {
-  return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 11);
-    a.takeHeap(0);
+  return exported(env, info, 11, 0, [&](Args& a) {
     const int64_t n = a.integer(6);
     const float lr = static_cast<float>(a.num(7)), m = static_cast<float>(a.num(8)), wd = static_cast<float>(a.num(9));
-    const float* buf = m > 0 && a.integer(3) >= 0 ? a.at(a.integer(3), n) : nullptr;
+    const float* buf = m > 0 ? a.optional(3, n) : nullptr;
     float* bufOut = m > 0 ? a.at(a.integer(5), n) : nullptr;
     sgdRows(a.at(a.integer(1), n), a.at(a.integer(2), n), buf, a.at(a.integer(4), n), bufOut, n, lr, m, wd, a.integer(10) != 0);
-    return undefinedValue(env);
   });
 }
 
@@ -123,10 +115,8 @@ void binaryRows(const float* a, const float* b, float* out, int64_t rows, int64_
 }
 
 napi_value Binary(napi_env env, napi_callback_info info) {
-  return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 9);
+  return exported(env, info, 9, 1, [&](Args& a) {
     const int op = static_cast<int>(a.integer(0));
-    a.takeHeap(1);
     int64_t rows = a.integer(5), C = a.integer(6);
     const bool aFull = a.integer(7) != 0, bFull = a.integer(8) != 0;
     if (rows < 0 || C < 0) throw ArgError("negative size");
@@ -156,7 +146,6 @@ napi_value Binary(napi_env env, napi_callback_info info) {
       case kAddRelu: run([](float p, float q) { return reluOf(p + q); }); break;
       default: throw ArgError("binary op must be 0..6");
     }
-    return undefinedValue(env);
   });
 }
 
@@ -175,16 +164,13 @@ void gatedRows(const float* dy, const float* x, float* dx, int64_t n, float uppe
 }
 
 napi_value gatedGradient(napi_env env, napi_callback_info info, float upper) {
-  return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 5);
-    a.takeHeap(0);
+  return exported(env, info, 5, 0, [&](Args& a) {
     const int64_t n = a.integer(4);
     gatedRows(a.at(a.integer(1), n), a.at(a.integer(2), n), a.at(a.integer(3), n), n, upper);
-    return undefinedValue(env);
   });
 }
 
-// reluGrad(heap, dy, x, dx, n), relu6Grad(heap, dy, x, dx, n)
+// reluGrad(heap, dy, x, dx, n): dx = dy * (x > 0); relu6Grad: dx = dy * (0 < x <= 6), tfjs's
 napi_value ReluGrad(napi_env env, napi_callback_info info) { return gatedGradient(env, info, INFINITY); }
 napi_value Relu6Grad(napi_env env, napi_callback_info info) { return gatedGradient(env, info, 6.0f); }
 // relu6OutputGrad(heap, dy, y, dx, n): ReLU6's gradient from its output y (the

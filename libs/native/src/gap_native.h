@@ -105,6 +105,8 @@ struct Args {
     }
     return reinterpret_cast<float*>(heap + off);
   }
+  // The same for an optional input, whose offset -1 means absent (nullptr).
+  float* optional(size_t i, int64_t count) { return integer(i) < 0 ? nullptr : at(integer(i), count); }
   std::vector<int64_t> intArray(size_t i, size_t n) {
     uint32_t len = 0;
     if (napi_get_array_length(env, v[i], &len) != napi_ok || len != n) {
@@ -134,6 +136,18 @@ napi_value guarded(napi_env env, F&& f) {
     napi_throw_error(env, "GAP_NATIVE", e.what());
   }
   return nullptr;
+}
+
+// An export's frame: its argc arguments (the heap's ArrayBuffer at heapArg), any
+// error thrown to JS by guarded, undefined returned.
+template <typename F>
+napi_value exported(napi_env env, napi_callback_info info, size_t argc, size_t heapArg, F&& body) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info, argc);
+    a.takeHeap(heapArg);
+    body(a);
+    return undefinedValue(env);
+  });
 }
 
 // ReLU's gradient factor for the fused BN + ReLU: dy * stepOf(relu output) is

@@ -5,54 +5,14 @@
 // Layouts are tfjs's: activations NHWC (oneDNN tag nhwc over logical NCHW),
 // conv filters HWIO (tag hwio over logical OIHW).
 //
-// Exports (all synchronous; arguments are numbers unless said otherwise):
-// (The codes and parameter arrays are named in gap_native.h: ConvKind, Activation,
-// BinaryOp, conv_param, pool_param, matmul_param; info().contract lists them.)
-//   conv2d(kind, heap, a, b, out, p)   kForward (0):       y  = conv(x@a, w@b)
-//                                      kInputGradient (1):  dx = conv_bwd_data(dy@a, w@b)
-//                                      kFilterGradient (2): dw = conv_bwd_weights(x@a, dy@b)
-//      p: [N, H, W, Ci, KH, KW, Co, OH, OW, sH, sW, dH, dW, padT, padL, padB, padR, groups]
-//      groups = Ci: depthwise, w is tfjs's [KH, KW, Ci, Co / Ci]
-//   conv2dFused(heap, x, w, scale, offset, mean, var, eps, residual|-1, y, wFolded, p, activation)
-//      inference batch norm folded into the conv (groups 1 or depthwise):
-//      wFolded = w * a (an output), y = conv(x, wFolded) + offset - mean * a
-//      (+ residual), then activation 1: max(0, .), 2: min(max(0, .), 6);
-//      a = scale / sqrt(var + eps); one oneDNN inference primitive with the
-//      add (sum) and the activation as post-ops
-//   batchNormInference(heap, x, mean|-1, var, scale|-1, shift|-1, y, N, H, W, C, eps, relu, mask|-1)
-//      one OpenMP pass y = x * a[c] + b[c] (not oneDNN: see below); relu != 0:
-//      y = max(0, ...) (fused BN + ReLU); mask: x is first multiplied by
-//      step(mask) (the fused BN + ReLU's input gradient, mask = its output)
-//   batchNormTrain(heap, x, scale, shift, y, mean, var, N, H, W, C, eps, relu)
-//      mean/var are outputs (biased variance); scale/shift required. Plain
-//      OpenMP loops (see below), not oneDNN. relu != 0: y = max(0, ...).
-//   batchNormBackward(heap, x, dy, mean, var, scale, dx, dscale, dshift, N, H, W, C, eps, mask|-1)
-//      mask: dy is first multiplied by step(mask) (mask = the fused BN + ReLU's output)
-//   binary(op, heap, a, b, out, rows, C, aFull, bFull)   elementwise / per-channel
-//      (op 6: relu(a + b), the residual add + ReLU, same shapes)
-//   reluGrad(heap, dy, x, dx, n)
-//   dropout(heap, x, y, n, rate, seed)   y = x * (hash(seed, i) >= rate ? 1 / (1 - rate) : 0)
-//   fakeQuantize(heap, x, y, n, scale, zeroPoint, qmin, qmax)
-//      y = (clamp(round(x / scale) + zp, qmin, qmax) - zp) * scale (fakeQuantize in fused-ops.ts, bit for bit)
-//   channelSum(heap, x, out, rows, C)   out[c] = sum over rows of x[r, c] (in double)
-//   sgd(heap, w, grad, buf|-1, wOut, bufOut|-1, n, lr, momentum, weightDecay, nesterov)
-//      one torch.optim.SGD step of one parameter (sgdUpdate in fused-ops.ts, bit for bit)
-//   batchNormUpdate(heap, runMean, runVar, mean, var, runMeanOut, runVarOut, C, momentum)
-//      the running statistics' update (blendRunningStats in fused-ops.ts, bit for bit)
-//   relu6Grad(heap, dy, x, dx, n)   dx = dy * (0 < x <= 6), tfjs's ReLU6 gradient
-//   relu6OutputGrad(heap, dy, y, dx, n)   dx = dy * (0 < y < 6), from ReLU6's output
-//   matmul(heap, a, b, c, [B, M, K, N, transposeA, transposeB])   batched row-major matmul
-//   maxPool(heap, x, y, [N, H, W, C, OH, OW, KH, KW, sH, sW, padT, padL])   max over each window
-//   maxPoolGrad(heap, dy, x, dx, [N, H, W, C, OH, OW, KH, KW, sH, sW, padT, padL])
-//      dx of a max pool: each window's dy goes to its first maximum (row-major)
-//   pad4(heap, x, y, shape[4], before[4], after[4], value)   float32, rank <= 4
-//   slice4(heap, x, y, shape[4], begin[4], size[4])   4-byte elements, rank <= 4
-//   info() -> { version, isa, threads, cached, contract }
-
-//
+// Exports: the functions of gap_native.h, named in Init below, all synchronous;
+// each one's arguments (numbers unless said otherwise) stand above its definition
+// in its family's file, and the codes and parameter arrays are named in
+// gap_native.h (ConvKind, Activation, BinaryOp, conv_param, pool_param,
+// matmul_param), which info() -> { version, isa, threads, cached, contract } lists.
 // One file per kernel family (conv.cc, pooling.cc, batch_norm.cc, elementwise.cc,
-// copies.cc, reductions.cc), the shared glue in gap_native.h and common.cc; this file registers
-// the exports.
+// copies.cc, reductions.cc), the shared glue in gap_native.h and common.cc; this
+// file registers the exports.
 #include "gap_native.h"
 
 namespace gap {

@@ -42,15 +42,12 @@ void maxPoolRows(const float* x, float* y, const int64_t* p) {
   }
 }
 
-// maxPool(heap, x, y, [N, H, W, C, OH, OW, KH, KW, sH, sW, padT, padL])
+// maxPool(heap, x, y, p: pool_param): the max over each window
 napi_value MaxPool(napi_env env, napi_callback_info info) {
-  return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 4);
-    a.takeHeap(0);
+  return exported(env, info, 4, 0, [&](Args& a) {
     const auto p = poolParams(a, 3);
     namespace pp = pool_param;
     maxPoolRows(a.at(a.integer(1), p[pp::N] * p[pp::H] * p[pp::W] * p[pp::C]), a.at(a.integer(2), p[pp::N] * p[pp::OH] * p[pp::OW] * p[pp::C]), p.data());
-    return undefinedValue(env);
   });
 }
 
@@ -116,16 +113,15 @@ void maxPoolGradImages(const float* dy, const float* x, float* dx, const int64_t
   }
 }
 
+// maxPoolGrad(heap, dy, x, dx, p: pool_param): each window's dy goes to its first
+// maximum (row-major).
 napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
-  return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 5);
-    a.takeHeap(0);
+  return exported(env, info, 5, 0, [&](Args& a) {
     const auto p = poolParams(a, 4);
     namespace pp = pool_param;
     const int64_t N = p[pp::N], H = p[pp::H], W = p[pp::W], C = p[pp::C], OH = p[pp::OH], OW = p[pp::OW];
     if (H * W * C >= (int64_t{1} << 31)) throw ArgError("image too large for the pooling gradient");
     maxPoolGradImages(a.at(a.integer(1), N * OH * OW * C), a.at(a.integer(2), N * H * W * C), a.at(a.integer(3), N * H * W * C), p.data());
-    return undefinedValue(env);
   });
 }
 

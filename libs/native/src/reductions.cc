@@ -10,9 +10,7 @@ namespace gap {
 // row-major, a [B, M, K] (transposed: [B, K, M]), b [B, K, N] (transposed: [B, N, K]),
 // c [B, M, N]; transposes are strides on oneDNN's memory descriptors, no copies.
 napi_value MatMul(napi_env env, napi_callback_info info) {
-  return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 5);
-    a.takeHeap(0);
+  return exported(env, info, 5, 0, [&](Args& a) {
     namespace mp = matmul_param;
     const auto p = a.intArray(4, mp::count);
     const int64_t B = p[mp::batch], M = p[mp::M], K = p[mp::K], N = p[mp::N];
@@ -33,7 +31,6 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
     memory cm(cMd, eng(), a.at(a.integer(3), B * M * N));
     it->second.execute(strm(), {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
     strm().wait();
-    return undefinedValue(env);
   });
 }
 
@@ -41,9 +38,7 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
 // double (tfjs's Sum over every axis but the last: a bias's gradient; the wasm
 // kernel transposes first, ~8 ms for 128x32x32x64).
 napi_value ChannelSum(napi_env env, napi_callback_info info) {
-  return guarded(env, [&]() -> napi_value {
-    Args a(env, info, 5);
-    a.takeHeap(0);
+  return exported(env, info, 5, 0, [&](Args& a) {
     const int64_t rows = a.integer(3), C = a.integer(4);
     if (rows < 0 || C < 1) throw ArgError("channelSum needs rows >= 0 and C >= 1");
     const float* x = a.at(a.integer(1), rows * C);
@@ -51,7 +46,6 @@ napi_value ChannelSum(napi_env env, napi_callback_info info) {
     std::vector<double> sum(C);
     channelMoments(x, sum.data(), nullptr, rows, C);
     for (int64_t c = 0; c < C; c++) out[c] = static_cast<float>(sum[c]);
-    return undefinedValue(env);
   });
 }
 

@@ -73,7 +73,6 @@ const T = CLAIM_THRESHOLDS;
 const pts = (x: number) => `${(x * 100).toFixed(1)}`;
 const GAP_GLOBAL = "gap (global)";
 const GAP_LAYER = "gap (layer)";
-const GRADIENT_GLOBAL = "gradient (global)";
 const CONVENTIONAL = ["random (global)", "magnitude (global)", "magnitude (layer)", "gradient (global)", "gradient (layer)"];
 
 /** The float rows of one model's series, by ratio, then by trial. */

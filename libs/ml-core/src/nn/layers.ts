@@ -171,14 +171,7 @@ export function convBn(conv: Conv2d, bn: BatchNorm, x: tf.Tensor4D, ctx: Forward
  * relu(bn(conv(x)) + shortcut), a residual block's end; points.conv names the
  * quantization point of bn(conv(x)), points.add that of the result.
  */
-export function convBnAddRelu(
-  conv: Conv2d,
-  bn: BatchNorm,
-  x: tf.Tensor4D,
-  shortcut: tf.Tensor4D,
-  ctx: ForwardContext,
-  points: { conv: string; add: string },
-): tf.Tensor4D {
+export function convBnAddRelu(conv: Conv2d, bn: BatchNorm, x: tf.Tensor4D, shortcut: tf.Tensor4D, ctx: ForwardContext, points: { conv: string; add: string }): tf.Tensor4D {
   const folded = foldedConvBn(conv, bn, x, ctx, "relu", shortcut);
   if (folded) return folded;
   const out = ctx.quant(points.conv, bn.apply(conv.apply(x, ctx), ctx));

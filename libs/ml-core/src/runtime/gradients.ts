@@ -20,8 +20,8 @@
  *   and computes each input's gradient only when asked for.
  * - With the native kernels on (wasm backend, float32), the batch-norm dx and
  *   ReLU's dy * step(x) (Step + Cast + Multiply) are one multi-threaded pass
- *   each (GapBatchNormInferenceGrad, GapReluGrad in native_kernels.ts).
- * - GapBatchNormRelu (native inference BN + ReLU, nn/layers.ts): dx in one
+ *   each (GapBatchNormInferenceGrad, GapReluGrad in native/).
+ * - GapBatchNormRelu (native inference BN + ReLU, fused-ops.ts): dx in one
  *   pass, dy * step(y) * scale / sqrt(variance + eps); the other inputs'
  *   gradients are FusedBatchNorm's on the ReLU gradient dy * step(y).
  * - GapAddRelu (native relu(a + b), the residual add): both inputs get the
@@ -61,6 +61,7 @@ import {
   type FusedBatchNormAttrs,
   type GradConfig,
   type MaxPoolAttrs,
+  type StridedSliceAttrs,
   type NamedAttrMap,
   type Tensor,
 } from "@tensorflow/tfjs-core";
@@ -75,34 +76,13 @@ import {
   NATIVE_RELU_GRAD,
   nativeApplies,
 } from "./native/index.js";
-import { pair, sameShape, windowGeometry, type Pair, type PadSpec, type Rounding } from "./padding.js";
-
-
-interface StridedSliceAttrs {
-  begin: number[];
-  end: number[];
-  strides: number[];
-  beginMask: number;
-  endMask: number;
-  ellipsisMask: number;
-  newAxisMask: number;
-  shrinkAxisMask: number;
-}
+import { pair, sameShape, windowGeometry, type PadSpec } from "./padding.js";
 
 /** Scatters dy (the strided slice's output gradient) into zeros shaped like x. */
 export function stridedSliceGrad(dy: Tensor, xShape: number[], attrs: StridedSliceAttrs): Tensor {
   return tidy(() => {
-    const info = slice_util.sliceInfo(
-      xShape,
-      attrs.begin,
-      attrs.end,
-      attrs.strides,
-      attrs.beginMask,
-      attrs.endMask,
-      attrs.ellipsisMask,
-      attrs.newAxisMask,
-      attrs.shrinkAxisMask,
-    );
+    const { begin, end, strides, beginMask, endMask, ellipsisMask, newAxisMask, shrinkAxisMask } = attrs;
+    const info = slice_util.sliceInfo(xShape, begin, end, strides, beginMask, endMask, ellipsisMask, newAxisMask, shrinkAxisMask);
     const rank = xShape.length;
     // Element count per axis of x that the slice visited.
     const counts = xShape.map((_, i) => {
@@ -127,12 +107,7 @@ export function stridedSliceGrad(dy: Tensor, xShape: number[], attrs: StridedSli
         // [pre, n, post] -> [pre, n, step, post] with zeros after each element.
         const pre = g.shape.slice(0, axis).reduce((a, b) => a * b, 1);
         const post = g.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-        const spread = pad(reshape(g, [pre, n, 1, post]), [
-          [0, 0],
-          [0, 0],
-          [0, step - 1],
-          [0, 0],
-        ]);
+        const spread = pad(reshape(g, [pre, n, 1, post]), [[0, 0], [0, 0], [0, step - 1], [0, 0]]);
         const shape = [...g.shape];
         shape[axis] = (n - 1) * step + 1;
         const full = [...g.shape];
@@ -147,15 +122,11 @@ export function stridedSliceGrad(dy: Tensor, xShape: number[], attrs: StridedSli
   });
 }
 
-// tfjs's own attribute types (AvgPool's are MaxPool's).
-type ConvAttrs = Conv2DAttrs;
-type PoolAttrs = MaxPoolAttrs;
-
 const run = (kernel: string, inputs: Record<string, Tensor>, attrs: object): Tensor =>
   engine().runKernel(kernel, inputs, attrs as NamedAttrMap) as Tensor;
 
 /** Pool attributes with any rounding mode turned into explicit padding. */
-function poolAttrs(x: Tensor, a: PoolAttrs) {
+function poolAttrs(x: Tensor, a: MaxPoolAttrs) {
   const filterSize = pair(a.filterSize);
   const g = windowGeometry(x.shape, filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
   return { geometry: g, attrs: { filterSize, strides: a.strides, pad: g.pad } };
@@ -264,6 +235,19 @@ const fusedConvGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
   };
 };
 
+/** ReLU's and ReLU6's: dy * gate(x), in one native pass where it applies. */
+function gatedGrad(kernelName: string, native: string, gate: (x: Tensor) => Tensor): GradConfig {
+  return {
+    kernelName,
+    inputsToSave: ["x"],
+    gradFunc: (dy, saved) => {
+      const [x] = saved as [Tensor];
+      const g = dy as Tensor;
+      return { x: () => (nativeApplies(g, x) ? run(native, { dy: g, x }, {}) : mul(g, cast(gate(x), "float32"))) };
+    },
+  };
+}
+
 const GRADIENTS: GradConfig[] = [
   {
     kernelName: NATIVE_CONV_FUSED,
@@ -292,28 +276,8 @@ const GRADIENTS: GradConfig[] = [
     outputsToSave: [true],
     gradFunc: batchNormReluGrad,
   },
-  {
-    kernelName: "Relu",
-    inputsToSave: ["x"],
-    gradFunc: (dy, saved) => {
-      const [x] = saved as [Tensor];
-      const g = dy as Tensor;
-      return {
-        x: () => (nativeApplies(g, x) ? run(NATIVE_RELU_GRAD, { dy: g, x }, {}) : mul(g, cast(step(x), "float32"))),
-      };
-    },
-  },
-  {
-    kernelName: "Relu6",
-    inputsToSave: ["x"],
-    gradFunc: (dy, saved) => {
-      const [x] = saved as [Tensor];
-      const g = dy as Tensor;
-      return {
-        x: () => (nativeApplies(g, x) ? run(NATIVE_RELU6_GRAD, { dy: g, x }, {}) : mul(g, cast(mul(lessEqual(x, 6), step(x)), "float32"))),
-      };
-    },
-  },
+  gatedGrad("Relu", NATIVE_RELU_GRAD, (x) => step(x)),
+  gatedGrad("Relu6", NATIVE_RELU6_GRAD, (x) => mul(lessEqual(x, 6), step(x))),
   {
     kernelName: "FusedBatchNorm",
     inputsToSave: ["x", "mean", "variance", "scale"],
@@ -332,7 +296,7 @@ const GRADIENTS: GradConfig[] = [
     inputsToSave: ["x", "filter"],
     gradFunc: (dy, saved, attrs) => {
       const [x, filter] = saved as [Tensor, Tensor];
-      const a = attrs as unknown as ConvAttrs;
+      const a = attrs as unknown as Conv2DAttrs;
       const [dh, dw] = pair(a.dilations ?? 1);
       if (dh !== 1 || dw !== 1) {
         throw new Error(`Gradient of conv2d with dilation [${dh}, ${dw}] is not supported`);
@@ -356,7 +320,7 @@ const GRADIENTS: GradConfig[] = [
     outputsToSave: [true],
     gradFunc: (dy, saved, attrs) => {
       const [x, y] = saved as [Tensor, Tensor];
-      const { attrs: explicit } = poolAttrs(x, attrs as unknown as PoolAttrs);
+      const { attrs: explicit } = poolAttrs(x, attrs as unknown as MaxPoolAttrs);
       return { x: () => run("MaxPoolGrad", { dy: dy as Tensor, input: x, output: y }, explicit) };
     },
   },
@@ -365,7 +329,8 @@ const GRADIENTS: GradConfig[] = [
     inputsToSave: ["x"],
     gradFunc: (dy, saved, attrs) => {
       const [x] = saved as [Tensor];
-      const { geometry, attrs: explicit } = poolAttrs(x, attrs as unknown as PoolAttrs);
+      // AvgPool's attributes are MaxPool's.
+      const { geometry, attrs: explicit } = poolAttrs(x, attrs as unknown as MaxPoolAttrs);
       return {
         x: () =>
           tidy(() => run("AvgPoolGrad", { dy: mul(dy as Tensor, avgPoolRescale(x.shape, geometry)), input: x }, explicit)),

@@ -39,12 +39,7 @@ export function windowGeometry(
   const needBottom = (info.outHeight - 1) * info.strideHeight + info.effectiveFilterHeight - h - top;
   const needRight = (info.outWidth - 1) * info.strideWidth + info.effectiveFilterWidth - w - left;
   return {
-    pad: [
-      [0, 0],
-      [top, Math.max(bottom, needBottom)],
-      [left, Math.max(right, needRight)],
-      [0, 0],
-    ],
+    pad: [[0, 0], [top, Math.max(bottom, needBottom)], [left, Math.max(right, needRight)], [0, 0]],
     outHeight: info.outHeight,
     outWidth: info.outWidth,
     strideHeight: info.strideHeight,

@@ -29,72 +29,23 @@ export type FusedActivationName = keyof typeof FusedActivation;
 export const BinaryOp = { add: 0, sub: 1, mul: 2, div: 3, min: 4, max: 5, addRelu: 6 } as const;
 export type BinaryOp = (typeof BinaryOp)[keyof typeof BinaryOp];
 
+// The addon reads each parameter record as a number array, its fields in this
+// order (conv_param, pool_param and matmul_param in libs/native/src/gap_native.h).
+export const CONV_PARAM_FIELDS = ["N", "H", "W", "Ci", "KH", "KW", "Co", "OH", "OW", "strideH", "strideW", "dilationH", "dilationW", "padTop", "padLeft", "padBottom", "padRight", "groups"] as const;
+export const POOL_PARAM_FIELDS = ["N", "H", "W", "C", "OH", "OW", "KH", "KW", "strideH", "strideW", "padTop", "padLeft"] as const;
+export const MATMUL_PARAM_FIELDS = ["batch", "M", "K", "N", "transposeA", "transposeB"] as const;
 /** A conv in oneDNN terms: sizes, strides, dilations, explicit padding, groups (Ci: depthwise). */
-export interface ConvParams {
-  N: number;
-  H: number;
-  W: number;
-  Ci: number;
-  KH: number;
-  KW: number;
-  Co: number;
-  OH: number;
-  OW: number;
-  strideH: number;
-  strideW: number;
-  dilationH: number;
-  dilationW: number;
-  padTop: number;
-  padLeft: number;
-  padBottom: number;
-  padRight: number;
-  groups: number;
-}
-
+export type ConvParams = Record<(typeof CONV_PARAM_FIELDS)[number], number>;
 /** A max pool over NHWC: sizes, window, strides and the top/left padding. */
-export interface PoolParams {
-  N: number;
-  H: number;
-  W: number;
-  C: number;
-  OH: number;
-  OW: number;
-  KH: number;
-  KW: number;
-  strideH: number;
-  strideW: number;
-  padTop: number;
-  padLeft: number;
-}
-
+export type PoolParams = Record<(typeof POOL_PARAM_FIELDS)[number], number>;
 /** A batched row-major matmul: [B, M, K] x [B, K, N], transposes as strides. */
-export interface MatMulParams {
-  batch: number;
-  M: number;
-  K: number;
-  N: number;
-  transposeA: boolean;
-  transposeB: boolean;
-}
-
-// The addon reads each record as a number array, its fields in this order
-// (conv_param, pool_param and matmul_param in libs/native/src/gap_native.h).
-export const CONV_PARAM_FIELDS = ["N", "H", "W", "Ci", "KH", "KW", "Co", "OH", "OW", "strideH", "strideW", "dilationH", "dilationW", "padTop", "padLeft", "padBottom", "padRight", "groups"] as const satisfies ReadonlyArray<keyof ConvParams>;
-export const POOL_PARAM_FIELDS = ["N", "H", "W", "C", "OH", "OW", "KH", "KW", "strideH", "strideW", "padTop", "padLeft"] as const satisfies ReadonlyArray<keyof PoolParams>;
-export const MATMUL_PARAM_FIELDS = ["batch", "M", "K", "N", "transposeA", "transposeB"] as const satisfies ReadonlyArray<keyof MatMulParams>;
+export type MatMulParams = Record<(typeof MATMUL_PARAM_FIELDS)[number], number | boolean>;
 const convArray = (p: ConvParams) => CONV_PARAM_FIELDS.map((field) => p[field]);
 const poolArray = (p: PoolParams) => POOL_PARAM_FIELDS.map((field) => p[field]);
 const matMulArray = (p: MatMulParams) => MATMUL_PARAM_FIELDS.map((field) => Number(p[field]));
 
 /** The addon's own statement of the contract (info().contract), for the test that both sides agree. */
-export interface AddonContract {
-  convDirection: Record<string, number>;
-  activation: Record<string, number>;
-  binaryOp: Record<string, number>;
-  convParams: string[];
-  poolParams: string[];
-  matMulParams: string[];
-}
+export type AddonContract = Record<"convDirection" | "activation" | "binaryOp", Record<string, number>> & Record<"convParams" | "poolParams" | "matMulParams", string[]>;
 
 /** The addon's exports, as libs/native/src/module.cc lists them. */
 interface RawAddon {

@@ -92,7 +92,10 @@ export function batchNormGrad(args: KernelArgs): TensorInfo[] {
   return [out.dx, out.dscale, out.dshift];
 }
 
-/** GapBatchNormUpdate: running * (1 - momentum) + batch * momentum for the mean and the variance. */
+/**
+ * GapBatchNormUpdate: inputs runningMean, runningVar, mean, variance (float32 [C]); attr
+ * momentum. Outputs running * (1 - momentum) + batch * momentum for both (bit for bit the tf ops).
+ */
 export function batchNormUpdate(args: KernelArgs): TensorInfo[] {
   const { runningMean, runningVar, mean, variance } = args.inputs;
   const { momentum } = args.attrs as unknown as { momentum: number };

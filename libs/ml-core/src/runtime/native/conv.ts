@@ -45,7 +45,15 @@ export function nativeConvFusable(xShape: readonly number[], filterShape: readon
   return nativeKernelsActive() && convGeometry(xShape, filterShape, strides, 1, pad, undefined, depthwise) != null;
 }
 
-/** GapFusedConv2D (kernel-names.ts): outputs y and the folded filter. */
+/**
+ * GapFusedConv2D, PyTorch's fuse_conv_bn_weights for inference, NHWC float32: inputs x,
+ * filter, scale, offset, mean, variance, residual (optional); attrs strides, pad,
+ * activation ("none", "relu", "relu6"), depthwise (the filter is [KH, KW, C,
+ * multiplier]), eps. Outputs y = act(conv2d(x, filter * a) + offset - mean * a
+ * (+ residual)) and the folded filter * a (kept for the input gradient), a = scale /
+ * sqrt(variance + eps) per output channel: the fold and the weight reorder in one
+ * native pass, then one oneDNN inference conv with the add and the activation as post-ops.
+ */
 export function fusedConv2D(args: KernelArgs): TensorInfo[] {
   const { x, filter, scale, offset, mean, variance, residual } = args.inputs;
   const a = args.attrs as unknown as { strides: number | Pair; pad: PadSpec; dimRoundingMode?: Rounding; activation: FusedActivationName; depthwise?: boolean; eps: number };

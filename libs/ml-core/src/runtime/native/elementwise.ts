@@ -14,13 +14,7 @@ export const MIN_ELEMENTWISE = 16384;
 /** Same-shape binary ops below this many elements stay on wasm (see binaryPlan). */
 const SAME_SHAPE_MIN_ELEMENTS = 1 << 18;
 
-interface BinaryPlan {
-  outShape: number[];
-  rows: number;
-  c: number;
-  aFull: boolean;
-  bFull: boolean;
-}
+type BinaryPlan = { outShape: number[]; rows: number; c: number; aFull: boolean; bFull: boolean };
 
 /**
  * How the addon's binary kernel covers a op b: one full and the other
@@ -93,7 +87,7 @@ export function gatedGrad(name: string, gate: "reluGrad" | "relu6Grad" | "relu6O
   };
 }
 
-/** GapDropout: x * dropoutMultiplier(rate, seed) (../fused-ops.ts), the same bits as its JS fallback. */
+/** GapDropout: input x; attrs rate, seed (uint32). Output x * dropoutMultiplier(rate, seed) (../fused-ops.ts), the same bits; its gradient is itself on dy. */
 export function dropout(args: KernelArgs): TensorInfo {
   const { x } = args.inputs;
   const { rate, seed } = args.attrs as unknown as { rate: number; seed: number };
@@ -104,7 +98,7 @@ export function dropout(args: KernelArgs): TensorInfo {
   return y;
 }
 
-/** GapFakeQuantize: (clamp(round(x / scale) + zeroPoint, qmin, qmax) - zeroPoint) * scale (../fused-ops.ts), the same bits as its tf ops. */
+/** GapFakeQuantize: input x; attrs scale, zeroPoint, qmin, qmax. Output (clamp(round(x / scale) + zeroPoint, qmin, qmax) - zeroPoint) * scale, ties to even (../fused-ops.ts), the same bits as its tf ops; no gradient. */
 export function fakeQuantize(args: KernelArgs): TensorInfo {
   const { x } = args.inputs;
   const q = args.attrs as unknown as { scale: number; zeroPoint: number; qmin: number; qmax: number };
@@ -115,7 +109,11 @@ export function fakeQuantize(args: KernelArgs): TensorInfo {
   return y;
 }
 
-/** GapSgd: one torch.optim.SGD step of a parameter (sgdUpdate in ../fused-ops.ts); outputs the new param and, with momentum, the new buffer. */
+/**
+ * GapSgd: one torch.optim.SGD step of a parameter (sgdUpdate in ../fused-ops.ts, bit for bit): inputs param,
+ * grad, buffer (the momentum buffer; absent on the first step); attrs lr, momentum, weightDecay, nesterov.
+ * Outputs the new param and, with momentum > 0, the new buffer.
+ */
 export function sgd(args: KernelArgs): TensorInfo[] {
   const { param, grad, buffer } = args.inputs;
   const options = args.attrs as unknown as { lr: number; momentum: number; weightDecay: number; nesterov: boolean };

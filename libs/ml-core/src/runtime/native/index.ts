@@ -14,8 +14,8 @@
  * - kernels of our own (kernel-names.ts), which have no fallback: ../fused-ops.ts checks
  *   nativeApplies() first.
  */
-import { getBackend, getKernel, registerKernel, unregisterKernel, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
-import { runtimeWrappers } from "../wasm/index.js";
+import { getBackend, getKernel, registerKernel, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
+import { wrapWasmKernel } from "../wasm/index.js";
 import { ConvDirection, loadAddon, markRegistered, nativeKernelsActive, nativeStatus, type NativeStatus } from "./addon.js";
 import { batchNormGrad, batchNormInferenceGrad, batchNormRelu, batchNormTrain, batchNormUpdate, nativeFusedBatchNorm } from "./batch-norm.js";
 import { fusedConv2D, nativeConv } from "./conv.js";
@@ -73,6 +73,7 @@ const OWN: ReadonlyArray<[string, KernelFunc]> = [
   [names.NATIVE_SGD, sgd],
 ];
 
+// This layer's wrappers: a kernel the wasm fixes wrapped is wrapped again here, once.
 const ours = new WeakSet<KernelFunc>();
 
 /**
@@ -84,15 +85,9 @@ export function registerNativeKernels(): NativeStatus {
   if (!loadAddon()) return nativeStatus();
   const kernels: string[] = [];
   for (const [name, wrap] of WRAPPED) {
-    const current = getKernel(name, "wasm");
-    if (current == null) continue;
+    if (getKernel(name, "wasm") == null) continue;
+    wrapWasmKernel(name, wrap, ours);
     kernels.push(name);
-    if (ours.has(current.kernelFunc)) continue;
-    const kernelFunc = wrap(current.kernelFunc);
-    ours.add(kernelFunc);
-    runtimeWrappers.add(kernelFunc);
-    unregisterKernel(name, "wasm");
-    registerKernel({ ...current, kernelFunc });
   }
   for (const [kernelName, kernelFunc] of OWN) {
     if (getKernel(kernelName, "wasm") == null) registerKernel({ kernelName, backendName: "wasm", kernelFunc });

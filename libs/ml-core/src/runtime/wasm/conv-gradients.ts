@@ -27,18 +27,8 @@ export function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
   if (attrs.dataFormat === "NCHW") {
     throw new Error("wasm Conv2DBackpropFilter supports only dataFormat 'NHWC'");
   }
-  const xShape = x!.shape as [number, number, number, number];
-  const info = backend_util.computeConv2DInfo(
-    xShape,
-    attrs.filterShape,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-  );
-  const [B, H, W, Ci] = xShape;
-  const [KH, KW] = attrs.filterShape;
-  const window = filterGradientWindow(info, H, W, KH, KW);
+  const { info, window } = filterGradientWindow(x!, attrs, false);
+  const [B, , , Ci] = x!.shape as [number, number, number, number];
   assertShape("Conv2DBackpropFilter", "dy", dy!.shape, [B, info.outHeight, info.outWidth, attrs.filterShape[3]]);
 
   return compose(args.backend as BackendWasm, (ops) => {
@@ -51,30 +41,28 @@ export function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
 }
 
 /**
- * What a filter gradient correlates: x cropped to the rows/cols the forward
- * conv read (trailing ones it never reached are dropped), padded as in the
- * forward, against dy as a filter dilated by the stride (stride-1 conv attrs).
+ * The forward conv of a filter gradient (info), and what the gradient correlates:
+ * x cropped to the rows/cols the forward conv read (trailing ones it never
+ * reached are dropped), padded as in the forward, against dy as a filter dilated
+ * by the stride (stride-1 conv attrs).
  */
-function filterGradientWindow(info: backend_util.Conv2DInfo, H: number, W: number, KH: number, KW: number) {
+function filterGradientWindow(x: TensorInfo, attrs: Conv2DBackpropFilterAttrs | DepthwiseConv2dNativeBackpropFilterAttrs, depthwise: boolean) {
+  const [, H, W] = x.shape as [number, number, number, number];
+  const [KH, KW] = attrs.filterShape;
+  const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, depthwise);
   const { top, left } = info.padInfo;
   // Negative: trailing rows (cols) of x were never read.
   const bottom = (info.outHeight - 1) * info.strideHeight + KH - top - H;
   const right = (info.outWidth - 1) * info.strideWidth + KW - left - W;
-  const pad: backend_util.ExplicitPadding = [
-    [0, 0],
-    [top, Math.max(bottom, 0)],
-    [left, Math.max(right, 0)],
-    [0, 0],
-  ];
-  return {
+  const pad: backend_util.ExplicitPadding = [[0, 0], [top, Math.max(bottom, 0)], [left, Math.max(right, 0)], [0, 0]];
+  const window = {
     cropped: bottom < 0 || right < 0,
     height: H + Math.min(bottom, 0),
     width: W + Math.min(right, 0),
     convAttrs: { strides: [1, 1], pad, dataFormat: "NHWC", dilations: [info.strideHeight, info.strideWidth] } as NamedAttrMap,
   };
+  return { info, window };
 }
-
-/** A dy that does not match the forward output would make XNNPACK read out of bounds. */
 
 /**
  * DepthwiseConv2dNativeBackpropFilter:
@@ -89,20 +77,10 @@ export function depthwiseConv2dNativeBackpropFilter(args: KernelArgs): TensorInf
   const { x, dy } = args.inputs;
   const attrs = args.attrs as unknown as DepthwiseConv2dNativeBackpropFilterAttrs;
   assertNoDilation("DepthwiseConv2dNativeBackpropFilter", attrs.dilations);
-  const xShape = x!.shape as [number, number, number, number];
-  const info = backend_util.computeConv2DInfo(
-    xShape,
-    attrs.filterShape,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    true,
-  );
-  const [B, H, W, C] = xShape;
+  const { info, window } = filterGradientWindow(x!, attrs, true);
+  const [B, , , C] = x!.shape as [number, number, number, number];
   const [KH, KW, , M] = attrs.filterShape;
   const { outHeight: OH, outWidth: OW } = info;
-  const window = filterGradientWindow(info, H, W, KH, KW);
   assertShape("DepthwiseConv2dNativeBackpropFilter", "dy", dy!.shape, [B, OH, OW, C * M]);
 
   return compose(args.backend as BackendWasm, (ops) => {
@@ -134,15 +112,7 @@ export function depthwiseConv2dNativeBackpropInput(args: KernelArgs): TensorInfo
   const attrs = args.attrs as unknown as DepthwiseConv2dNativeBackpropInputAttrs;
   assertNoDilation("DepthwiseConv2dNativeBackpropInput", attrs.dilations);
   const filterShape = filter!.shape as [number, number, number, number];
-  const info = backend_util.computeConv2DInfo(
-    attrs.inputShape,
-    filterShape,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    true,
-  );
+  const info = backend_util.computeConv2DInfo(attrs.inputShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, true);
   const [B, H, W, C] = attrs.inputShape;
   const [KH, KW, , M] = filterShape;
   const { strideHeight: sH, strideWidth: sW, outHeight: OH, outWidth: OW } = info;
@@ -154,14 +124,7 @@ export function depthwiseConv2dNativeBackpropInput(args: KernelArgs): TensorInfo
     let gw = OW;
     if (sH > 1 || sW > 1) {
       // Interleave zeros: [B, OH, 1, OW, 1, CM] padded to [B, OH, sH, OW, sW, CM].
-      const dil = ops.pad(ops.reshape(g, [B, OH, 1, OW, 1, C * M]), [
-        [0, 0],
-        [0, 0],
-        [0, sH - 1],
-        [0, 0],
-        [0, sW - 1],
-        [0, 0],
-      ]);
+      const dil = ops.pad(ops.reshape(g, [B, OH, 1, OW, 1, C * M]), [[0, 0], [0, 0], [0, sH - 1], [0, 0], [0, sW - 1], [0, 0]]);
       gh = OH * sH;
       gw = OW * sW;
       g = ops.reshape(dil, [B, gh, gw, C * M]);
@@ -219,11 +182,6 @@ function fullCorrelation(ops: WasmOps, dy: TensorInfo, [H, W]: Pair, [KH, KW]: P
     const c0 = Math.max(-padLeft, 0);
     x = ops.slice(dy, [0, r0, c0, 0], [B, gh + Math.min(padBottom, 0) - r0, gw + Math.min(padRight, 0) - c0, C]);
   }
-  const pad: backend_util.ExplicitPadding = [
-    [0, 0],
-    [Math.max(padTop, 0), Math.max(padBottom, 0)],
-    [Math.max(padLeft, 0), Math.max(padRight, 0)],
-    [0, 0],
-  ];
+  const pad: backend_util.ExplicitPadding = [[0, 0], [Math.max(padTop, 0), Math.max(padBottom, 0)], [Math.max(padLeft, 0), Math.max(padRight, 0)], [0, 0]];
   return { x, convAttrs: { strides: [1, 1], pad, dataFormat: "NHWC", dilations: [1, 1] } as NamedAttrMap };
 }

@@ -22,15 +22,7 @@ const WASM_KERNEL_FIXES: ReadonlyArray<[string, (original: KernelFunc) => Kernel
   ["GatherV2", gatherWithBatchDims],
   ["Identity", aliasSameDtype],
   ["Cast", aliasSameDtype],
-  ...[
-    "Conv2D",
-    "DepthwiseConv2dNative",
-    "FusedConv2D",
-    "FusedDepthwiseConv2D",
-    "MaxPool",
-    "AvgPool",
-    "AvgPoolGrad",
-  ].map((name) => [name, explicitRounding] as [string, typeof explicitRounding]),
+  ...["Conv2D", "DepthwiseConv2dNative", "FusedConv2D", "FusedDepthwiseConv2D", "MaxPool", "AvgPool", "AvgPoolGrad"].map((name) => [name, explicitRounding] as [string, typeof explicitRounding]),
   ["MaxPoolGrad", () => maxPoolGrad],
   ["Conv2DBackpropInput", (original) => conv2DBackpropInputStride1(explicitRounding(original))],
 ];
@@ -40,11 +32,15 @@ const WASM_KERNEL_FIXES: ReadonlyArray<[string, (original: KernelFunc) => Kernel
  */
 export const runtimeWrappers = new WeakSet<KernelFunc>();
 
-/** Wraps the registered wasm kernel `name` once (idempotent). */
-function patchWasmKernel(name: string, wrap: (original: KernelFunc) => KernelFunc): boolean {
+/**
+ * Wraps the registered wasm kernel `name` unless it is one of `layer`'s wrappers
+ * already (idempotent); true when it wrapped. Every wrapper joins runtimeWrappers.
+ */
+export function wrapWasmKernel(name: string, wrap: (original: KernelFunc) => KernelFunc, layer = runtimeWrappers): boolean {
   const current = getKernel(name, "wasm");
-  if (current == null || runtimeWrappers.has(current.kernelFunc)) return false;
+  if (current == null || layer.has(current.kernelFunc)) return false;
   const kernelFunc = wrap(current.kernelFunc);
+  layer.add(kernelFunc);
   runtimeWrappers.add(kernelFunc);
   unregisterKernel(name, "wasm");
   // Keep the original setupFunc: it binds the C++ entry point the original calls.
@@ -55,16 +51,8 @@ function patchWasmKernel(name: string, wrap: (original: KernelFunc) => KernelFun
 /** The kernels this module adds to the wasm backend. */
 export const WASM_EXTRA_KERNELS: readonly KernelConfig[] = [
   { kernelName: "Conv2DBackpropFilter", backendName: "wasm", kernelFunc: conv2DBackpropFilter },
-  {
-    kernelName: "DepthwiseConv2dNativeBackpropFilter",
-    backendName: "wasm",
-    kernelFunc: depthwiseConv2dNativeBackpropFilter,
-  },
-  {
-    kernelName: "DepthwiseConv2dNativeBackpropInput",
-    backendName: "wasm",
-    kernelFunc: depthwiseConv2dNativeBackpropInput,
-  },
+  { kernelName: "DepthwiseConv2dNativeBackpropFilter", backendName: "wasm", kernelFunc: depthwiseConv2dNativeBackpropFilter },
+  { kernelName: "DepthwiseConv2dNativeBackpropInput", backendName: "wasm", kernelFunc: depthwiseConv2dNativeBackpropInput },
   { kernelName: "UnsortedSegmentSum", backendName: "wasm", kernelFunc: unsortedSegmentSum },
 ];
 
@@ -82,7 +70,7 @@ export function registerWasmKernels(): string[] {
     }
   }
   for (const [name, wrap] of WASM_KERNEL_FIXES) {
-    if (patchWasmKernel(name, wrap)) added.push(name);
+    if (wrapWasmKernel(name, wrap)) added.push(name);
   }
   return added;
 }

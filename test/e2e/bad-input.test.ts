@@ -1,7 +1,4 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { credentials, makeGenericClientConstructor, status, type Client } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import {
@@ -22,21 +19,10 @@ import {
 import { createClient, SERVICES, type CallOptions } from "@gap/service-kit";
 import { createArtifactStore } from "@gap/artifacts";
 import { encodeSafetensors } from "@gap/ml-core";
-import { startLocalCluster, type LocalCluster } from "@gap/coordinator";
-import { startS3rver } from "../support/s3rver.js";
+import { liveCluster } from "../support/live-cluster.js";
 import { tinySpec } from "../support/tiny-spec.js";
 
-let s3: Awaited<ReturnType<typeof startS3rver>>;
-let cluster: LocalCluster;
-
-beforeAll(async () => {
-  s3 = await startS3rver();
-  cluster = await startLocalCluster({ env: s3.env, logDir: mkdtempSync(join(tmpdir(), "gap-bad-input-logs-")) });
-});
-afterAll(async () => {
-  await cluster?.stop();
-  await s3?.stop();
-});
+const live = liveCluster("bad-input");
 
 const model = { architecture: Architecture.RESNET20, numClasses: 10, inputShape: { height: 32, width: 32, channels: 3 } };
 const data = { name: DatasetName.SYNTHETIC, split: Split.TRAIN, subsetSize: 8 };
@@ -58,7 +44,7 @@ describe("malformed requests get clear statuses and the services keep serving", 
   const deadline: CallOptions = { deadline: 60_000 };
 
   it("training", async () => {
-    const client = createClient(TrainingService, cluster.addresses.training!);
+    const client = createClient(TrainingService, live.cluster.addresses.training!);
     expect(await failure(client.train({}, deadline))).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^model: /) });
     const badBatch = await failure(client.train({ model, trainData: data, config: { ...spec.training, batchSize: 0 } }, deadline));
     expect(badBatch).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("config.batch_size") });
@@ -72,7 +58,7 @@ describe("malformed requests get clear statuses and the services keep serving", 
     expect(await failure(client.train({ model, trainData: data, config: spec.training, initialWeights: missing }, deadline))).toMatchObject({
       code: status.NOT_FOUND,
     });
-    const store = createArtifactStore({ ...process.env, ...s3.env });
+    const store = createArtifactStore({ ...process.env, ...live.s3.env });
     const wrongMask = await store.put("test/wrong-mask.safetensors", encodeSafetensors({ "conv1.weight": { dtype: "U8", shape: [3], data: new Uint8Array(3) } }));
     const misfit = await failure(client.train({ model, trainData: data, config: spec.training, fromScratch: true, mask: { key: wrongMask.key } }, deadline));
     expect(misfit).toMatchObject({ code: status.FAILED_PRECONDITION, details: expect.stringContaining("mask") });
@@ -91,7 +77,7 @@ describe("malformed requests get clear statuses and the services keep serving", 
   });
 
   it("attack", async () => {
-    const client = createClient(AttackService, cluster.addresses.attack!);
+    const client = createClient(AttackService, live.cluster.addresses.attack!);
     expect((await failure(client.generateAdversarialSet({}, deadline))).code).toBe(status.INVALID_ARGUMENT);
     const badEps = await failure(client.generateAdversarialSet({ model, weights: missing, source: data, config: { ...spec.attack, eps: 0 } }, deadline));
     expect(badEps).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("config.eps") });
@@ -110,7 +96,7 @@ describe("malformed requests get clear statuses and the services keep serving", 
   });
 
   it("pruning", async () => {
-    const client = createClient(PruningService, cluster.addresses.pruning!);
+    const client = createClient(PruningService, live.cluster.addresses.pruning!);
     const base = { model, weights: missing, compressionRatio: 2, variant: PruningVariant.PAPER };
     expect((await failure(client.prune({}, deadline))).code).toBe(status.INVALID_ARGUMENT);
     const randomLayer = await failure(client.prune({ ...base, strategy: { strategy: PruningStrategy.RANDOM, scope: PruningScope.LAYER } }, deadline));
@@ -125,7 +111,7 @@ describe("malformed requests get clear statuses and the services keep serving", 
   });
 
   it("quantization", async () => {
-    const client = createClient(QuantizationService, cluster.addresses.quantization!);
+    const client = createClient(QuantizationService, live.cluster.addresses.quantization!);
     expect((await failure(client.quantize({}, deadline))).code).toBe(status.INVALID_ARGUMENT);
     const bits = await failure(client.quantize({ model, weights: missing, config: { bits: 4, perChannel: true, calibrationSize: 8 }, calibrationData: data }, deadline));
     expect(bits).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("config.bits") });
@@ -137,7 +123,7 @@ describe("malformed requests get clear statuses and the services keep serving", 
   });
 
   it("evaluation", async () => {
-    const client = createClient(EvaluationService, cluster.addresses.evaluation!);
+    const client = createClient(EvaluationService, live.cluster.addresses.evaluation!);
     expect((await failure(client.evaluate({}, deadline))).code).toBe(status.INVALID_ARGUMENT);
     const split = await failure(client.evaluate({ model, weights: missing, dataset: { ...data, split: Split.UNSPECIFIED } }, deadline));
     expect(split).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("dataset.split") });
@@ -156,7 +142,7 @@ describe("malformed requests get clear statuses and the services keep serving", 
   });
 
   it("coordinator", async () => {
-    const client = createClient(CoordinatorService, cluster.coordinatorAddress);
+    const client = createClient(CoordinatorService, live.cluster.coordinatorAddress);
     expect(await failure(client.startExperiment({}, deadline))).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^spec: /) });
     const noRatios = await failure(client.startExperiment({ spec: { ...spec, compressionRatios: [] } }, deadline));
     expect(noRatios).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("spec.compression_ratios") });
@@ -173,8 +159,8 @@ describe("malformed requests get clear statuses and the services keep serving", 
   it("every service still answers its health check", async () => {
     const Health = makeGenericClientConstructor(healthService, "grpc.health.v1.Health");
     const targets: Array<[string, string]> = [
-      ...Object.entries(cluster.addresses).map(([name, [address]]) => [SERVICES[name as keyof typeof SERVICES].grpcService, address!] as [string, string]),
-      [SERVICES.coordinator.grpcService, cluster.coordinatorAddress],
+      ...Object.entries(live.cluster.addresses).map(([name, [address]]) => [SERVICES[name as keyof typeof SERVICES].grpcService, address!] as [string, string]),
+      [SERVICES.coordinator.grpcService, live.cluster.coordinatorAddress],
     ];
     for (const [name, address] of targets) {
       const health = new Health(address, credentials.createInsecure()) as Client & Record<string, Function>;

@@ -9,23 +9,17 @@ import { Architecture, PruningScope, PruningStrategy, RunState, type ExperimentE
 import { GapClient, type ExperimentSpecInit } from "@gap/client";
 import { createArtifactStore } from "@gap/artifacts";
 import { createModel, encodeSafetensors, saveWeights, stateDict, type SafeTensor } from "@gap/ml-core";
-import { startLocalCluster, type LocalCluster } from "@gap/coordinator";
-import { startS3rver } from "../support/s3rver.js";
+import { liveCluster } from "../support/live-cluster.js";
 import { tinySpec } from "../support/tiny-spec.js";
 
-let s3: Awaited<ReturnType<typeof startS3rver>>;
-let cluster: LocalCluster;
+const live = liveCluster("base-weights", { GAP_CONCURRENCY: "2" });
 let client: GapClient;
 
 beforeAll(async () => {
-  s3 = await startS3rver();
-  cluster = await startLocalCluster({ env: { ...s3.env, GAP_CONCURRENCY: "2" }, logDir: mkdtempSync(join(tmpdir(), "gap-base-weights-logs-")) });
-  client = new GapClient(cluster.coordinatorAddress);
+  client = new GapClient(live.cluster.coordinatorAddress);
 });
 afterAll(async () => {
   client?.close();
-  await cluster?.stop();
-  await s3?.stop();
 });
 
 const cifar = (numClasses = 10) => ({ architecture: "resnet20" as const, numClasses, inputShape: { height: 32, width: 32, channels: 3 } });
@@ -43,7 +37,7 @@ const specWith = (name: string, baseWeights: Array<{ architecture: Architecture;
   ({ ...tinySpec(name), strategies: [{ strategy: PruningStrategy.MAGNITUDE, scope: PruningScope.GLOBAL }], baseWeights }) as ExperimentSpecInit;
 
 async function upload(key: string, bytes: Uint8Array) {
-  const stored = await createArtifactStore(s3.env).put(key, bytes);
+  const stored = await createArtifactStore(live.s3.env).put(key, bytes);
   return { bucket: stored.bucket, key: stored.key };
 }
 
@@ -129,7 +123,7 @@ describe("base weights: an experiment that starts from a trained model", () => {
       );
       return promisify(execFile)(process.execPath, ["--import", "tsx", "services/coordinator/src/cli.ts", "run"], {
         cwd: join(import.meta.dirname, "../.."),
-        env: { PATH: process.env.PATH, ...s3.env, GAP_COORDINATOR_ADDRESS: cluster.coordinatorAddress, GAP_SPEC: join(work, "spec.yaml"), GAP_WORK_DIR: work },
+        env: { PATH: process.env.PATH, ...live.s3.env, GAP_COORDINATOR_ADDRESS: live.cluster.coordinatorAddress, GAP_SPEC: join(work, "spec.yaml"), GAP_WORK_DIR: work },
         encoding: "utf8",
         timeout: 120_000,
       });

@@ -3,35 +3,24 @@ import { promisify } from "node:util";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { GapClient } from "@gap/client";
 import { create, toJsonString } from "@bufbuild/protobuf";
 import sharp from "sharp";
 import { Architecture, DatasetName, ExperimentSpecSchema, RunState, Split, TrainingService, type ExperimentEvent } from "@gap/proto";
 import { createClient, status } from "@gap/service-kit";
-import { startLocalCluster, type LocalCluster } from "@gap/coordinator";
 import { createArtifactStore } from "@gap/artifacts";
-import { startS3rver } from "../support/s3rver.js";
+import { liveCluster } from "../support/live-cluster.js";
 import { tinySpec } from "../support/tiny-spec.js";
 
 const REPO_ROOT = join(import.meta.dirname, "../..");
-let s3: Awaited<ReturnType<typeof startS3rver>>;
-let cluster: LocalCluster;
-
-beforeAll(async () => {
-  s3 = await startS3rver();
-  cluster = await startLocalCluster({ env: { ...s3.env, GAP_CONCURRENCY: "2" }, logDir: mkdtempSync(join(tmpdir(), "gap-e2e-logs-")) });
-});
-afterAll(async () => {
-  await cluster?.stop();
-  await s3?.stop();
-});
+const live = liveCluster("e2e", { GAP_CONCURRENCY: "2" });
 
 const states = (events: ExperimentEvent[], state: RunState) => new Set(events.filter((e) => e.stepId && e.state === state).map((e) => e.stepId));
 
 describe("a whole experiment over gRPC, real processes and a real S3 server", () => {
   it("runs every step and fills the result table", async () => {
-    const client = new GapClient(cluster.coordinatorAddress);
+    const client = new GapClient(live.cluster.coordinatorAddress);
     const { experimentId, totalSteps } = await client.start(tinySpec("e2e"));
     const events: ExperimentEvent[] = [];
     const state = await client.wait(experimentId, (e) => events.push(e));
@@ -61,7 +50,7 @@ describe("a whole experiment over gRPC, real processes and a real S3 server", ()
     expect(report.state).toBe(RunState.SUCCEEDED);
     expect(report.report?.key).toBe(`experiments/${experimentId}/report/report.html`);
     expect(report.files[0]).toEqual(report.report);
-    const store = createArtifactStore(s3.env);
+    const store = createArtifactStore(live.s3.env);
     const text = async (name: string) => new TextDecoder().decode(await store.get(report.files.find((f) => f.key.endsWith(`/${name}`))!));
     const html = await text("report.html");
     expect(html.match(/<svg /g)?.length).toBeGreaterThanOrEqual(4); // Fig. 2, held-out transfer, Fig. 1, overlap
@@ -98,7 +87,7 @@ describe("a whole experiment over gRPC, real processes and a real S3 server", ()
     // Not spawnSync: the S3 server lives in this process and must keep answering.
     const cli = await promisify(execFile)(process.execPath, ["--import", "tsx", "services/coordinator/src/cli.ts", "run"], {
       cwd: join(import.meta.dirname, "../.."),
-      env: { PATH: process.env.PATH, GAP_COORDINATOR_ADDRESS: cluster.coordinatorAddress, GAP_SPEC: join(work, "spec.json"), GAP_WORK_DIR: work },
+      env: { PATH: process.env.PATH, GAP_COORDINATOR_ADDRESS: live.cluster.coordinatorAddress, GAP_SPEC: join(work, "spec.json"), GAP_WORK_DIR: work },
       encoding: "utf8",
       timeout: 120_000,
     }); // rejects on a non-zero exit
@@ -111,7 +100,7 @@ describe("a whole experiment over gRPC, real processes and a real S3 server", ()
   it("the gap CLI: every command's --help, one-line errors, list, watch, results, report, cancel, import, and training on imported images", async () => {
     const exec = promisify(execFile);
     const work = mkdtempSync(join(tmpdir(), "gap-e2e-gap-"));
-    const env = { PATH: process.env.PATH!, ...s3.env, GAP_COORDINATOR_ADDRESS: cluster.coordinatorAddress, GAP_WORK_DIR: work };
+    const env = { PATH: process.env.PATH!, ...live.s3.env, GAP_COORDINATOR_ADDRESS: live.cluster.coordinatorAddress, GAP_WORK_DIR: work };
     const gap = (...args: string[]) =>
       exec(process.execPath, ["services/coordinator/bin/gap.mjs", ...args], { cwd: REPO_ROOT, env, encoding: "utf8", timeout: 120_000 }).then(
         (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
@@ -146,7 +135,7 @@ describe("a whole experiment over gRPC, real processes and a real S3 server", ()
     const imported = await gap("import", "data", images, "--split", "train");
     expect(imported.stderr).toContain("12 images of 32x32x3 in 2 classes (blue, red)");
     const artifact = JSON.parse(imported.stdout) as { key: string; sha256: string };
-    const training = createClient(TrainingService, cluster.addresses.training![0]!);
+    const training = createClient(TrainingService, live.cluster.addresses.training![0]!);
     const dataset = { name: DatasetName.STORED, split: Split.TRAIN, artifact: { key: artifact.key, sha256: artifact.sha256 } };
     const model = { architecture: Architecture.RESNET20, numClasses: 2, inputShape: { height: 32, width: 32, channels: 3 } };
     let trained;

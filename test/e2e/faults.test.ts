@@ -12,35 +12,25 @@ import { ExperimentSpecSchema, PruningScope, PruningStrategy, RunState, Training
 import { GapClient, type ExperimentSpecInit } from "@gap/client";
 import { createArtifactStore, S3ArtifactStore } from "@gap/artifacts";
 import { createClient, status } from "@gap/service-kit";
-import { startLocalCluster, type LocalCluster } from "@gap/coordinator";
-import { startS3rver } from "../support/s3rver.js";
+import { liveCluster } from "../support/live-cluster.js";
 import { tinySpec } from "../support/tiny-spec.js";
 
 const REPO_ROOT = join(import.meta.dirname, "../..");
-let s3: Awaited<ReturnType<typeof startS3rver>>;
-let cluster: LocalCluster;
+const live = liveCluster("faults", { GAP_CONCURRENCY: "2" }, {
+  replicas: { training: 2 },
+  envOf: {
+    coordinator: { GAP_SILENCE_LIMIT_MS: "15000" },
+    // A short grace: a SIGTERM cuts the running step instead of letting it finish.
+    training: { GAP_SHUTDOWN_GRACE_MS: "300" },
+    "training-2": { GAP_SHUTDOWN_GRACE_MS: "300" },
+  },
+});
 let client: GapClient;
 
-beforeAll(async () => {
-  s3 = await startS3rver();
-  cluster = await startLocalCluster({
-    env: { ...s3.env, GAP_CONCURRENCY: "2" },
-    logDir: mkdtempSync(join(tmpdir(), "gap-faults-logs-")),
-    replicas: { training: 2 },
-    envOf: {
-      coordinator: { GAP_SILENCE_LIMIT_MS: "15000" },
-      // A short grace: a SIGTERM cuts the running step instead of letting it finish.
-      training: { GAP_SHUTDOWN_GRACE_MS: "300" },
-      "training-2": { GAP_SHUTDOWN_GRACE_MS: "300" },
-    },
-  });
-  client = new GapClient(cluster.coordinatorAddress);
+beforeAll(() => {
+  client = new GapClient(live.cluster.coordinatorAddress);
 });
-afterAll(async () => {
-  client?.close();
-  await cluster?.stop();
-  await s3?.stop();
-});
+afterAll(() => client?.close());
 
 /** The tiny experiment with steps long enough to be cut: 30 training epochs, 10 of fine-tuning. */
 function faultSpec(seed: bigint): ExperimentSpecInit {
@@ -85,7 +75,7 @@ async function expectComplete(experimentId: string, state: RunState) {
   }
 }
 
-const exited = (name: string) => new Promise<void>((resolve) => cluster.processes.get(name)!.once("exit", () => resolve()));
+const exited = (name: string) => new Promise<void>((resolve) => live.cluster.processes.get(name)!.once("exit", () => resolve()));
 
 describe("faults during a run", () => {
   it("SIGTERM of the training replicas mid-step (a rolling update): retried, resumed from the checkpoint", async () => {
@@ -94,9 +84,9 @@ describe("faults during a run", () => {
     await run.waitFor(trainingAt(5));
     const cutAt = Date.now();
     const gone = Promise.all(["training", "training-2"].map(exited));
-    for (const name of ["training", "training-2"]) cluster.processes.get(name)!.kill("SIGTERM");
+    for (const name of ["training", "training-2"]) live.cluster.processes.get(name)!.kill("SIGTERM");
     await gone;
-    await Promise.all(["training", "training-2"].map((name) => cluster.restart(name)));
+    await Promise.all(["training", "training-2"].map((name) => live.cluster.restart(name)));
     await expectComplete(experimentId, await run.done);
     const retried = run.events.filter((e) => e.stepId.endsWith("/train") && e.message.startsWith("retrying"));
     expect(retried.length).toBeGreaterThan(0);
@@ -110,17 +100,17 @@ describe("faults during a run", () => {
     await run.waitFor((e) => e.stepId.endsWith("/attack") && e.state === RunState.RUNNING);
     const killedAt = Date.now();
     const gone = exited("attack");
-    cluster.processes.get("attack")!.kill("SIGKILL");
+    live.cluster.processes.get("attack")!.kill("SIGKILL");
     await gone;
     await sleep(30_000);
-    await cluster.restart("attack");
+    await live.cluster.restart("attack");
     await expectComplete(experimentId, await run.done);
     expect(run.events.some((e) => e.message.startsWith("retrying"))).toBe(true);
     console.log(`SIGKILL: experiment done ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill (30 s of it down)`);
   });
 
   it("one of two training replicas frozen (SIGSTOP): the silent call is cancelled and retried on the other", async () => {
-    const frozen = cluster.processes.get("training")!;
+    const frozen = live.cluster.processes.get("training")!;
     frozen.kill("SIGSTOP");
     try {
       const { experimentId } = await client.start(faultSpec(13n));
@@ -138,15 +128,15 @@ describe("faults during a run", () => {
     const { experimentId } = await client.start(faultSpec(14n));
     const run = watch(experimentId);
     await run.waitFor(trainingAt(3));
-    await s3.pause();
+    await live.s3.pause();
     await sleep(10_000);
-    await s3.resume();
+    await live.s3.resume();
     await expectComplete(experimentId, await run.done);
   });
 
   it("a corrupted and a deleted cached artifact are recomputed on the next run, with a warning", async () => {
     const spec = faultSpec(18n);
-    const store = createArtifactStore(s3.env) as S3ArtifactStore;
+    const store = createArtifactStore(live.s3.env) as S3ArtifactStore;
     const before = new Set(await store.list("artifacts/"));
     const first = await client.start(spec);
     await expectComplete(first.experimentId, await client.wait(first.experimentId));
@@ -170,7 +160,7 @@ describe("faults during a run", () => {
   });
 
   it("a training service killed mid-step continues from its checkpoint to the same sha256", async () => {
-    let training = createClient(TrainingService, cluster.addresses.training![0]!);
+    let training = createClient(TrainingService, live.cluster.addresses.training![0]!);
     const spec = faultSpec(15n);
     const request = (outputKey: string) => ({
       model: { architecture: spec.architectures![0]!, numClasses: 10, inputShape: spec.inputShape },
@@ -190,21 +180,21 @@ describe("faults during a run", () => {
     const whole = await run("faults/whole.safetensors");
     expect(whole.resumedAfterEpoch).toBe(0);
 
-    const store = createArtifactStore(s3.env);
+    const store = createArtifactStore(live.s3.env);
     const checkpoint = "checkpoints/faults/cut.safetensors";
     let killedAtEpoch = 0;
     const cut = run("faults/cut.safetensors", (epoch) => {
       if (epoch >= 12 && killedAtEpoch === 0) {
         killedAtEpoch = epoch;
-        cluster.processes.get("training")!.kill("SIGKILL");
+        live.cluster.processes.get("training")!.kill("SIGKILL");
       }
     }).catch((error: { code: number }) => error);
     expect((await cut as { code: number }).code).toBe(status.UNAVAILABLE);
     expect(await store.exists(checkpoint)).toBe(true);
-    await cluster.restart("training");
+    await live.cluster.restart("training");
     // A fresh channel: the old one is still backing off from the refused connections of the restart.
     training.close();
-    training = createClient(TrainingService, cluster.addresses.training![0]!);
+    training = createClient(TrainingService, live.cluster.addresses.training![0]!);
     const resumed = await run("faults/cut.safetensors");
     expect(resumed.resumedAfterEpoch).toBeGreaterThanOrEqual(10);
     expect(resumed.weights!.sha256).toBe(whole.weights!.sha256);
@@ -218,17 +208,17 @@ describe("faults during a run", () => {
     writeFileSync(join(work, "spec.json"), toJsonString(ExperimentSpecSchema, create(ExperimentSpecSchema, faultSpec(16n))));
     const cli = spawn(process.execPath, ["--import", "tsx", "services/coordinator/src/cli.ts", "run"], {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH, ...s3.env, GAP_COORDINATOR_ADDRESS: cluster.coordinatorAddress, GAP_SPEC: join(work, "spec.json"), GAP_WORK_DIR: work },
+      env: { PATH: process.env.PATH, ...live.s3.env, GAP_COORDINATOR_ADDRESS: live.cluster.coordinatorAddress, GAP_SPEC: join(work, "spec.json"), GAP_WORK_DIR: work },
     });
     let stdout = "";
     cli.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     const exitCode = new Promise<number | null>((resolve) => cli.once("exit", resolve));
     while (!/\/train running/.test(stdout)) await sleep(200);
     const gone = exited("coordinator");
-    cluster.processes.get("coordinator")!.kill("SIGKILL");
+    live.cluster.processes.get("coordinator")!.kill("SIGKILL");
     await gone;
     await sleep(2_000);
-    await cluster.restart("coordinator");
+    await live.cluster.restart("coordinator");
     expect(await exitCode).toBe(0);
     expect(stdout).toContain("reconnecting");
     expect(stdout).toContain("experiment succeeded");
@@ -247,7 +237,7 @@ describe("refusals before anything runs", () => {
     for (const value of ["0", "-1", "abc"]) {
       const coordinator = await exec(process.execPath, ["--import", "tsx", "services/coordinator/src/main.ts"], {
         cwd: REPO_ROOT,
-        env: { PATH: process.env.PATH!, GAP_CONCURRENCY: value, GAP_PORT: "0", ...Object.fromEntries(Object.entries(cluster.addresses).map(([n, a]) => [`GAP_${n.toUpperCase()}_ADDRESSES`, a.join(",")])) },
+        env: { PATH: process.env.PATH!, GAP_CONCURRENCY: value, GAP_PORT: "0", ...Object.fromEntries(Object.entries(live.cluster.addresses).map(([n, a]) => [`GAP_${n.toUpperCase()}_ADDRESSES`, a.join(",")])) },
         encoding: "utf8",
         timeout: 60_000,
       }).then(

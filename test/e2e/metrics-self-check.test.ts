@@ -6,15 +6,14 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { credentials, makeGenericClientConstructor, type Client } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { PruningService, RunState, TrainingService, type ExperimentEvent } from "@gap/proto";
 import { GapClient } from "@gap/client";
 import { createArtifactStore } from "@gap/artifacts";
 import { COMPUTE_SERVICES, createClient, sampleSum, SERVICES, status } from "@gap/service-kit";
-import { startLocalCluster, type LocalCluster } from "@gap/coordinator";
-import { startS3rver } from "../support/s3rver.js";
+import { liveCluster } from "../support/live-cluster.js";
 import { tinySpec } from "../support/tiny-spec.js";
 
 const REPO_ROOT = join(import.meta.dirname, "../..");
@@ -36,35 +35,26 @@ function healthCheck(address: string, service: string) {
 }
 
 describe("/metrics of every process during a run", () => {
-  let s3: Awaited<ReturnType<typeof startS3rver>>;
-  let cluster: LocalCluster;
-  beforeAll(async () => {
-    s3 = await startS3rver();
-    cluster = await startLocalCluster({ env: { ...s3.env, GAP_CONCURRENCY: "2" }, logDir: mkdtempSync(join(tmpdir(), "gap-metrics-logs-")) });
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-    await s3?.stop();
-  });
+  const live = liveCluster("metrics", { GAP_CONCURRENCY: "2" });
 
   it("moves the counters of jobs, images, errors, steps and experiments; the report shows each service's self-check", async () => {
     const names = ["coordinator", ...COMPUTE_SERVICES];
-    expect([...cluster.metricsAddresses.keys()].sort()).toEqual([...names].sort());
-    const before = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await scrape(cluster.metricsAddresses.get(n)!)] as const)));
+    expect([...live.cluster.metricsAddresses.keys()].sort()).toEqual([...names].sort());
+    const before = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await scrape(live.cluster.metricsAddresses.get(n)!)] as const)));
     for (const name of COMPUTE_SERVICES) {
       expect(sampleSum(before[name]!, "gap_self_check_passed"), name).toBe(1);
       expect(sampleSum(before[name]!, "gap_self_check_seconds"), name).toBeGreaterThan(0);
       expect(sampleSum(before[name]!, "gap_job_duration_seconds_count", { kind: name }) ?? 0, name).toBe(0);
     }
 
-    const client = new GapClient(cluster.coordinatorAddress);
+    const client = new GapClient(live.cluster.coordinatorAddress);
     const { experimentId, totalSteps } = await client.start(tinySpec("metrics"));
     // Scraped while the experiment runs: the coordinator holds it as running.
     let during: Promise<string> | undefined;
     const events: ExperimentEvent[] = [];
     const state = await client.wait(experimentId, (event) => {
       events.push(event);
-      if (event.stepId.endsWith("/train") && event.state === RunState.RUNNING && event.progress) during ??= scrape(cluster.metricsAddresses.get("coordinator")!);
+      if (event.stepId.endsWith("/train") && event.state === RunState.RUNNING && event.progress) during ??= scrape(live.cluster.metricsAddresses.get("coordinator")!);
     });
     expect(state).toBe(RunState.SUCCEEDED);
     expect(during, "a scrape while a training step ran").toBeDefined();
@@ -72,14 +62,14 @@ describe("/metrics of every process during a run", () => {
     expect(sampleSum(await during!, "gap_steps_total", { kind: "train", state: "running" })).toBeGreaterThanOrEqual(1);
 
     // A call with a bad request: an error by its gRPC status on the training service.
-    const training = createClient(TrainingService, cluster.addresses.training!);
+    const training = createClient(TrainingService, live.cluster.addresses.training!);
     const bad = (async () => {
       for await (const _ of training.train({})) return;
     })();
     await expect(bad).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
     training.close();
 
-    const after = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await scrape(cluster.metricsAddresses.get(n)!)] as const)));
+    const after = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await scrape(live.cluster.metricsAddresses.get(n)!)] as const)));
     const coordinator = after.coordinator!;
     expect(sampleSum(coordinator, "gap_experiments_total", { state: "succeeded" })).toBe(1);
     expect(sampleSum(coordinator, "gap_experiments", { state: "succeeded" })).toBe(1);
@@ -103,7 +93,7 @@ describe("/metrics of every process during a run", () => {
 
     // The self-check each service ran is in every job's JobInfo, and so in the report's software table.
     const report = await client.report(experimentId);
-    const html = new TextDecoder().decode(await createArtifactStore(s3.env).get(report.report!));
+    const html = new TextDecoder().decode(await createArtifactStore(live.s3.env).get(report.report!));
     expect(html).toContain("backend self-check");
     expect(html).toMatch(/passed: \d+ comparisons with cpu; closest to its tolerance: /);
     expect(events.filter((e) => e.state === RunState.FAILED)).toEqual([]);

@@ -4,10 +4,9 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { GapClient } from "@gap/client";
-import { startLocalCluster, type LocalCluster } from "@gap/coordinator";
-import { startS3rver } from "../support/s3rver.js";
+import { liveCluster } from "../support/live-cluster.js";
 
 const REPO_ROOT = resolve(import.meta.dirname, "../..");
 /** Debian's python3, which has python3-grpcio (the default python3 on PATH may be another one). */
@@ -29,17 +28,7 @@ const run = (args: string[], env: Record<string, string> = {}, cwd = REPO_ROOT) 
   promisify(execFile)(PYTHON, ["-B", ...args], { cwd, env: { PATH: process.env.PATH, ...env }, encoding: "utf8", timeout: 600_000 });
 
 describe.skipIf(missing)(`the Python client against real services${missing ? ` (skipped: ${missing})` : ""}`, () => {
-  let s3: Awaited<ReturnType<typeof startS3rver>>;
-  let cluster: LocalCluster;
-
-  beforeAll(async () => {
-    s3 = await startS3rver();
-    cluster = await startLocalCluster({ env: { ...s3.env, GAP_CONCURRENCY: "2" }, logDir: mkdtempSync(join(tmpdir(), "gap-python-logs-")) });
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-    await s3?.stop();
-  });
+  const live = liveCluster("python", { GAP_CONCURRENCY: "2" });
 
   it("example.py's own unit tests pass (the S3 signature against AWS's documented example, the table)", async () => {
     const { stderr } = await run(["-m", "unittest", "-v", "test_example"], {}, join(REPO_ROOT, "clients/python"));
@@ -51,7 +40,7 @@ describe.skipIf(missing)(`the Python client against real services${missing ? ` (
 
   it("example.py starts an experiment, watches it, prints the table and downloads the report", async () => {
     const out = mkdtempSync(join(tmpdir(), "gap-python-report-"));
-    const { stdout } = await run(["clients/python/example.py", cluster.coordinatorAddress, "--out", out], s3.env); // rejects on a non-zero exit
+    const { stdout } = await run(["clients/python/example.py", live.cluster.coordinatorAddress, "--out", out], live.s3.env); // rejects on a non-zero exit
     const started = /^experiment (\S+): (\d+) steps$/m.exec(stdout);
     expect(started, stdout).not.toBeNull();
     [experimentId, totalSteps] = [started![1]!, Number(started![2])];
@@ -65,7 +54,7 @@ describe.skipIf(missing)(`the Python client against real services${missing ? ` (
     expect(stdout).toMatch(/^model +strategy +ratio +trial +int8 +clean +adversarial +transfer +held-out transfer +nonzero +size \(bytes\)$/m);
 
     // The printed rows are the coordinator's.
-    const client = new GapClient(cluster.coordinatorAddress);
+    const client = new GapClient(live.cluster.coordinatorAddress);
     const { rows } = await client.results(experimentId);
     const report = await client.report(experimentId);
     client.close();
@@ -86,7 +75,7 @@ describe.skipIf(missing)(`the Python client against real services${missing ? ` (
   });
 
   it("int8 sizes count the pruned weights as absent, as the fp32 sizes do", async () => {
-    const client = new GapClient(cluster.coordinatorAddress);
+    const client = new GapClient(live.cluster.coordinatorAddress);
     const { rows } = await client.results(experimentId);
     client.close();
     const base = (quantized: boolean) => rows.find((r) => r.compressionRatio === 1 && r.quantized === quantized)!;
@@ -103,7 +92,7 @@ describe.skipIf(missing)(`the Python client against real services${missing ? ` (
 
   it("from Python, every missing required field is INVALID_ARGUMENT naming it, and defaults sent or left out are the same experiment", async () => {
     expect(experimentId).not.toBe("");
-    const { stdout } = await run(["test/support/contract_probe.py", cluster.coordinatorAddress]);
+    const { stdout } = await run(["test/support/contract_probe.py", live.cluster.coordinatorAddress]);
     const { cases, explicit_defaults } = JSON.parse(stdout) as {
       cases: Record<string, { code: string; details: string }>;
       explicit_defaults: { experiment_id: string; total_steps: number; final_state: string };

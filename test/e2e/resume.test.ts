@@ -1,31 +1,17 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { GapClient } from "@gap/client";
 import { RunState, type ExperimentEvent } from "@gap/proto";
-import { startLocalCluster, type LocalCluster } from "@gap/coordinator";
-import { startS3rver } from "../support/s3rver.js";
+import { liveCluster } from "../support/live-cluster.js";
 import { tinySpec } from "../support/tiny-spec.js";
 
-let s3: Awaited<ReturnType<typeof startS3rver>>;
-let cluster: LocalCluster;
-
-beforeAll(async () => {
-  s3 = await startS3rver();
-  cluster = await startLocalCluster({ env: { ...s3.env, GAP_CONCURRENCY: "1" }, logDir: mkdtempSync(join(tmpdir(), "gap-resume-logs-")) });
-});
-afterAll(async () => {
-  await cluster?.stop();
-  await s3?.stop();
-});
+const live = liveCluster("resume", { GAP_CONCURRENCY: "1" });
 
 const finishedSteps = (events: ExperimentEvent[], state: RunState) => new Set(events.filter((e) => e.stepId && e.state === state).map((e) => e.stepId));
 
 describe("a coordinator killed mid-run", () => {
   it("resumes after a restart without recomputing finished steps, and the table is complete", async () => {
     const spec = tinySpec("resume");
-    let client = new GapClient(cluster.coordinatorAddress);
+    let client = new GapClient(live.cluster.coordinatorAddress);
     const { experimentId, totalSteps } = await client.start(spec);
     const before: ExperimentEvent[] = [];
     // Watch until a few steps are done, then kill the coordinator without warning.
@@ -33,7 +19,7 @@ describe("a coordinator killed mid-run", () => {
       for await (const event of client.watch(experimentId)) {
         before.push(event);
         if (finishedSteps(before, RunState.SUCCEEDED).size >= 4) {
-          cluster.processes.get("coordinator")!.kill("SIGKILL");
+          live.cluster.processes.get("coordinator")!.kill("SIGKILL");
           return;
         }
       }
@@ -45,7 +31,7 @@ describe("a coordinator killed mid-run", () => {
     expect(doneBefore.size).toBeLessThan(totalSteps);
 
     // A new coordinator process finds the running experiment in the store and resumes it.
-    client = new GapClient(await cluster.restart("coordinator"));
+    client = new GapClient(await live.cluster.restart("coordinator"));
     let after: ExperimentEvent[] = [];
     for (let attempt = 0; attempt < 50; attempt++) {
       try {

@@ -1,16 +1,4 @@
-import {
-  Architecture,
-  AttackMethod,
-  DatasetName,
-  InputSpace,
-  LabelMode,
-  Norm,
-  PruningScope,
-  PruningStrategy,
-  PruningVariant,
-  ScheduleKind,
-  Split,
-} from "@gap/proto";
+import { Architecture, AttackMethod, DatasetName, InputSpace, LabelMode, Norm, PruningScope, PruningStrategy, PruningVariant, ScheduleKind, Split } from "@gap/proto";
 import type { ExperimentSpecInit } from "@gap/client";
 
 const TRAINING = {

@@ -2,38 +2,30 @@
 // progress past the limit itself, with DEADLINE_EXCEEDED, which its retries treat as
 // transient (the step resumes from its checkpoint on the next call).
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EvaluationService, gapFiles } from "@gap/proto";
-import { implement, isTransient, startService, status, type RunningService } from "@gap/service-kit";
+import { describe, expect, it } from "vitest";
+import { EvaluationService } from "@gap/proto";
+import { implement, isTransient, status } from "@gap/service-kit";
 import { createStepCaller } from "../src/clients.js";
+import { oneServer } from "./one-server.js";
 
-let server: RunningService;
 let cancelled = 0;
 
-beforeAll(async () => {
-  server = await startService({
-    config: { name: "evaluation", host: "127.0.0.1", port: 0, maxMessageBytes: 1 << 20, shutdownGraceMs: 100, queueLimit: 0, metricsPort: 0 },
-    files: gapFiles,
-    services: [
-      implement(EvaluationService, {
-        // A long step: progress every 50 ms, never done.
-        async *evaluate(_request, { signal }) {
-          for (let step = 0n; !signal.aborted; step++) {
-            yield { event: { case: "progress", value: { step, total: 1_000_000n, phase: "evaluate", metrics: {} } } };
-            await sleep(50);
-          }
-          cancelled++;
-        },
-      }),
-    ],
-  });
-});
-afterAll(() => server?.shutdown());
+const server = oneServer("evaluation", [
+  implement(EvaluationService, {
+    // A long step: progress every 50 ms, never done.
+    async *evaluate(_request, { signal }) {
+      for (let step = 0n; !signal.aborted; step++) {
+        yield { event: { case: "progress", value: { step, total: 1_000_000n, phase: "evaluate", metrics: {} } } };
+        await sleep(50);
+      }
+      cancelled++;
+    },
+  }),
+]);
 
 describe("the call timeout", () => {
   it("ends a call still streaming after GAP_CALL_TIMEOUT_MS with DEADLINE_EXCEEDED, a transient error, and the server's job is cancelled", async () => {
-    const addresses = { training: [server.address], attack: [server.address], pruning: [server.address], quantization: [server.address], evaluation: [server.address] };
-    const caller = createStepCaller(addresses, { silenceLimitMs: 60_000, callTimeoutMs: 500 });
+    const caller = createStepCaller(server.addresses, { silenceLimitMs: 60_000, callTimeoutMs: 500 });
     let messages = 0;
     const started = Date.now();
     const error = await caller.call("evaluate", {}, { onProgress: () => messages++ }).then(

@@ -1,39 +1,30 @@
 // The coordinator's base-weights check goes to the training service over real gRPC: the
 // service's verdicts keep their status and get the spec field in front; a service that
 // cannot be reached is named as such, with its transient status.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Architecture, gapFiles, TrainingService } from "@gap/proto";
-import { failedPrecondition, implement, isTransient, startService, status, type RunningService } from "@gap/service-kit";
+import { describe, expect, it } from "vitest";
+import { Architecture, TrainingService } from "@gap/proto";
+import { failedPrecondition, implement, isTransient, status } from "@gap/service-kit";
 import { createStepCaller } from "../src/clients.js";
+import { everyServiceAt, oneServer } from "./one-server.js";
 
-let server: RunningService;
-
-beforeAll(async () => {
-  server = await startService({
-    config: { name: "training", host: "127.0.0.1", port: 0, maxMessageBytes: 1 << 20, shutdownGraceMs: 100, queueLimit: 0, metricsPort: 0 },
-    files: gapFiles,
-    services: [
-      implement(TrainingService, {
-        async *train() {
-          throw new Error("not used");
-        },
-        async checkWeights(request) {
-          if (request.weights?.key === "good") return { weights: { ...request.weights, sha256: "a".repeat(64) } };
-          if (request.weights?.key === "no-answer") return {};
-          throw failedPrecondition("weights: linear.weight: file has F32 [100, 64], model needs F32 [10, 64]");
-        },
-      }),
-    ],
-  });
-});
-afterAll(() => server?.shutdown());
+const server = oneServer("training", [
+  implement(TrainingService, {
+    async *train() {
+      throw new Error("not used");
+    },
+    async checkWeights(request) {
+      if (request.weights?.key === "good") return { weights: { ...request.weights, sha256: "a".repeat(64) } };
+      if (request.weights?.key === "no-answer") return {};
+      throw failedPrecondition("weights: linear.weight: file has F32 [100, 64], model needs F32 [10, 64]");
+    },
+  }),
+]);
 
 const model = { architecture: Architecture.RESNET20, numClasses: 10, inputShape: { height: 32, width: 32, channels: 3 } };
-const at = (address: string) => ({ training: [address], attack: [address], pruning: [address], quantization: [address], evaluation: [address] });
 
 describe("checking base weights through the training service", () => {
   it("returns the service's complete reference, its verdict with the spec field in front and the same status, and refuses a reply without a reference", async () => {
-    const caller = createStepCaller(at(server.address), { silenceLimitMs: 10_000 });
+    const caller = createStepCaller(server.addresses, { silenceLimitMs: 10_000 });
     try {
       const good = await caller.checkWeights(model, { $typeName: "gap.v1.ArtifactRef", bucket: "", key: "good", sha256: "", sizeBytes: 0n, kind: 0 }, "spec.base_weights[0]");
       expect(good.sha256).toBe("a".repeat(64));
@@ -48,7 +39,7 @@ describe("checking base weights through the training service", () => {
   });
 
   it("names the training service, not a field, when it cannot be reached, and stays transient", async () => {
-    const caller = createStepCaller(at("127.0.0.1:1"), { silenceLimitMs: 10_000 });
+    const caller = createStepCaller(everyServiceAt("127.0.0.1:1"), { silenceLimitMs: 10_000 });
     try {
       const error = (await caller.checkWeights(model, undefined, "spec.base_weights[1]").catch((e: unknown) => e)) as { code: number; message: string };
       expect(error.code).toBe(status.UNAVAILABLE);

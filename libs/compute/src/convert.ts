@@ -1,23 +1,4 @@
-import {
-  Architecture,
-  AttackMethod,
-  DatasetName,
-  InputSpace,
-  LabelMode,
-  Norm,
-  PruningScope,
-  PruningStrategy,
-  PruningVariant,
-  ScheduleKind,
-  Split,
-  type AttackConfig,
-  type DatasetRef,
-  type InputShape,
-  type ModelSpec,
-  type QuantizationConfig,
-  type StrategyScope,
-  type TrainingConfig,
-} from "@gap/proto";
+import { Architecture, AttackMethod, DatasetName, InputSpace, LabelMode, Norm, PruningScope, PruningStrategy, PruningVariant, ScheduleKind, Split, type AttackConfig, type DatasetRef, type InputShape, type ModelSpec, type QuantizationConfig, type StrategyScope, type TrainingConfig } from "@gap/proto";
 import { enumValue, integerInRange, invalidArgument, numberInRange, required } from "@gap/service-kit";
 import type { ArchitectureName, ModelConfig, TrainOptions } from "@gap/ml-core";
 import type { AttackParameters, Variant } from "@gap/algorithms";

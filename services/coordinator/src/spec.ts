@@ -2,21 +2,7 @@ import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { clone, create, fromJson, toBinary, toJson, type JsonValue, type MessageInitShape } from "@bufbuild/protobuf";
 import { parse as parseYaml } from "yaml";
-import {
-  Architecture,
-  AttackMethod,
-  DatasetName,
-  ExperimentSpecSchema,
-  InputSpace,
-  LabelMode,
-  Norm,
-  PruningScope,
-  PruningStrategy,
-  PruningVariant,
-  ScheduleKind,
-  Split,
-  type ExperimentSpec,
-} from "@gap/proto";
+import { Architecture, AttackMethod, DatasetName, ExperimentSpecSchema, InputSpace, LabelMode, Norm, PruningScope, PruningStrategy, PruningVariant, ScheduleKind, Split, type ExperimentSpec } from "@gap/proto";
 import { enumValue, integerInRange, invalidArgument, nonEmptyList, nonEmptyString, numberInRange, required } from "@gap/service-kit";
 import {
   architectureOf,

@@ -1,21 +1,15 @@
 // The wasm kernels and gradients the runtime adds, each checked against the
 // tfjs cpu backend (an independent implementation) on seeded random inputs.
 import * as tf from "@tensorflow/tfjs-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initBackend, stridedSliceGrad } from "../src/runtime/index.js";
+import { describe, expect, it } from "vitest";
+import { stridedSliceGrad } from "../src/runtime/index.js";
 import { randomValues, relError } from "./support/numerics.js";
+import { onWasmBackend } from "./support/wasm-backend.js";
 
 type Shape4 = [number, number, number, number];
 type Pad = "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]];
 
-let previous: string;
-beforeAll(async () => {
-  previous = tf.getBackend();
-  await initBackend("wasm", { log: () => {} });
-});
-afterAll(async () => {
-  if (previous) await tf.setBackend(previous);
-});
+onWasmBackend();
 
 /** Runs `f` on a backend and returns its result as plain data (no tensors survive). */
 async function runOn(backend: string, f: () => tf.Tensor): Promise<{ shape: number[]; values: Float32Array }> {

@@ -3,9 +3,10 @@
 // SGD with momentum, and a PGD-style input gradient) must run entirely on the
 // wasm backend and agree with the cpu backend.
 import * as tf from "@tensorflow/tfjs-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initBackend, kernelsUsedBy, listMissingKernels } from "../src/runtime/index.js";
+import { describe, expect, it } from "vitest";
+import { kernelsUsedBy, listMissingKernels } from "../src/runtime/index.js";
 import { randomValues, relError } from "./support/numerics.js";
+import { onWasmBackend } from "./support/wasm-backend.js";
 
 const BATCH = 4;
 const X_SHAPE: [number, number, number, number] = [BATCH, 16, 12, 3];
@@ -159,14 +160,7 @@ async function runStep(backend: string): Promise<StepResult> {
   return result;
 }
 
-let previous: string;
-beforeAll(async () => {
-  previous = tf.getBackend();
-  await initBackend("wasm", { log: () => {} });
-});
-afterAll(async () => {
-  if (previous) await tf.setBackend(previous);
-});
+onWasmBackend();
 
 describe("training step on wasm", () => {
   it("dispatches only kernels registered for wasm and never touches the cpu backend", async () => {

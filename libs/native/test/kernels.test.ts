@@ -35,6 +35,12 @@ function rng(seed: number) {
   };
 }
 const randn = (r: () => number, n: number) => Float32Array.from({ length: n }, () => 2 * r() - 1);
+/** A training batch norm's random inputs for a shape whose last axis is C: x (centred on 0.5, spread 3), gamma, beta and dy. */
+function bnInputs(r: () => number, shape: number[]) {
+  const c = shape[shape.length - 1]!;
+  const size = shape.reduce((a, b) => a * b, 1);
+  return { c, x: Float32Array.from(randn(r, size), (v) => 3 * v + 0.5), gamma: randn(r, c), beta: randn(r, c), dy: randn(r, size) };
+}
 
 /** Runs `f` on a backend with copies of `inputs`, returning plain arrays. */
 async function on(backend: "cpu" | "wasm", inputs: Array<[Float32Array, number[]]>, f: (...t: tf.Tensor[]) => tf.Tensor | tf.Tensor[]) {
@@ -198,12 +204,7 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
       [5, 3, 7, 64],
       [8, 16],
     ]) {
-      const c = shape[shape.length - 1]!;
-      const size = shape.reduce((a, b) => a * b, 1);
-      const x = Float32Array.from(randn(r, size), (v) => 3 * v + 0.5);
-      const gamma = randn(r, c);
-      const beta = randn(r, c);
-      const dy = randn(r, size);
+      const { c, x, gamma, beta, dy } = bnInputs(r, shape);
       const eps = 1e-5;
       const ref = bnReference(x, gamma, beta, dy, c, eps);
       const got = await on("wasm", [[x, shape], [gamma, [c]], [beta, [c]], [dy, shape]], (xt, g, b, d) => {
@@ -221,12 +222,7 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
       [4, 6, 5, 16],
       [8, 32],
     ]) {
-      const c = shape[shape.length - 1]!;
-      const size = shape.reduce((a, b) => a * b, 1);
-      const x = Float32Array.from(randn(r, size), (v) => 3 * v + 0.5);
-      const gamma = randn(r, c);
-      const beta = randn(r, c);
-      const dy = randn(r, size);
+      const { c, x, gamma, beta, dy } = bnInputs(r, shape);
       const eps = 1e-5;
       const axes = shape.length === 4 ? [0, 1, 2] : [0];
       // Reference: autodiff of the composed formula on cpu.

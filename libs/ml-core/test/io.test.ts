@@ -15,6 +15,10 @@ import {
   saveMasks,
   saveWeights,
   stateDict,
+  toTorchLayout,
+  torchShape,
+  valuesFromTorchLayout,
+  valuesToTorchLayout,
 } from "../src/io/index.js";
 import { createModel } from "../src/models/index.js";
 import { ARCHITECTURES, type Model, type ModelConfig } from "../src/nn/model.js";
@@ -177,6 +181,25 @@ describe("masks", () => {
     expect(() => saveMasks(model, new Map([["features.0.0.weight", new Uint8Array(chosen[0]!.variable.size).fill(2)]]))).toThrow(/must be 0 or 1/);
     model.dispose();
     other.dispose();
+  });
+});
+
+describe("layouts of plain values", () => {
+  it("move masks and int8 weights as the tensor transposes do, and back", () => {
+    const cases: Array<[Parameters<typeof torchShape>[0], number[]]> = [
+      ["conv", [3, 3, 16, 32]],
+      ["depthwise_conv", [3, 3, 24, 1]],
+      ["linear", [64, 10]],
+      ["bias", [32]],
+    ];
+    for (const [kind, shape] of cases) {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const values = Int8Array.from({ length: size }, (_, i) => ((i * 37) % 255) - 127);
+      const expected = tf.tidy(() => toTorchLayout(kind, tf.tensor(Int32Array.from(values), shape, "int32")).dataSync());
+      const torch = valuesToTorchLayout(kind, values, shape);
+      expect(Array.from(torch), kind).toEqual(Array.from(expected));
+      expect(Array.from(valuesFromTorchLayout(kind, torch, torchShape(kind, shape))), kind).toEqual(Array.from(values));
+    }
   });
 });
 

@@ -6,13 +6,14 @@
  * and JSON metadata: the layers (module, kind, folded BatchNorm), the activation qparams
  * per quantization point, the model config.
  */
-import * as tf from "@tensorflow/tfjs-core";
 import {
   ARCHITECTURES,
   decodeSafetensors,
   encodeSafetensors,
-  fromTorchLayout,
-  toTorchLayout,
+  tfjsShape,
+  torchShape,
+  valuesFromTorchLayout,
+  valuesToTorchLayout,
   type ModelConfig,
   type SafeTensor,
 } from "@gap/ml-core";
@@ -27,13 +28,10 @@ interface LayerMeta {
   batch_norm: string | null;
 }
 
-/** Moves int8 values between layouts (through an int32 tensor: tfjs has no int8 dtype). */
+/** Moves int8 values between layouts. */
 function relayout(values: Int8Array, shape: number[], kind: WeightKind, to: "torch" | "tfjs"): { values: Int8Array; shape: number[] } {
-  const t = tf.tensor(Int32Array.from(values), shape, "int32");
-  const moved = to === "torch" ? toTorchLayout(kind, t) : fromTorchLayout(kind, t);
-  const out = { values: Int8Array.from(moved.dataSync()), shape: [...moved.shape] };
-  tf.dispose([t, moved]);
-  return out;
+  if (to === "torch") return { values: valuesToTorchLayout(kind, values, shape), shape: torchShape(kind, shape) };
+  return { values: valuesFromTorchLayout(kind, values, shape), shape: tfjsShape(kind, shape) };
 }
 
 export function encodeQuantizedModel(q: QuantizedModel, metadata?: Record<string, string>): Uint8Array {

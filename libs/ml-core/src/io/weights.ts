@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Masks, Model } from "../nn/model.js";
-import { fromTorchLayout, type TensorKind, toTorchLayout, torchShape } from "./layout.js";
+import { fromTorchLayout, type TensorKind, toTorchLayout, torchShape, valuesFromTorchLayout, valuesToTorchLayout } from "./layout.js";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "./safetensors.js";
 
 const NUM_BATCHES_TRACKED = ".num_batches_tracked";
@@ -123,10 +123,6 @@ export function loadWeights(model: Model, bytes: Uint8Array): void {
 }
 
 /** A mask's bytes moved between the tfjs and the PyTorch layout of its parameter. */
-function relayout(mask: Uint8Array, shape: readonly number[], move: (t: tf.Tensor) => tf.Tensor): Uint8Array {
-  return tf.tidy(() => Uint8Array.from(move(tf.tensor(Int32Array.from(mask), [...shape], "int32")).dataSync()));
-}
-
 /** The masks' codec: U8 0/1 tensors named and laid out like the parameters in a PyTorch state_dict. */
 export function saveMasks(model: Model, masks: Masks, metadata?: Record<string, string>): Uint8Array {
   const params = new Map(model.params.map((p) => [p.name, p] as const));
@@ -137,7 +133,7 @@ export function saveMasks(model: Model, masks: Masks, metadata?: Record<string, 
     if (mask.length !== param.variable.size) throw new Error(`saveMasks: ${name}: ${mask.length} mask values for parameter [${param.variable.shape}]`);
     const bad = mask.findIndex((v) => v !== 0 && v !== 1);
     if (bad >= 0) throw new Error(`saveMasks: ${name} has value ${mask[bad]}; masks must be 0 or 1`);
-    out[name] = { dtype: "U8", shape: torchShape(param.kind, param.variable.shape), data: relayout(mask, param.variable.shape, (t) => toTorchLayout(param.kind, t)) };
+    out[name] = { dtype: "U8", shape: torchShape(param.kind, param.variable.shape), data: valuesToTorchLayout(param.kind, mask, param.variable.shape) };
   }
   return encodeSafetensors(out, { kind: "masks", architecture: model.config.architecture, ...metadata });
 }
@@ -167,7 +163,7 @@ export function loadMasks(model: Model, bytes: Uint8Array): Map<string, Uint8Arr
   return new Map(
     Object.entries(tensors).map(([name, t]) => {
       const param = params.get(name)!;
-      return [name, relayout(Uint8Array.from(t.data as Uint8Array | Float32Array), t.shape, (x) => fromTorchLayout(param.kind, x))];
+      return [name, valuesFromTorchLayout(param.kind, Uint8Array.from(t.data as Uint8Array | Float32Array), t.shape)];
     }),
   );
 }

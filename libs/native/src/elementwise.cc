@@ -1,36 +1,7 @@
-// Elementwise passes: dropout, fake quantization, the SGD step, the running-statistics blend, binary ops and the gated ReLU gradients.
+// Elementwise passes: fake quantization, binary ops (per channel or same shape) and the gated ReLU gradients.
 #include "gap_native.h"
 
 namespace gap {
-
-// ------------------------------------------------------------------ dropout
-// y = x * (u_i >= rate ? keep : 0), u_i = fmix32(seed + i * 0x9e3779b9) / 2^32
-// (murmur3's finaliser over a Weyl sequence): the same integer hash as
-// dropoutMultiplier in ml-core's runtime/fused-ops.ts, so both give the same bits. A multiply,
-// not a select, so that -0 and NaN come out as with tf.mul. Linear in x: the
-// gradient is the same call on dy.
-void dropoutRows(const float* x, float* y, int64_t n, double threshold, float keep, uint32_t seed) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; i++) {
-    uint32_t h = seed + static_cast<uint32_t>(i) * 0x9e3779b9u;
-    h = (h ^ (h >> 16)) * 0x85ebca6bu;
-    h = (h ^ (h >> 13)) * 0xc2b2ae35u;
-    h ^= h >> 16;
-    y[i] = x[i] * (static_cast<double>(h) >= threshold ? keep : 0.0f);
-  }
-}
-
-// dropout(heap, x, y, n, rate, seed): dropoutRows with keep = 1 / (1 - rate) rounded to
-// float, as dropoutMultiplier's Float32Array store rounds it.
-napi_value Dropout(napi_env env, napi_callback_info info) {
-  return exported(env, info, 6, 0, [&](Args& a) {
-    const int64_t n = a.integer(3);
-    const double rate = a.num(4), seed = a.num(5);
-    if (!(rate >= 0 && rate < 1) || !(seed >= 0 && seed < 4294967296.0)) throw ArgError("dropout needs 0 <= rate < 1 and a uint32 seed");
-    dropoutRows(a.at(a.integer(1), n), a.at(a.integer(2), n), n, rate * 4294967296.0, static_cast<float>(1.0 / (1.0 - rate)),
-                static_cast<uint32_t>(seed));
-  });
-}
 
 // ------------------------------------------------------- fake quantization
 // y = (clamp(round(x / scale) + zp, qmin, qmax) - zp) * scale, round half to even:
@@ -55,40 +26,6 @@ napi_value FakeQuantize(napi_env env, napi_callback_info info) {
     if (!(scale > 0)) throw ArgError("fake quantization needs scale > 0");
     fakeQuantizeRows(a.at(a.integer(1), n), a.at(a.integer(2), n), n, static_cast<float>(scale), static_cast<float>(a.num(5)),
                      static_cast<float>(a.num(6)), static_cast<float>(a.num(7)));
-  });
-}
-
-// ---------------------------------------------------------- optimizer step
-// The same float32 operations, in the same order, as the tf ops they replace
-// (sgdUpdate in ml-core's runtime/fused-ops.ts), so bit for bit equal to them; built with -ffp-contract=off so
-// that no multiply-add is fused.
-
-// g = grad + w * wd (wd > 0); buf = first ? g : buf * m + g (m > 0);
-// step = nesterov ? g + buf * m : buf (or g without momentum); w -= step * lr.
-void sgdRows(const float* w, const float* grad, const float* buf, float* wOut, float* bufOut, int64_t n, float lr,
-             float m, float wd, bool nesterov) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; i++) {
-    const float g = wd > 0 ? grad[i] + w[i] * wd : grad[i];
-    float step = g;
-    if (m > 0) {
-      const float b = buf ? buf[i] * m + g : g;
-      bufOut[i] = b;
-      step = nesterov ? g + b * m : b;
-    }
-    wOut[i] = w[i] - step * lr;
-  }
-}
-
-// sgd(heap, w, grad, buf|-1, wOut, bufOut|-1, n, lr, momentum, weightDecay, nesterov):
-// one torch.optim.SGD step of one parameter; buf -1: the first step (buf = g).
-napi_value Sgd(napi_env env, napi_callback_info info) {
-  return exported(env, info, 11, 0, [&](Args& a) {
-    const int64_t n = a.integer(6);
-    const float lr = static_cast<float>(a.num(7)), m = static_cast<float>(a.num(8)), wd = static_cast<float>(a.num(9));
-    const float* buf = m > 0 ? a.optional(3, n) : nullptr;
-    float* bufOut = m > 0 ? a.at(a.integer(5), n) : nullptr;
-    sgdRows(a.at(a.integer(1), n), a.at(a.integer(2), n), buf, a.at(a.integer(4), n), bufOut, n, lr, m, wd, a.integer(10) != 0);
   });
 }
 

@@ -162,25 +162,32 @@ inline float reluOf(float v) { return v < 0.0f ? 0.0f : v; }
 // double (batch_norm.cc; the Sum kernel in reductions.cc too).
 void channelMoments(const float* x, double* sum, double* sumSq, int64_t rows, int64_t C);
 
-// The exports (module.cc), by kernel family: conv.cc, pooling.cc, batch_norm.cc,
-// elementwise.cc, copies.cc, reductions.cc.
+// The exports (module.cc), by kernel family.
+// conv.cc
 napi_value Conv2d(napi_env env, napi_callback_info info);
 napi_value Conv2dFused(napi_env env, napi_callback_info info);
-napi_value MatMul(napi_env env, napi_callback_info info);
-napi_value MaxPool(napi_env env, napi_callback_info info);
-napi_value MaxPoolGrad(napi_env env, napi_callback_info info);
+// batch_norm.cc
 napi_value BatchNormInference(napi_env env, napi_callback_info info);
 napi_value BatchNormTrain(napi_env env, napi_callback_info info);
 napi_value BatchNormBackward(napi_env env, napi_callback_info info);
-napi_value ChannelSum(napi_env env, napi_callback_info info);
-napi_value Dropout(napi_env env, napi_callback_info info);
-napi_value FakeQuantize(napi_env env, napi_callback_info info);
-napi_value Sgd(napi_env env, napi_callback_info info);
 napi_value BatchNormUpdate(napi_env env, napi_callback_info info);
+// elementwise.cc
 napi_value Binary(napi_env env, napi_callback_info info);
 napi_value ReluGrad(napi_env env, napi_callback_info info);
 napi_value Relu6Grad(napi_env env, napi_callback_info info);
 napi_value Relu6OutputGrad(napi_env env, napi_callback_info info);
+napi_value FakeQuantize(napi_env env, napi_callback_info info);
+// pooling.cc
+napi_value MaxPool(napi_env env, napi_callback_info info);
+napi_value MaxPoolGrad(napi_env env, napi_callback_info info);
+// reductions.cc (with the matmul)
+napi_value ChannelSum(napi_env env, napi_callback_info info);
+napi_value MatMul(napi_env env, napi_callback_info info);
+// optimizer.cc
+napi_value Sgd(napi_env env, napi_callback_info info);
+// dropout.cc
+napi_value Dropout(napi_env env, napi_callback_info info);
+// copies.cc
 napi_value Slice4(napi_env env, napi_callback_info info);
 napi_value Pad4(napi_env env, napi_callback_info info);
 // Primitives cached by conv.cc (info()'s `cached`).

@@ -10,9 +10,9 @@
 // in its family's file, and the codes and parameter arrays are named in
 // gap_native.h (ConvKind, Activation, BinaryOp, conv_param, pool_param,
 // matmul_param), which info() -> { version, isa, threads, cached, contract } lists.
-// One file per kernel family (conv.cc, pooling.cc, batch_norm.cc, elementwise.cc,
-// copies.cc, reductions.cc), the shared glue in gap_native.h and common.cc; this
-// file registers the exports.
+// One file per kernel family (conv.cc, batch_norm.cc, elementwise.cc, pooling.cc,
+// reductions.cc with the matmul, optimizer.cc, dropout.cc, copies.cc), the shared
+// glue in gap_native.h and common.cc; this file registers the exports.
 #include "gap_native.h"
 
 namespace gap {

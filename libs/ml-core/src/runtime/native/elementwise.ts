@@ -1,13 +1,13 @@
 /**
  * Elementwise passes: the float32 binary ops where wasm broadcasts slowly (or
  * same-shape ones from 2^18 elements), the residual add + ReLU, the ReLU and
- * ReLU6 gradients, dropout, fake quantization and the SGD update.
+ * ReLU6 gradients and fake quantization.
  */
 import { util, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { sameShape } from "../padding.js";
 import { BinaryOp, NativeCall, nativeKernelsActive, type KernelArgs } from "./addon.js";
-import { NATIVE_ADD_RELU, NATIVE_DROPOUT, NATIVE_FAKE_QUANTIZE, NATIVE_SGD } from "./kernel-names.js";
+import { NATIVE_ADD_RELU, NATIVE_FAKE_QUANTIZE } from "./kernel-names.js";
 
 /** Elementwise kernels below this many elements stay on wasm (the call overhead wins). */
 export const MIN_ELEMENTWISE = 16384;
@@ -87,17 +87,6 @@ export function gatedGrad(name: string, gate: "reluGrad" | "relu6Grad" | "relu6O
   };
 }
 
-/** GapDropout: input x; attrs rate, seed (uint32). Output x * dropoutMultiplier(rate, seed) (../fused-ops.ts), the same bits; its gradient is itself on dy. */
-export function dropout(args: KernelArgs): TensorInfo {
-  const { x } = args.inputs;
-  const { rate, seed } = args.attrs as unknown as { rate: number; seed: number };
-  if (x!.dtype !== "float32") throw new Error(`${NATIVE_DROPOUT}: x must be float32`);
-  const call = new NativeCall(args.backend as BackendWasm, NATIVE_DROPOUT);
-  const y = call.output(x!.shape);
-  call.dropout(x!, y, util.sizeFromShape(x!.shape), rate, seed);
-  return y;
-}
-
 /** GapFakeQuantize: input x; attrs scale, zeroPoint, qmin, qmax. Output (clamp(round(x / scale) + zeroPoint, qmin, qmax) - zeroPoint) * scale, ties to even (../fused-ops.ts), the same bits as its tf ops; no gradient. */
 export function fakeQuantize(args: KernelArgs): TensorInfo {
   const { x } = args.inputs;
@@ -107,22 +96,4 @@ export function fakeQuantize(args: KernelArgs): TensorInfo {
   const y = call.output(x!.shape);
   call.fakeQuantize(x!, y, util.sizeFromShape(x!.shape), q);
   return y;
-}
-
-/**
- * GapSgd: one torch.optim.SGD step of a parameter (sgdUpdate in ../fused-ops.ts, bit for bit): inputs param,
- * grad, buffer (the momentum buffer; absent on the first step); attrs lr, momentum, weightDecay, nesterov.
- * Outputs the new param and, with momentum > 0, the new buffer.
- */
-export function sgd(args: KernelArgs): TensorInfo[] {
-  const { param, grad, buffer } = args.inputs;
-  const options = args.attrs as unknown as { lr: number; momentum: number; weightDecay: number; nesterov: boolean };
-  const tensors = buffer == null ? [param!, grad!] : [param!, grad!, buffer];
-  if (tensors.some((t) => t.dtype !== "float32" || !sameShape(t.shape, param!.shape))) {
-    throw new Error(`${NATIVE_SGD}: param, grad and buffer must be float32 tensors of one shape`);
-  }
-  const call = new NativeCall(args.backend as BackendWasm, NATIVE_SGD);
-  const out = { param: call.output(param!.shape), buffer: options.momentum > 0 ? call.output(param!.shape) : null };
-  call.sgd({ param: param!, grad: grad!, buffer }, out, util.sizeFromShape(param!.shape), options);
-  return out.buffer == null ? [out.param] : [out.param, out.buffer];
 }

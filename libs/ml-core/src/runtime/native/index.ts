@@ -12,7 +12,9 @@
  *   Multiply, RealDiv, Minimum, Maximum with a per-channel operand or large
  *   same-shape ones);
  * - kernels of our own (kernel-names.ts), which have no fallback: ../fused-ops.ts checks
- *   nativeApplies() first.
+ *   nativeApplies() first: batch-norm.ts (training forward and backward, BN + ReLU, the
+ *   running statistics), conv.ts (conv with batch norm folded in), elementwise.ts (the
+ *   residual add + ReLU, ReLU gradients, fake quantization), optimizer.ts (SGD), dropout.ts.
  */
 import { getBackend, getKernel, registerKernel, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
 import { wrapWasmKernel } from "../wasm/index.js";
@@ -20,9 +22,11 @@ import { ConvDirection, loadAddon, markRegistered, nativeKernelsActive, nativeSt
 import { batchNormGrad, batchNormInferenceGrad, batchNormRelu, batchNormTrain, batchNormUpdate, nativeFusedBatchNorm } from "./batch-norm.js";
 import { fusedConv2D, nativeConv } from "./conv.js";
 import { nativePad, nativeSlice, nativeSplitV } from "./copies.js";
-import { addRelu, dropout, fakeQuantize, gatedGrad, NATIVE_BINARY_KERNELS, nativeBinary, sgd } from "./elementwise.js";
+import { dropout } from "./dropout.js";
+import { addRelu, fakeQuantize, gatedGrad, NATIVE_BINARY_KERNELS, nativeBinary } from "./elementwise.js";
 import * as names from "./kernel-names.js";
 import { nativeMaxPool, nativeMaxPoolGrad } from "./pooling.js";
+import { sgd } from "./optimizer.js";
 import { nativeBatchMatMul, nativeSum } from "./reductions.js";
 
 export { FusedActivation, addonContract, BinaryOp, CONV_PARAM_FIELDS, ConvDirection, MATMUL_PARAM_FIELDS, POOL_PARAM_FIELDS, type AddonContract } from "./addon.js";

@@ -21,9 +21,9 @@ export const NATIVE_CONV_FUSED = "GapFusedConv2D";
 export const NATIVE_RELU_GRAD = "GapReluGrad";
 export const NATIVE_RELU6_GRAD = "GapRelu6Grad";
 export const NATIVE_RELU6_OUTPUT_GRAD = "GapRelu6OutputGrad";
-/** One torch.optim.SGD step of a parameter (elementwise.ts). */
+/** One torch.optim.SGD step of a parameter (optimizer.ts). */
 export const NATIVE_SGD = "GapSgd";
-/** Seeded inverted dropout, the same bits as its JS fallback (elementwise.ts). */
+/** Seeded inverted dropout, the same bits as its JS fallback (dropout.ts). */
 export const NATIVE_DROPOUT = "GapDropout";
 /** Fake quantization, the same bits as its tf ops (elementwise.ts). */
 export const NATIVE_FAKE_QUANTIZE = "GapFakeQuantize";

@@ -25,14 +25,7 @@ export interface WindowGeometry {
  * bottom/right edge; the extra padding makes a plain floor-rounding kernel
  * produce exactly those windows. Dilation is folded into the effective size.
  */
-export function windowGeometry(
-  inShape: readonly number[],
-  filter: Pair,
-  strides: number | Pair,
-  dilations: number | Pair,
-  pad: PadSpec,
-  rounding?: Rounding,
-): WindowGeometry {
+export function windowGeometry(inShape: readonly number[], filter: Pair, strides: number | Pair, dilations: number | Pair, pad: PadSpec, rounding?: Rounding): WindowGeometry {
   const [n, h, w] = inShape as [number, number, number];
   const info = backend_util.computeConv2DInfo([n, h, w, 1], [filter[0], filter[1], 1, 1], strides, dilations, pad, rounding);
   const { top, left, bottom, right } = info.padInfo;

@@ -12,15 +12,7 @@ export interface ConvGeometry {
  * (floor((H + padT + padB - effK) / s) + 1) cannot reproduce tfjs's output
  * with non-negative padding. Depthwise filters are [KH, KW, Ci, multiplier].
  */
-export function convGeometry(
-  xShape: readonly number[],
-  filterShape: readonly number[],
-  strides: number | Pair,
-  dilations: number | Pair | undefined,
-  pad: PadSpec,
-  rounding: Rounding | undefined,
-  depthwise = false,
-): ConvGeometry | null {
+export function convGeometry(xShape: readonly number[], filterShape: readonly number[], strides: number | Pair, dilations: number | Pair | undefined, pad: PadSpec, rounding: Rounding | undefined, depthwise = false): ConvGeometry | null {
   if (xShape.length !== 4 || filterShape.length !== 4) return null;
   const [N, H, W, Ci] = xShape as [number, number, number, number];
   const [KH, KW, fCi, fOut] = filterShape as [number, number, number, number];

@@ -10,7 +10,7 @@ import {
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { windowGeometry, type Pair } from "../padding.js";
+import { pair, windowGeometry, type Pair } from "../padding.js";
 import { compose, assertShape, assertNoDilation, type KernelArgs, type WasmOps } from "./compose.js";
 
 /**
@@ -147,7 +147,7 @@ export function depthwiseConv2dNativeBackpropInput(args: KernelArgs): TensorInfo
 export function conv2DBackpropInputStride1(original: KernelFunc): KernelFunc {
   return (args: KernelArgs): TensorInfo => {
     const attrs = args.attrs as unknown as Conv2DBackpropInputAttrs;
-    const [sH, sW] = typeof attrs.strides === "number" ? [attrs.strides, attrs.strides] : attrs.strides;
+    const [sH, sW] = pair(attrs.strides);
     if (sH !== 1 || sW !== 1 || attrs.dataFormat === "NCHW") return original(args) as TensorInfo;
     const { dy, filter } = args.inputs;
     const [B, H, W] = attrs.inputShape;

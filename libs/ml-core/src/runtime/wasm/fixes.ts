@@ -1,7 +1,7 @@
 /** Wrappers that fix or speed up a wasm kernel around the original. */
 import { backend_util, util, type GatherV2Attrs, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { windowGeometry, type Pair, type PadSpec, type Rounding } from "../padding.js";
+import { pair, windowGeometry, type Pair, type PadSpec, type Rounding } from "../padding.js";
 import { compose, type KernelArgs } from "./compose.js";
 
 /**
@@ -17,12 +17,7 @@ export function gatherWithBatchDims(original: KernelFunc): KernelFunc {
     if (!batchDims) return original(args) as TensorInfo;
     const backend = args.backend as BackendWasm;
     const parsedAxis = util.parseAxisParam(axis, x!.shape)[0]!;
-    const info = backend_util.segment_util.collectGatherOpShapeInfo(
-      x as never,
-      indices as never,
-      parsedAxis,
-      batchDims,
-    );
+    const info = backend_util.segment_util.collectGatherOpShapeInfo(x as never, indices as never, parsedAxis, batchDims);
     const { batchSize, outerSize, dimSize, sliceSize } = info;
     const perBatch = util.sizeFromShape(indices!.shape) / batchSize;
     // Row of each index once batch and gathered axis are merged.
@@ -54,23 +49,12 @@ export function gatherWithBatchDims(original: KernelFunc): KernelFunc {
  */
 export function explicitRounding(original: KernelFunc): KernelFunc {
   return (args: KernelArgs): TensorInfo => {
-    const attrs = args.attrs as unknown as {
-      pad: PadSpec;
-      dimRoundingMode?: Rounding | undefined;
-      strides: number | Pair;
-      dilations?: number | Pair;
-      filterSize?: number | Pair;
-      inputShape?: number[];
-    };
+    // The attributes that size a window, as every conv and pool kernel names them.
+    const attrs = args.attrs as unknown as { pad: PadSpec; dimRoundingMode?: Rounding; strides: number | Pair; dilations?: number | Pair; filterSize?: number | Pair; inputShape?: number[] };
     if (attrs.dimRoundingMode == null) return original(args) as TensorInfo;
     const { inputs } = args;
     const inShape = attrs.inputShape ?? (inputs.input ?? inputs.x)!.shape;
-    const filter: Pair =
-      attrs.filterSize == null
-        ? [inputs.filter!.shape[0]!, inputs.filter!.shape[1]!]
-        : typeof attrs.filterSize === "number"
-          ? [attrs.filterSize, attrs.filterSize]
-          : attrs.filterSize;
+    const filter: Pair = attrs.filterSize == null ? [inputs.filter!.shape[0]!, inputs.filter!.shape[1]!] : pair(attrs.filterSize);
     const { pad } = windowGeometry(inShape, filter, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode);
     return original({ ...args, attrs: { ...args.attrs, pad, dimRoundingMode: undefined } as never }) as TensorInfo;
   };
@@ -91,4 +75,3 @@ export function aliasSameDtype(original: KernelFunc): KernelFunc {
   };
 }
 
-/** wasm kernels replaced by a wrapper around the original, and the wrapper. */

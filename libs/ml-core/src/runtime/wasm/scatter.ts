@@ -1,7 +1,7 @@
 /** UnsortedSegmentSum and MaxPoolGrad: their scatter steps as linear JS passes over wasm memory. */
 import { util, type MaxPoolGradAttrs, type TensorInfo, type UnsortedSegmentSumAttrs } from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { windowGeometry, type Pair } from "../padding.js";
+import { pair, windowGeometry } from "../padding.js";
 import { compose, assertShape, type KernelArgs } from "./compose.js";
 
 /**
@@ -45,7 +45,7 @@ export function maxPoolGrad(args: KernelArgs): TensorInfo {
   const backend = args.backend as BackendWasm;
   const { dy, input } = args.inputs;
   const attrs = args.attrs as unknown as MaxPoolGradAttrs;
-  const filter: Pair = typeof attrs.filterSize === "number" ? [attrs.filterSize, attrs.filterSize] : attrs.filterSize;
+  const filter = pair(attrs.filterSize);
   const [B, H, W, C] = input!.shape as [number, number, number, number];
   const g = windowGeometry(input!.shape, filter, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
   const { outHeight: OH, outWidth: OW, strideHeight: sH, strideWidth: sW } = g;

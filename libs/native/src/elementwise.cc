@@ -6,13 +6,26 @@ namespace gap {
 // ------------------------------------------------------- fake quantization
 // y = (clamp(round(x / scale) + zp, qmin, qmax) - zp) * scale, round half to even:
 // the float32 operations of fakeQuantize's tf ops (ml-core's runtime/fused-ops.ts)
-// in their order, so bit for bit equal to them (nearbyint rounds to even in the
-// default rounding mode; -ffp-contract=off). NaN stays NaN as through tf's clip.
+// in their order, so bit for bit equal to them (round half to even as tf.round;
+// -ffp-contract=off). NaN stays NaN as through tf's clip.
+// nearbyint in the default rounding mode (ties to even), in operations that vectorise:
+// std::nearbyint is a libm call per element on the baseline x86-64 this builds for
+// (6.2 ms for 4M floats, against 1 ms for a ReLU). Below 2^23, adding and subtracting
+// 2^23 rounds |v| to an integer the way the FPU rounds; from 2^23 on (and inf, NaN)
+// v is returned as it is, already integral. copysign keeps -0 and the sign of -0.4.
+inline float roundHalfEven(float v) {
+  const float a = std::fabs(v);
+  const float rounded = std::copysign((a + 8388608.0f) - 8388608.0f, v);
+  return a < 8388608.0f ? rounded : v;
+}
+
 void fakeQuantizeRows(const float* x, float* y, int64_t n, float scale, float zp, float qmin, float qmax) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; i++) {
-    const float q = std::nearbyint(x[i] / scale) + zp;
-    const float clamped = q != q ? q : std::min(std::max(q, qmin), qmax);
+    const float q = roundHalfEven(x[i] / scale) + zp;
+    // Compares on values (std::min/max kept gcc from vectorising); NaN stays NaN: both compare false.
+    const float low = q < qmin ? qmin : q;
+    const float clamped = qmax < low ? qmax : low;
     y[i] = (clamped - zp) * scale;
   }
 }

@@ -7,7 +7,7 @@ namespace gap {
 // y = (clamp(round(x / scale) + zp, qmin, qmax) - zp) * scale, round half to even:
 // the float32 operations of fakeQuantize's tf ops (ml-core's runtime/fused-ops.ts)
 // in their order, so bit for bit equal to them (round half to even as tf.round;
-// -ffp-contract=off). NaN stays NaN as through tf's clip.
+// -ffp-contract=off). NaN stays NaN, as through the cpu backend's clip (wasm's gives qmin).
 // nearbyint in the default rounding mode (ties to even), in operations that vectorise:
 // std::nearbyint is a libm call per element on the baseline x86-64 this builds for
 // (6.2 ms for 4M floats, against 1 ms for a ReLU). Below 2^23, adding and subtracting

@@ -23,7 +23,7 @@ const FROM_TORCH: Partial<Record<TensorKind, number[]>> = {
   linear: [1, 0],
 };
 
-const permute = (shape: readonly number[], perm: number[] | undefined): number[] =>
+const permute = (shape: readonly number[], perm: readonly number[] | undefined): number[] =>
   perm ? perm.map((axis) => shape[axis] as number) : [...shape];
 
 export function torchShape(kind: TensorKind, tfjsShape: readonly number[]): number[] {
@@ -48,15 +48,15 @@ type Values = Uint8Array | Int8Array | Float32Array;
 
 /** values (row-major over shape) with their axes permuted as perm says: out axis i is input axis perm[i]. */
 function permuteValues<T extends Values>(values: T, shape: readonly number[], perm: readonly number[] | undefined): T {
-  const out = values.slice() as T;
-  if (!perm) return out;
+  if (!perm) return values.slice() as T;
+  const out = new (values.constructor as new (length: number) => T)(values.length);
   const rank = shape.length;
   const strides = new Array<number>(rank);
   for (let axis = rank - 1, s = 1; axis >= 0; axis--) {
     strides[axis] = s;
     s *= shape[axis]!;
   }
-  const outShape = perm.map((axis) => shape[axis]!);
+  const outShape = permute(shape, perm);
   const step = perm.map((axis) => strides[axis]!);
   const index = new Array<number>(rank).fill(0);
   for (let o = 0, from = 0; o < out.length; o++) {

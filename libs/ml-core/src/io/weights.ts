@@ -122,7 +122,6 @@ export function loadWeights(model: Model, bytes: Uint8Array): void {
   loadStateDict(model, decodeSafetensors(bytes).tensors);
 }
 
-/** A mask's bytes moved between the tfjs and the PyTorch layout of its parameter. */
 /** The masks' codec: U8 0/1 tensors named and laid out like the parameters in a PyTorch state_dict. */
 export function saveMasks(model: Model, masks: Masks, metadata?: Record<string, string>): Uint8Array {
   const params = new Map(model.params.map((p) => [p.name, p] as const));

@@ -28,7 +28,8 @@ const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)}s`;
 const commit = sourceCommit(REPO_ROOT);
 if (commit.endsWith("-dirty")) console.warn(`note: the work tree has uncommitted changes; the file records commit ${commit}`);
 
-const cluster = await startLocalCluster({ env, logDir: join(work, "logs") });
+// One job at a time, on every core.
+const cluster = await startLocalCluster({ env, logDir: join(work, "logs"), jobsAtOnce: 1 });
 const training = createClient(TrainingService, cluster.addresses.training!);
 const evaluation = createClient(EvaluationService, cluster.addresses.evaluation!);
 try {

@@ -9,6 +9,7 @@ import type { Step } from "./graph.js";
 import { STEP_KINDS, toOutput, type StepOutput } from "./step-kinds.js";
 import type { StepCaller } from "./clients.js";
 import { STORE_LAYOUT } from "./layout.js";
+import { chainLengths, nextStep } from "./schedule.js";
 
 /**
  * How a step's failed calls are retried: transient failures (the server went
@@ -114,32 +115,39 @@ export class Experiment {
     this.state = RunState.RUNNING;
     this.emit("", RunState.RUNNING, { message: `${this.steps.length} steps` });
     const running = new Map<string, Promise<void>>();
-    const pending = [...this.steps];
+    const runningPerService = new Map<string, number>();
+    const count = (step: Step, change: number) => {
+      const service = STEP_KINDS[step.kind].service;
+      runningPerService.set(service, (runningPerService.get(service) ?? 0) + change);
+    };
+    const chains = chainLengths(this.steps);
+    let pending = [...this.steps];
     const failed = new Set<string>();
     while (pending.length > 0 || running.size > 0) {
       if (!this.controller.signal.aborted) {
-        for (let i = 0; i < pending.length && running.size < this.deps.concurrency; ) {
-          const step = pending[i]!;
-          if (step.deps.some((d) => failed.has(d))) {
-            failed.add(step.id);
-            pending.splice(i, 1);
-            continue;
-          }
-          if (step.deps.every((d) => this.isAvailable(d))) {
-            pending.splice(i, 1);
-            running.set(
-              step.id,
-              this.runStep(step)
-                .catch((error: Error) => {
-                  failed.add(step.id);
-                  const cancelled = this.controller.signal.aborted;
-                  this.states.set(step.id, cancelled ? RunState.CANCELLED : RunState.FAILED);
-                  if (!cancelled && !this.error) this.error = `${step.id}: ${error.message}`;
-                  this.emit(step.id, cancelled ? RunState.CANCELLED : RunState.FAILED, { message: error.message });
-                })
-                .finally(() => running.delete(step.id)),
-            );
-          } else i++;
+        // In graph order, so a failure reaches every step after it in one pass.
+        for (const step of pending) if (step.deps.some((d) => failed.has(d))) failed.add(step.id);
+        pending = pending.filter((step) => !failed.has(step.id));
+        while (running.size < this.deps.concurrency) {
+          const step = nextStep(pending.filter((s) => s.deps.every((d) => this.isAvailable(d))), runningPerService, chains);
+          if (!step) break;
+          pending = pending.filter((s) => s !== step);
+          count(step, 1);
+          running.set(
+            step.id,
+            this.runStep(step)
+              .catch((error: Error) => {
+                failed.add(step.id);
+                const cancelled = this.controller.signal.aborted;
+                this.states.set(step.id, cancelled ? RunState.CANCELLED : RunState.FAILED);
+                if (!cancelled && !this.error) this.error = `${step.id}: ${error.message}`;
+                this.emit(step.id, cancelled ? RunState.CANCELLED : RunState.FAILED, { message: error.message });
+              })
+              .finally(() => {
+                running.delete(step.id);
+                count(step, -1);
+              }),
+          );
         }
       }
       if (running.size === 0) break;

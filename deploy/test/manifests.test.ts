@@ -29,6 +29,7 @@ import { byKind, find, findKubectl, K8S_DIR, kustomizeMajor, REPO_ROOT, render, 
 /** Variables the manifests set that config.ts does not list, and the file that reads each. */
 const OTHER_ENV: Record<string, string> = {
   GAP_CACHE_DIR: "libs/ml-core/src/data/cifar10.ts",
+  OMP_NUM_THREADS: "libs/ml-core/src/runtime/native/addon.ts",
 };
 const KNOWN_ENV = new Set<string>([
   ...Object.values(ENV),
@@ -296,6 +297,8 @@ describe.skipIf(!kubectl)(`deploy/k8s rendered with kubectl kustomize${kubectl ?
         { name: "grpc", containerPort: port },
         { name: "metrics", containerPort: CLUSTER_METRICS_PORT },
       ]);
+      // The native kernels' threads follow the pod's CPU limit, not the node's cores.
+      if (name !== "coordinator") expect(container.env.find((v: { name: string }) => v.name === "OMP_NUM_THREADS")?.valueFrom).toEqual({ resourceFieldRef: { resource: "limits.cpu" } });
       // Start-up (backend and self-check) first; then liveness on the process, readiness on the service.
       expect(container.startupProbe.grpc).toEqual({ port });
       expect(container.startupProbe.periodSeconds * container.startupProbe.failureThreshold).toBeGreaterThanOrEqual(120);
@@ -415,6 +418,8 @@ describe.skipIf(!kubectl)(`deploy/k8s rendered with kubectl kustomize${kubectl ?
       expect(config.port).toBe(port);
       expect(config.metricsPort).toBe(CLUSTER_METRICS_PORT);
       expect(config.queueLimit, "no line behind the running call: Knative scales out instead").toBe(0);
+      // Knative leaves resourceFieldRef off by default: the threads are written out, equal to the CPU limit.
+      expect(env.OMP_NUM_THREADS, "threads = the CPU limit").toBe(String(container.resources.limits.cpu));
       // Knative: one port, named for cleartext HTTP/2; probes on it; no startupProbe (Knative before 1.15 refuses one).
       expect(container.ports).toEqual([{ name: "h2c", containerPort: port }]);
       expect(container.readinessProbe.grpc).toEqual({ port, service: grpcService });

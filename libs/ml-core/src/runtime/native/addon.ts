@@ -214,9 +214,11 @@ export function loadAddon(): boolean {
     return false;
   }
   try {
-    // How long OpenMP's worker threads spin after a parallel loop before they
-    // sleep (read by libgomp when it loads). libgomp's default (300000) spins
-    // long enough to steal the core the single-threaded wasm code runs on;
+    // libgomp reads its settings when it loads: OMP_NUM_THREADS (set by the
+    // local launcher and the Kubernetes manifests; default every core) and
+    // GOMP_SPINCOUNT, how long OpenMP's worker threads spin after a parallel
+    // loop before they sleep. libgomp's default (300000) spins long enough to
+    // steal the core the single-threaded wasm code runs on;
     // sleeping at once (PASSIVE) pays a wake-up per loop. Interleaved runs
     // (ResNet20, batch 128): 10000 vs PASSIVE gave training 186 vs 195 ms,
     // evaluation 195 vs 203 ms per 512, PGD-10 1.15 vs 1.20 s (medians), and

@@ -1,5 +1,5 @@
 import type { Step } from "./graph.js";
-import { STEP_KINDS } from "./step-kinds.js";
+import { STEP_KINDS, type StepKind } from "./step-kinds.js";
 
 /** Each step's longest chain of steps that wait on it, itself included (1: nothing waits on it). */
 export function chainLengths(steps: readonly Step[]): Map<string, number> {
@@ -19,18 +19,29 @@ export function chainLengths(steps: readonly Step[]): Map<string, number> {
 }
 
 /**
+ * Kinds of step, the costliest first: per step of the quick preset, bench:grid
+ * projects training 4.6 s, an attack 2 s, a prune 0.14 s, an evaluation 0.13 s
+ * and a quantization 0.05 s.
+ */
+const COSTLIEST_FIRST: readonly StepKind[] = ["train", "attack", "prune", "evaluate", "quantize"];
+
+/**
  * Which ready step to start next. A service runs one job at a time, so a step of
  * a service with fewer of this experiment's steps running comes first (a second
  * fine-tuning would only wait in the training service's queue, holding a slot
- * while a core idles). Then the longest chain waiting on it, so that prunes and
- * fine-tunings, which most of the graph waits on, go before evaluations. Then
- * graph order (the order of `ready`).
+ * while a core idles). Then the costliest kind (longest processing time first:
+ * a fine-tuning waits for no prune that would only feed the training service's
+ * queue), then the longest chain of steps waiting on it, then graph order (the
+ * order of `ready`).
  */
 export function nextStep(ready: readonly Step[], runningPerService: ReadonlyMap<string, number>, chains: ReadonlyMap<string, number>): Step | undefined {
-  const busy = (step: Step) => runningPerService.get(STEP_KINDS[step.kind].service) ?? 0;
+  const rank = (step: Step) => [runningPerService.get(STEP_KINDS[step.kind].service) ?? 0, COSTLIEST_FIRST.indexOf(step.kind), -chains.get(step.id)!];
   let best: Step | undefined;
+  let bestRank: number[] = [];
   for (const step of ready) {
-    if (!best || busy(step) < busy(best) || (busy(step) === busy(best) && chains.get(step.id)! > chains.get(best.id)!)) best = step;
+    const r = rank(step);
+    const i = r.findIndex((v, k) => v !== bestRank[k]);
+    if (!best || (i >= 0 && r[i]! < bestRank[i]!)) [best, bestRank] = [step, r];
   }
   return best;
 }

@@ -20,14 +20,18 @@ describe("the order in which ready steps start", () => {
     expect(chains.get(finetune.id)).toBe(3);
   });
 
-  it("starts the step with the longer chain, then a step of an idle service before one that would queue", () => {
+  it("starts a step of an idle service first, then the costliest kind, then the longer chain", () => {
     const evaluation = byId("resnet20/t0/evaluate");
     const prune = byId("resnet20/t0/magnitude-global/p2/prune");
     const finetune = byId("resnet20/t0/magnitude-global/p8/finetune");
-    expect(nextStep([evaluation, finetune, prune], busy(), chains)).toBe(prune);
-    expect(nextStep([evaluation, finetune], busy(), chains)).toBe(finetune);
+    const baseAttack = byId("resnet20/t0/attack");
+    const attackOnPruned = byId("resnet20/t0/magnitude-global/p8/attack");
+    expect(chains.get(baseAttack.id)).toBeGreaterThan(chains.get(attackOnPruned.id)!);
+    expect(nextStep([evaluation, prune, finetune], busy(), chains)).toBe(finetune);
+    expect(nextStep([evaluation, prune], busy(), chains)).toBe(prune);
     expect(nextStep([evaluation, finetune], busy({ training: 1 }), chains)).toBe(evaluation);
     expect(nextStep([finetune], busy({ training: 1 }), chains)).toBe(finetune);
+    expect(nextStep([attackOnPruned, baseAttack], busy(), chains)).toBe(baseAttack);
     expect(nextStep([], busy(), chains)).toBeUndefined();
   });
 });

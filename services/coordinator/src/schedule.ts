@@ -4,7 +4,13 @@ import { STEP_KINDS, type StepKind } from "./step-kinds.js";
 /** Each step's longest chain of steps that wait on it, itself included (1: nothing waits on it). */
 export function chainLengths(steps: readonly Step[]): Map<string, number> {
   const waiting = new Map<string, Step[]>();
-  for (const step of steps) for (const dep of step.deps) waiting.set(dep, [...(waiting.get(dep) ?? []), step]);
+  for (const step of steps) {
+    for (const dep of step.deps) {
+      const list = waiting.get(dep);
+      if (list) list.push(step);
+      else waiting.set(dep, [step]);
+    }
+  }
   const lengths = new Map<string, number>();
   const length = (step: Step): number => {
     let known = lengths.get(step.id);

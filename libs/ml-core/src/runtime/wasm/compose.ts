@@ -1,7 +1,7 @@
 /** Kernels composed from the wasm backend's own: the temporaries' bookkeeping and shape checks. */
 import { getKernel, type KernelFunc, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { type Pair } from "../padding.js";
+import { pair, type Pair } from "../padding.js";
 
 export type KernelArgs = Parameters<KernelFunc>[0];
 
@@ -74,7 +74,7 @@ export function assertShape(kernel: string, what: string, actual: readonly numbe
 }
 
 export function assertNoDilation(kernel: string, dilations: number | Pair | undefined): void {
-  const [dh, dw] = typeof dilations === "number" ? [dilations, dilations] : (dilations ?? [1, 1]);
+  const [dh, dw] = pair(dilations);
   if (dh !== 1 || dw !== 1) {
     throw new Error(`wasm ${kernel} supports only dilation 1, got [${dh}, ${dw}]`);
   }

@@ -336,12 +336,15 @@ async function expectGradMatchesFiniteDifferences(
 describe("MaxPoolGrad on wasm", () => {
   // wasm's own MaxPoolGrad misroutes gradients for negative inputs; the
   // replacement must agree with cpu on signed, tie-free data.
-  const cases: Array<{ x: Shape4; k: number; s: number; pad: "same" | "valid" | number; round?: "ceil" }> = [
+  const cases: Array<{ x: Shape4; k: number; s: number; pad: "same" | "valid" | number | tf.backend_util.ExplicitPadding; round?: "ceil" }> = [
     { x: [2, 8, 8, 3], k: 2, s: 2, pad: "valid" },
     { x: [3, 9, 7, 4], k: 3, s: 2, pad: "same" },
     { x: [2, 6, 5, 2], k: 3, s: 1, pad: "same" },
     { x: [2, 7, 6, 3], k: 3, s: 1, pad: "valid" },
     { x: [2, 5, 6, 2], k: 3, s: 2, pad: 0, round: "ceil" },
+    // maxPool2d's explicit padding: PyTorch's padding 1, and ceil mode's extra bottom/right.
+    { x: [2, 6, 5, 2], k: 3, s: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+    { x: [2, 7, 8, 3], k: 3, s: 2, pad: [[0, 0], [0, 1], [0, 0], [0, 0]] },
   ];
   it.each(cases)("matches cpu: $x k=$k s=$s pad=$pad $round", async (c) => {
     const xv = spacedValues(c.x.reduce((a, b) => a * b), 111);
@@ -384,6 +387,7 @@ describe("rounding modes and pooling gradients (both backends)", () => {
       ["maxPool 3x3/2 ceil", (x: tf.Tensor4D) => tf.maxPool(x, 3, 2, 0, "ceil")],
       ["maxPool 3x3/2 same", (x: tf.Tensor4D) => tf.maxPool(x, 3, 2, "same")],
       ["maxPool 3x3/1 same", (x: tf.Tensor4D) => tf.maxPool(x, 3, 1, "same")],
+      ["maxPool 3x3/2 explicit padding", (x: tf.Tensor4D) => tf.maxPool(x, 3, 2, [[0, 0], [1, 1], [0, 1], [0, 0]])],
       ["conv2d 3x3/2 ceil (input)", (x: tf.Tensor4D) => tf.conv2d(x, weights([3, 3, 2, 3], 94) as tf.Tensor4D, 2, 0, "NHWC", 1, "ceil")],
       [
         "depthwise 3x3/2 ceil (input)",

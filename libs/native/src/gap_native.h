@@ -190,6 +190,7 @@ napi_value Dropout(napi_env env, napi_callback_info info);
 // copies.cc
 napi_value Slice4(napi_env env, napi_callback_info info);
 napi_value Pad4(napi_env env, napi_callback_info info);
+napi_value ConcatRows(napi_env env, napi_callback_info info);
 // Primitives cached by conv.cc (info()'s `cached`).
 size_t convCacheSize();
 

@@ -410,6 +410,22 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
     }
   });
 
+  it("Concat (any axis, float32 and int32, empty inputs skipped) matches cpu exactly", async () => {
+    const r = rng(53);
+    for (const [shapes, axis] of [
+      [[[4, 5, 6, 8], [4, 5, 6, 16], [4, 5, 6, 3]], 3],
+      [[[4, 5, 6, 8], [4, 2, 6, 8]], 1],
+      [[[3, 7], [5, 7], [0, 7]], 0],
+      [[[6], [9]], -1],
+    ] as Array<[number[][], number]>) {
+      const inputs = shapes.map((s): [Float32Array, number[]] => [randn(r, s.reduce((a, b) => a * b, 1)), s]);
+      nativeKernelCalls(true);
+      await compare(inputs, (...xs) => tf.concat(xs, axis), 0);
+      await compare(inputs, (...xs) => tf.concat(xs.map((x) => tf.cast(tf.mul(x, 100), "int32")), axis), 0);
+      expect(nativeKernelCalls(true)["Concat"], JSON.stringify(shapes)).toBe(2);
+    }
+  });
+
   it("Relu and its gradient (GapReluGrad) match cpu exactly", async () => {
     const r = rng(41);
     for (const shape of [
@@ -622,7 +638,8 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
       { shape: [2, 10, 10, 8], k: 3, s: 2, pad: 0, rounding: "ceil" },
       { shape: [4, 6, 6, 3], k: 2, s: 2, pad: 1 },
       { shape: [2, 32, 32, 64], k: 3, s: 2, pad: "same" },
-    ] as Array<{ shape: number[]; k: number; s: number; pad: "same" | "valid" | number; rounding?: "ceil" }>) {
+      { shape: [2, 9, 8, 12], k: 3, s: 2, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+    ] as Array<{ shape: number[]; k: number; s: number; pad: "same" | "valid" | number | tf.backend_util.ExplicitPadding; rounding?: "ceil" }>) {
       nativeKernelCalls(true);
       await compare([[randn(r, c.shape.reduce((a, b) => a * b, 1)), c.shape]], (xt) => tf.maxPool(xt as tf.Tensor4D, c.k, c.s, c.pad as never, c.rounding), 0);
       expect(nativeKernelCalls(true)["MaxPool"], JSON.stringify(c)).toBe(1);
@@ -631,11 +648,12 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
 
   it("MaxPoolGrad (ties, padding, strides, ceil mode) and SplitV match cpu", async () => {
     const r = rng(91);
-    const pools: Array<{ shape: number[]; k: number; s: number; pad: "same" | "valid" | number; rounding?: "ceil" }> = [
+    const pools: Array<{ shape: number[]; k: number; s: number; pad: "same" | "valid" | number | tf.backend_util.ExplicitPadding; rounding?: "ceil" }> = [
       { shape: [3, 8, 8, 16], k: 3, s: 1, pad: "same" },
       { shape: [2, 9, 7, 24], k: 3, s: 2, pad: "valid" },
       { shape: [2, 10, 10, 8], k: 3, s: 2, pad: 0, rounding: "ceil" },
       { shape: [4, 6, 6, 32], k: 2, s: 2, pad: "valid" },
+      { shape: [2, 9, 8, 12], k: 3, s: 2, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
     ];
     for (const c of pools) {
       const n = c.shape.reduce((a, b) => a * b, 1);

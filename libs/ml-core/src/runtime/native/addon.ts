@@ -56,6 +56,7 @@ interface RawAddon {
   batchNormBackward(heap: ArrayBuffer, x: number, dy: number, mean: number, variance: number, scale: number, dx: number, dscale: number, dshift: number, n: number, h: number, w: number, c: number, eps: number, mask: number): void;
   slice4(heap: ArrayBuffer, x: number, y: number, shape: number[], begin: number[], size: number[]): void;
   pad4(heap: ArrayBuffer, x: number, y: number, shape: number[], before: number[], after: number[], value: number): void;
+  concatRows(heap: ArrayBuffer, y: number, rows: number, count: number, xs: number[], widths: number[]): void;
   binary(op: BinaryOp, heap: ArrayBuffer, a: number, b: number, out: number, rows: number, c: number, aFull: 0 | 1, bFull: 0 | 1): void;
   reluGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number): void;
   relu6Grad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number): void;
@@ -129,6 +130,10 @@ export class NativeCall {
   }
   pad(x: TensorInfo, out: TensorInfo, shape: number[], before: number[], after: number[], value: number): void {
     addon!.pad4(this.heap, this.at(x), this.at(out), shape, before, after, value);
+  }
+  /** Each of out's rows is the inputs' rows (widths[i] elements of xs[i]) one after another. */
+  concatRows(xs: readonly TensorInfo[], out: TensorInfo, rows: number, widths: number[]): void {
+    addon!.concatRows(this.heap, this.at(out), rows, xs.length, xs.map((x) => this.at(x)), widths);
   }
   /** out[r, c] = op(a, b); a (b) is [rows, c] when full, else [c] repeated per row. */
   binary(op: BinaryOp, a: TensorInfo, b: TensorInfo, out: TensorInfo, rows: number, c: number, aFull: boolean, bFull: boolean): void {

@@ -7,7 +7,7 @@
  *   what it does not cover (NCHW, non-float32, padding oneDNN cannot express,
  *   small tensors): conv.ts (Conv2D, DepthwiseConv2dNative, their input and
  *   filter gradients), batch-norm.ts (FusedBatchNorm), pooling.ts (MaxPool,
- *   MaxPoolGrad), copies.ts (strided Slice, PadV2, SplitV), reductions.ts (Sum
+ *   MaxPoolGrad), copies.ts (strided Slice, PadV2, Concat, SplitV), reductions.ts (Sum
  *   over all axes but the last, BatchMatMul), elementwise.ts (Add, Sub,
  *   Multiply, RealDiv, Minimum, Maximum with a per-channel operand or large
  *   same-shape ones);
@@ -21,7 +21,7 @@ import { wrapWasmKernel } from "../wasm/index.js";
 import { ConvDirection, loadAddon, markRegistered, nativeKernelsActive, nativeStatus, type NativeStatus } from "./addon.js";
 import { batchNormGrad, batchNormInferenceGrad, batchNormRelu, batchNormTrain, batchNormUpdate, nativeFusedBatchNorm } from "./batch-norm.js";
 import { fusedConv2D, nativeConv } from "./conv.js";
-import { nativePad, nativeSlice, nativeSplitV } from "./copies.js";
+import { nativeConcat, nativePad, nativeSlice, nativeSplitV } from "./copies.js";
 import { dropout } from "./dropout.js";
 import { addRelu, fakeQuantize, gatedGrad, NATIVE_BINARY_KERNELS, nativeBinary } from "./elementwise.js";
 import * as names from "./kernel-names.js";
@@ -54,6 +54,7 @@ const WRAPPED: ReadonlyArray<[string, Wrap]> = [
   ["PadV2", nativePad],
   ["MaxPool", nativeMaxPool],
   ["MaxPoolGrad", nativeMaxPoolGrad],
+  ["Concat", nativeConcat],
   ["SplitV", nativeSplitV],
   ["Sum", nativeSum],
   ["BatchMatMul", nativeBatchMatMul],

@@ -64,15 +64,31 @@ describe("compression ratio and exact counts", () => {
       const sorted = Float32Array.from(values).sort();
       for (let k = 0; k < n; k += Math.max(1, Math.floor(n / 97))) {
         // === : -0 and +0 are the same threshold for eq. (1).
-        expect(kthSmallest(Float32Array.from(values), k) === sorted[k], `n ${n}, k ${k}`).toBe(true);
+        expect(kthSmallest([values], k) === sorted[k], `n ${n}, k ${k}`).toBe(true);
       }
     }
-    // Sorted, reversed and constant inputs (quickselect's usual worst cases) stay correct.
+    // Sorted, reversed and constant inputs stay correct.
     for (const values of [Float32Array.from({ length: 4096 }, (_, i) => i), Float32Array.from({ length: 4096 }, (_, i) => -i), new Float32Array(4096).fill(2)]) {
       const sorted = Float32Array.from(values).sort();
-      for (const k of [0, 1, 2047, 4095]) expect(kthSmallest(Float32Array.from(values), k)).toBe(sorted[k]);
+      for (const k of [0, 1, 2047, 4095]) expect(kthSmallest([values], k) === sorted[k], `k ${k}`).toBe(true);
     }
-    expect(() => kthSmallest(new Float32Array(3), 3)).toThrow(RangeError);
+    expect(() => kthSmallest([new Float32Array(3)], 3)).toThrow(RangeError);
+  });
+
+  it("selects over several arrays (views at an offset too) as over their concatenation, for values of every sign and magnitude", () => {
+    let state = 777;
+    const next = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    // Magnitudes from subnormal to 1e30, both signs, infinities, zeros of both signs, repeats.
+    const special = [Infinity, -Infinity, 0, -0, 1e-45, -1e-45, 3.4e38, -3.4e38];
+    const all = Float32Array.from({ length: 3000 }, (_, i) => (i % 50 === 0 ? special[(i / 50) % special.length]! : (next() < 0.5 ? -1 : 1) * 10 ** (next() * 60 - 30) * (i % 7 === 0 ? 1 : next())));
+    const backing = new Float32Array(all.length + 5);
+    backing.set(all, 5);
+    const view = backing.subarray(5); // byteOffset 20
+    const parts = [view.subarray(0, 1000), view.subarray(1000, 1001), view.subarray(1001)];
+    const sorted = Float32Array.from(all).sort();
+    for (let k = 0; k < all.length; k += 37) expect(kthSmallest(parts, k) === sorted[k], `k ${k}`).toBe(true);
+    expect(kthSmallest(parts, all.length - 1)).toBe(Infinity);
+    expect(kthSmallest(parts, 0)).toBe(-Infinity);
   });
 
   it("breaks ties at the threshold by the lower index", () => {

@@ -295,34 +295,51 @@ void foldWeights(const float* w, const double* k, float* wFolded, int64_t rows, 
   }
 }
 
-// conv2dFused(heap, x, w, scale, offset, mean, var, eps, residual|-1, y, wFolded, p, activation):
+// PyTorch's fuse_conv_bn_weights factor a = scale / sqrt(var + eps) per output channel, in double.
+std::vector<double> foldFactors(const float* scale, const float* var, double eps, int64_t Co) {
+  std::vector<double> k(Co);
+  for (int64_t o = 0; o < Co; o++) k[o] = scale[o] / std::sqrt(static_cast<double>(var[o]) + eps);
+  return k;
+}
+
+// foldFilter(heap, w, scale, var, eps, wFolded, wCount, Co): wFolded = w * a, the fold
+// conv2dFused applies, bit for bit (the fused conv's input gradient convolves with it).
+napi_value FoldFilter(napi_env env, napi_callback_info info) {
+  return exported(env, info, 8, 0, [&](Args& a) {
+    const int64_t wCount = a.integer(6), Co = a.integer(7);
+    if (Co < 1 || wCount < 0 || wCount % Co != 0) throw ArgError("the filter's size must be a multiple of its output channels");
+    const auto k = foldFactors(a.at(a.integer(2), Co), a.at(a.integer(3), Co), a.num(4), Co);
+    foldWeights(a.at(a.integer(1), wCount), k.data(), a.at(a.integer(5), wCount), wCount / Co, Co);
+  });
+}
+
+// conv2dFused(heap, x, w, scale, offset, mean, var, eps, residual|-1, y, p, activation):
 // PyTorch's fuse_conv_bn_weights in double, a = scale / sqrt(var + eps) per output
-// channel (hwio: the innermost index), wFolded = w * a (an output); then
-// y = activation(conv(x, wFolded) + offset - mean * a (+ residual)) as one oneDNN
+// channel (hwio: the innermost index), w * a folded into a buffer of this addon (no
+// second output: tfjs would build a zero gradient for it in JS on every backward pass);
+// then y = activation(conv(x, w * a) + offset - mean * a (+ residual)) as one oneDNN
 // inference primitive with the sum and the activation as post-ops.
 napi_value Conv2dFused(napi_env env, napi_callback_info info) {
-  return exported(env, info, 13, 0, [&](Args& a) {
-    const ConvSizes z = convSizes(a, 11);
+  return exported(env, info, 12, 0, [&](Args& a) {
+    const ConvSizes z = convSizes(a, 10);
     const auto& p = z.p;
     if (p[conv_param::groups] != 1 && p[conv_param::groups] != p[conv_param::Ci]) throw ArgError("the fused conv takes groups 1 or depthwise");
     const int64_t Co = p[conv_param::Co], xCount = z.x, wCount = z.w, yCount = z.y;
-    const int64_t activation = a.integer(12);
+    const int64_t activation = a.integer(11);
     if (activation != kNoActivation && activation != kRelu && activation != kRelu6) throw ArgError("activation must be 0 (none), 1 (ReLU) or 2 (ReLU6)");
     const float* w = a.at(a.integer(2), wCount);
     const float* scale = a.at(a.integer(3), Co);
     const float* offset = a.at(a.integer(4), Co);
     const float* mean = a.at(a.integer(5), Co);
     const float* var = a.at(a.integer(6), Co);
-    const double eps = a.num(7);
     const int64_t residualOff = a.integer(8);
-    float* wFolded = a.at(a.integer(10), wCount);
-    std::vector<double> k(Co);
+    const auto k = foldFactors(scale, var, a.num(7), Co);
     std::vector<float> bias(Co);
-    for (int64_t o = 0; o < Co; o++) {
-      k[o] = scale[o] / std::sqrt(static_cast<double>(var[o]) + eps);
-      bias[o] = static_cast<float>(offset[o] - mean[o] * k[o]);
-    }
+    for (int64_t o = 0; o < Co; o++) bias[o] = static_cast<float>(offset[o] - mean[o] * k[o]);
     // hwio and depthwise [KH, KW, Ci, multiplier] alike: rows of Co output channels.
+    static std::vector<float> folded;  // kept between calls: N-API calls come one at a time
+    if (folded.size() < static_cast<size_t>(wCount)) folded.resize(wCount);
+    float* wFolded = folded.data();
     foldWeights(w, k.data(), wFolded, wCount / Co, Co);
 
     ConvEntry& e = convEntry(kFusedForward, p, residualOff >= 0, static_cast<int>(activation));

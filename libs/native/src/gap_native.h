@@ -166,6 +166,7 @@ void channelMoments(const float* x, double* sum, double* sumSq, int64_t rows, in
 // conv.cc
 napi_value Conv2d(napi_env env, napi_callback_info info);
 napi_value Conv2dFused(napi_env env, napi_callback_info info);
+napi_value FoldFilter(napi_env env, napi_callback_info info);
 // batch_norm.cc
 napi_value BatchNormInference(napi_env env, napi_callback_info info);
 napi_value BatchNormTrain(napi_env env, napi_callback_info info);

@@ -15,6 +15,7 @@ import {
   NATIVE_BN_GRAD,
   NATIVE_BN_TRAIN,
   NATIVE_CONV_FUSED,
+  NATIVE_FOLD_FILTER,
 } from "@gap/ml-core";
 
 await initBackend("cpu", { log: () => {} });
@@ -592,17 +593,32 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
             if (tf.getBackend() !== "wasm") return composed(u[0]!, u[1]!, u[2]!, u[3]!, u[4]!, u[5]!, residual ? u[6] : undefined);
             const named = { x: u[0]!, filter: u[1]!, scale: u[2]!, offset: u[3]!, mean: u[4]!, variance: u[5]!, ...(residual ? { residual: u[6]! } : {}) };
             const attrs = { strides: c.s, pad: c.pad, activation, depthwise, eps };
-            const [y, folded] = tf.engine().runKernel(NATIVE_CONV_FUSED, named, attrs as never) as tf.Tensor[];
-            folded!.dispose();
-            return y!;
+            return tf.engine().runKernel(NATIVE_CONV_FUSED, named, attrs as never) as tf.Tensor;
           };
           const args = t.slice(0, residual ? 7 : 6);
           return [op(...args), ...tf.grads(op)(args, dy)];
         };
         nativeKernelCalls(true);
         await compare(inputs, f, 5e-5);
-        expect(nativeKernelCalls(true)[NATIVE_CONV_FUSED], `${label(c)} residual ${residual} ${activation} depthwise ${depthwise}`).toBe(2);
+        const calls = nativeKernelCalls(true);
+        expect(calls[NATIVE_CONV_FUSED], `${label(c)} residual ${residual} ${activation} depthwise ${depthwise}`).toBe(2);
+        expect(calls[NATIVE_FOLD_FILTER], "the input gradient's filter").toBe(1);
       }
+    }
+  });
+
+  it("GapFoldFilter is filter * scale / sqrt(variance + eps) per output channel in double, rounded once (as GapFusedConv2D folds)", async () => {
+    const r = rng(61);
+    for (const shape of [[3, 3, 5, 7], [3, 3, 4, 1], [1, 1, 2, 9]]) {
+      const co = shape[3]!;
+      const n = shape.reduce((a, b) => a * b, 1);
+      const [w, scale, variance] = [randn(r, n), randn(r, co), Float32Array.from(randn(r, co), (v) => v * v + 1e-3)];
+      const eps = 1e-5;
+      await tf.setBackend("wasm");
+      const folded = tf.engine().runKernel(NATIVE_FOLD_FILTER, { filter: tf.tensor(w, shape), scale: tf.tensor(scale), variance: tf.tensor(variance) }, { eps } as never) as tf.Tensor;
+      const expected = Float32Array.from(w, (v, i) => v * (scale[i % co]! / Math.sqrt(variance[i % co]! + eps)));
+      expect(Array.from(await folded.data())).toEqual(Array.from(expected));
+      tf.dispose(folded);
     }
   });
 

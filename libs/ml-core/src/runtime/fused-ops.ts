@@ -156,9 +156,7 @@ export function foldedConvBatchNorm(x: tf.Tensor4D, conv: ConvForFold, bn: Batch
   const bias = conv.bias();
   const mean = bias ? tf.sub(bn.mean, bias) : bn.mean;
   const inputs = { x, filter: conv.filter(), scale: bn.scale, offset: bn.offset, mean, variance: bn.variance, ...(residual ? { residual } : {}) };
-  const [y, folded] = tf.engine().runKernel(NATIVE_CONV_FUSED, inputs, { strides: stride, pad: padding, activation, depthwise, eps }) as tf.Tensor4D[];
-  folded!.dispose();
-  return y!;
+  return tf.engine().runKernel(NATIVE_CONV_FUSED, inputs, { strides: stride, pad: padding, activation, depthwise, eps }) as tf.Tensor4D;
 }
 
 /** relu(a + b), the residual add. */

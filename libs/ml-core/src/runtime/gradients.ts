@@ -71,6 +71,7 @@ import {
   NATIVE_BN_RELU,
   NATIVE_CONV_FUSED,
   NATIVE_DROPOUT,
+  NATIVE_FOLD_FILTER,
   NATIVE_RELU6_GRAD,
   NATIVE_RELU6_OUTPUT_GRAD,
   NATIVE_RELU_GRAD,
@@ -204,9 +205,9 @@ const batchNormReluGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
  * Each is computed only when asked for (PGD asks for dx alone).
  */
 const fusedConvGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
-  const [x, filter, scale, mean, variance, y, folded] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+  const [x, filter, scale, mean, variance, y] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
   const a = attrs as unknown as { strides: number | [number, number]; pad: PadSpec; activation: "none" | "relu" | "relu6"; depthwise?: boolean; eps: number };
-  const g = (dy as Tensor[])[0]!;
+  const g = dy as Tensor;
   const gate = { none: null, relu: NATIVE_RELU_GRAD, relu6: NATIVE_RELU6_OUTPUT_GRAD }[a.activation];
   const dz = gate ? run(gate, { dy: g, x: y }, {}) : g;
   const common = { strides: a.strides, pad: a.pad, dataFormat: "NHWC", dilations: 1 };
@@ -224,7 +225,7 @@ const fusedConvGrad: GradConfig["gradFunc"] = (dy, saved, attrs) => {
   const db = () => sum(dz, [0, 1, 2]);
   const da = () => sub(perChannel(sum(mul(dW(), filter), filterAxes)), mul(db(), mean));
   return {
-    x: () => run(backpropInput, { dy: dz, filter: folded }, { ...common, inputShape: x.shape }),
+    x: () => run(backpropInput, { dy: dz, filter: run(NATIVE_FOLD_FILTER, { filter, scale, variance }, { eps: a.eps }) }, { ...common, inputShape: x.shape }),
     filter: () => mul(dW(), perFilter(k())),
     offset: db,
     mean: () => neg(mul(db(), k())),
@@ -252,7 +253,7 @@ const GRADIENTS: GradConfig[] = [
   {
     kernelName: NATIVE_CONV_FUSED,
     inputsToSave: ["x", "filter", "scale", "mean", "variance"],
-    outputsToSave: [true, true],
+    outputsToSave: [true],
     gradFunc: fusedConvGrad,
   },
   {

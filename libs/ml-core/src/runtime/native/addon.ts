@@ -12,7 +12,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
+import { util, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 
 export type KernelArgs = Parameters<KernelFunc>[0];
@@ -50,7 +50,8 @@ export type AddonContract = Record<"convDirection" | "activation" | "binaryOp", 
 /** The addon's exports, as libs/native/src/module.cc lists them. */
 interface RawAddon {
   conv2d(direction: ConvDirection, heap: ArrayBuffer, a: number, b: number, out: number, p: number[]): void;
-  conv2dFused(heap: ArrayBuffer, x: number, w: number, scale: number, offset: number, mean: number, variance: number, eps: number, residual: number, y: number, wFolded: number, p: number[], activation: number): void;
+  conv2dFused(heap: ArrayBuffer, x: number, w: number, scale: number, offset: number, mean: number, variance: number, eps: number, residual: number, y: number, p: number[], activation: number): void;
+  foldFilter(heap: ArrayBuffer, w: number, scale: number, variance: number, eps: number, wFolded: number, wCount: number, Co: number): void;
   batchNormInference(heap: ArrayBuffer, x: number, mean: number, variance: number, scale: number, shift: number, y: number, n: number, h: number, w: number, c: number, eps: number, relu: 0 | 1, mask: number): void;
   batchNormTrain(heap: ArrayBuffer, x: number, scale: number, shift: number, y: number, mean: number, variance: number, n: number, h: number, w: number, c: number, eps: number, relu: 0 | 1): void;
   batchNormBackward(heap: ArrayBuffer, x: number, dy: number, mean: number, variance: number, scale: number, dx: number, dscale: number, dshift: number, n: number, h: number, w: number, c: number, eps: number, mask: number): void;
@@ -108,8 +109,12 @@ export class NativeCall {
   conv(direction: ConvDirection, a: TensorInfo, b: TensorInfo, out: TensorInfo, p: ConvParams): void {
     addon!.conv2d(direction, this.heap, this.at(a), this.at(b), this.at(out), convArray(p));
   }
-  fusedConv(t: { x: TensorInfo; filter: TensorInfo; scale: TensorInfo; offset: TensorInfo; mean: TensorInfo; variance: TensorInfo; residual: Tensor }, eps: number, y: TensorInfo, folded: TensorInfo, p: ConvParams, activation: FusedActivationName): void {
-    addon!.conv2dFused(this.heap, this.at(t.x), this.at(t.filter), this.at(t.scale), this.at(t.offset), this.at(t.mean), this.at(t.variance), eps, this.at(t.residual), this.at(y), this.at(folded), convArray(p), FusedActivation[activation]);
+  fusedConv(t: { x: TensorInfo; filter: TensorInfo; scale: TensorInfo; offset: TensorInfo; mean: TensorInfo; variance: TensorInfo; residual: Tensor }, eps: number, y: TensorInfo, p: ConvParams, activation: FusedActivationName): void {
+    addon!.conv2dFused(this.heap, this.at(t.x), this.at(t.filter), this.at(t.scale), this.at(t.offset), this.at(t.mean), this.at(t.variance), eps, this.at(t.residual), this.at(y), convArray(p), FusedActivation[activation]);
+  }
+  /** The fused conv's filter * scale / sqrt(variance + eps) per output channel (the last axis), alone. */
+  foldFilter(filter: TensorInfo, scale: TensorInfo, variance: TensorInfo, eps: number, folded: TensorInfo): void {
+    addon!.foldFilter(this.heap, this.at(filter), this.at(scale), this.at(variance), eps, this.at(folded), util.sizeFromShape(filter.shape), scale.shape[0]!);
   }
   /** y = x * a + b per channel, a = scale / sqrt(variance + eps), b = shift - mean * a; relu: max(0, y); mask: x * step(mask) first. */
   batchNormInference(t: { x: TensorInfo; mean: Tensor; variance: TensorInfo; scale: Tensor; shift: Tensor; mask: Tensor }, y: TensorInfo, dims: Nhwc, eps: number, relu: boolean): void {

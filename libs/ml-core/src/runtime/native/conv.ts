@@ -7,7 +7,7 @@ import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { sameShape, type Pair, type PadSpec, type Rounding } from "../padding.js";
 import { ConvDirection, NativeCall, nativeKernelsActive, type FusedActivationName, type KernelArgs } from "./addon.js";
 import { convGeometry } from "./geometry.js";
-import { NATIVE_CONV_FUSED } from "./kernel-names.js";
+import { NATIVE_CONV_FUSED, NATIVE_FOLD_FILTER } from "./kernel-names.js";
 
 type ConvAttrs = Omit<Conv2DAttrs, "dilations"> & Partial<Pick<Conv2DAttrs, "dilations">> & Partial<Pick<Conv2DBackpropInputAttrs, "inputShape"> & Pick<Conv2DBackpropFilterAttrs, "filterShape">>;
 
@@ -49,12 +49,13 @@ export function nativeConvFusable(xShape: readonly number[], filterShape: readon
  * GapFusedConv2D, PyTorch's fuse_conv_bn_weights for inference, NHWC float32: inputs x,
  * filter, scale, offset, mean, variance, residual (optional); attrs strides, pad,
  * activation ("none", "relu", "relu6"), depthwise (the filter is [KH, KW, C,
- * multiplier]), eps. Outputs y = act(conv2d(x, filter * a) + offset - mean * a
- * (+ residual)) and the folded filter * a (kept for the input gradient), a = scale /
- * sqrt(variance + eps) per output channel: the fold and the weight reorder in one
- * native pass, then one oneDNN inference conv with the add and the activation as post-ops.
+ * multiplier]), eps. Output y = act(conv2d(x, filter * a) + offset - mean * a
+ * (+ residual)), a = scale / sqrt(variance + eps) per output channel: the fold and
+ * the weight reorder in one native pass, then one oneDNN inference conv with the add
+ * and the activation as post-ops. One output only: tfjs builds a zero gradient in JS
+ * for every output without one, so the input gradient refolds (GapFoldFilter).
  */
-export function fusedConv2D(args: KernelArgs): TensorInfo[] {
+export function fusedConv2D(args: KernelArgs): TensorInfo {
   const { x, filter, scale, offset, mean, variance, residual } = args.inputs;
   const a = args.attrs as unknown as { strides: number | Pair; pad: PadSpec; dimRoundingMode?: Rounding; activation: FusedActivationName; depthwise?: boolean; eps: number };
   const g = convGeometry(x!.shape, filter!.shape, a.strides, 1, a.pad, undefined, a.depthwise === true);
@@ -68,7 +69,26 @@ export function fusedConv2D(args: KernelArgs): TensorInfo[] {
   }
   const call = new NativeCall(args.backend as BackendWasm, NATIVE_CONV_FUSED);
   const y = call.output(g.outShape);
+  call.fusedConv({ x: x!, filter: filter!, scale: scale!, offset: offset!, mean: mean!, variance: variance!, residual }, a.eps, y, g.params, a.activation);
+  return y;
+}
+
+/**
+ * GapFoldFilter: filter * scale / sqrt(variance + eps) per output channel, GapFusedConv2D's
+ * fold bit for bit; attr eps. Output channels are the filter's last axis ([KH, KW, Ci, Co])
+ * or its last two (depthwise [KH, KW, C, multiplier]).
+ */
+export function foldFilter(args: KernelArgs): TensorInfo {
+  const { filter, scale, variance } = args.inputs;
+  const eps = (args.attrs as unknown as { eps: number }).eps;
+  const [last, beforeLast] = [...filter!.shape].reverse() as [number, number];
+  const channels = scale!.shape[0]!;
+  const fits = (t: TensorInfo) => t.dtype === "float32" && t.shape.length === 1 && t.shape[0] === channels;
+  if (filter!.dtype !== "float32" || filter!.shape.length !== 4 || !fits(scale!) || !fits(variance!) || (channels !== last && channels !== last * beforeLast)) {
+    throw new Error(`${NATIVE_FOLD_FILTER}: needs a float32 filter [KH, KW, Ci, Co] (or depthwise [KH, KW, C, multiplier]) and scale/variance [Co] (or [C * multiplier])`);
+  }
+  const call = new NativeCall(args.backend as BackendWasm, NATIVE_FOLD_FILTER);
   const folded = call.output(filter!.shape);
-  call.fusedConv({ x: x!, filter: filter!, scale: scale!, offset: offset!, mean: mean!, variance: variance!, residual }, a.eps, y, folded, g.params, a.activation);
-  return [y, folded];
+  call.foldFilter(filter!, scale!, variance!, eps, folded);
+  return folded;
 }

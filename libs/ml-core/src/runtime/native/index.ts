@@ -20,7 +20,7 @@ import { getBackend, getKernel, registerKernel, type KernelFunc, type TensorInfo
 import { wrapWasmKernel } from "../wasm/index.js";
 import { ConvDirection, loadAddon, markRegistered, nativeKernelsActive, nativeStatus, type NativeStatus } from "./addon.js";
 import { batchNormGrad, batchNormInferenceGrad, batchNormRelu, batchNormTrain, batchNormUpdate, nativeFusedBatchNorm } from "./batch-norm.js";
-import { fusedConv2D, nativeConv } from "./conv.js";
+import { foldFilter, fusedConv2D, nativeConv } from "./conv.js";
 import { nativeConcat, nativePad, nativeSlice, nativeSplitV } from "./copies.js";
 import { dropout } from "./dropout.js";
 import { addRelu, fakeQuantize, gatedGrad, NATIVE_BINARY_KERNELS, nativeBinary } from "./elementwise.js";
@@ -69,6 +69,7 @@ const OWN: ReadonlyArray<[string, KernelFunc]> = [
   [names.NATIVE_BN_RELU, batchNormRelu],
   [names.NATIVE_BN_UPDATE, batchNormUpdate],
   [names.NATIVE_CONV_FUSED, fusedConv2D],
+  [names.NATIVE_FOLD_FILTER, foldFilter],
   [names.NATIVE_ADD_RELU, addRelu],
   [names.NATIVE_RELU_GRAD, gatedGrad(names.NATIVE_RELU_GRAD, "reluGrad")],
   [names.NATIVE_RELU6_GRAD, gatedGrad(names.NATIVE_RELU6_GRAD, "relu6Grad")],

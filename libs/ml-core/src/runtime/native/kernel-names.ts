@@ -17,6 +17,8 @@ export const NATIVE_BN_UPDATE = "GapBatchNormUpdate";
 export const NATIVE_ADD_RELU = "GapAddRelu";
 /** Inference batch norm folded into a conv (+ residual) (+ ReLU or ReLU6) (conv.ts). */
 export const NATIVE_CONV_FUSED = "GapFusedConv2D";
+/** That conv's folded filter, filter * scale / sqrt(variance + eps), for its input gradient (conv.ts). */
+export const NATIVE_FOLD_FILTER = "GapFoldFilter";
 /** ReLU's gradient dy * (x > 0), ReLU6's dy * (0 < x <= 6) and ReLU6's from its output, dy * (0 < y < 6) (elementwise.ts). */
 export const NATIVE_RELU_GRAD = "GapReluGrad";
 export const NATIVE_RELU6_GRAD = "GapRelu6Grad";

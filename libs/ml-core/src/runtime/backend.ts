@@ -19,6 +19,7 @@ import * as tf from "@tensorflow/tfjs-core";
 // methods (x.reshape(...)), which tfjs's gradient code calls; the union
 // package's Node bundle registers both (and the cpu backend).
 import "@tensorflow/tfjs";
+import { releaseBackpropMemoryEarly } from "./backprop-memory.js";
 import { registerExtraGradients } from "./gradients.js";
 import { nativeStatus, registerNativeKernels, type NativeStatus } from "./native/index.js";
 import { registerWasmKernels } from "./wasm/index.js";
@@ -77,9 +78,10 @@ const PACKAGES: Record<ConcreteBackend, string> = {
 };
 const AUTO_ORDER: readonly ConcreteBackend[] = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"];
 
-// Kernels and gradients the runtime adds; both calls are idempotent.
+// Kernels and gradients the runtime adds, and the backward pass's early frees; all idempotent.
 registerExtraGradients();
 registerWasmKernels();
+releaseBackpropMemoryEarly();
 
 /** One load attempt per concrete backend per process (failures are remembered too). */
 const loads = new Map<ConcreteBackend, Promise<BackendInfo>>();

@@ -62,6 +62,14 @@ describe("PGD", () => {
     model.dispose();
   });
 
+  it("rejects an unknown attack method, naming the field, and leaves no tensor behind", async () => {
+    const model = await trainedModel();
+    const before = tf.memory().numTensors;
+    await expect(generateAdversarialSet(model, testSet, { ...pgd, method: "cw" } as unknown as AttackParameters)).rejects.toThrow(/parameters\.method: unknown attack "cw", expected pgd or fgsm/);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+
   it("applies eps to the normalized input and never clips in the reference-code variant", async () => {
     const model = await trainedModel();
     const set = await generateAdversarialSet(model, testSet, { ...pgd, inputSpace: "normalized" });

@@ -65,6 +65,7 @@ export function generateAdversarialSet(model: Model, data: Dataset, parameters: 
 }
 
 async function attackMasked(model: Model, data: Dataset, parameters: AttackParameters, options: GenerateOptions, masks: MaskTensors | undefined): Promise<AdversarialSet> {
+  if (!Object.hasOwn(ATTACKS, parameters.method)) throw new Error(`parameters.method: unknown attack "${String(parameters.method)}", expected ${Object.keys(ATTACKS).join(" or ")}`);
   const attack: Attack = ATTACKS[parameters.method];
   const images = new Float32Array(data.images.length);
   const cleanPredictions = new Int32Array(data.count);

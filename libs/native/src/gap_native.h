@@ -158,6 +158,9 @@ inline float stepOf(float m) { return m > 0.0f ? 1.0f : 0.0f; }
 // tfjs's ReLU (wasm: x < 0 ? 0 : x, NaN kept).
 inline float reluOf(float v) { return v < 0.0f ? 0.0f : v; }
 
+// c = op(a) op(b), batched, for matmul_param p (reductions.cc; conv.cc's 1x1 convs too).
+void matmul(const float* a, const float* b, float* c, const std::vector<int64_t>& p);
+
 // Per-channel sums (and sums of squares unless sumSq is null) over rows, in
 // double (batch_norm.cc; the Sum kernel in reductions.cc too).
 void channelMoments(const float* x, double* sum, double* sumSq, int64_t rows, int64_t C);

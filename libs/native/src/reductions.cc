@@ -6,31 +6,37 @@ namespace gap {
 
 // ------------------------------------------------------------------ matmul
 
-// matmul(heap, a, b, c, [B, M, K, N, transposeA, transposeB]): c[b] = op(a[b]) op(b[b]),
-// row-major, a [B, M, K] (transposed: [B, K, M]), b [B, K, N] (transposed: [B, N, K]),
-// c [B, M, N]; transposes are strides on oneDNN's memory descriptors, no copies.
+// c[b] = op(a[b]) op(b[b]) for p = [B, M, K, N, transposeA, transposeB], row-major:
+// a [B, M, K] (transposed: [B, K, M]), b [B, K, N] (transposed: [B, N, K]), c [B, M, N];
+// transposes are strides on oneDNN's memory descriptors, no copies. Primitives cached by p.
+void matmul(const float* a, const float* b, float* c, const std::vector<int64_t>& p) {
+  namespace mp = matmul_param;
+  const int64_t B = p[mp::batch], M = p[mp::M], K = p[mp::K], N = p[mp::N];
+  const bool tA = p[mp::transposeA] != 0, tB = p[mp::transposeB] != 0;
+  if (B < 1 || M < 1 || K < 1 || N < 1) throw ArgError("matmul sizes must be positive");
+  static std::unordered_map<std::string, dnnl::matmul> cache;
+  std::ostringstream key;
+  for (auto v : p) key << v << ',';
+  memory::desc aMd({B, M, K}, dt::f32, tA ? memory::dims{M * K, 1, M} : memory::dims{M * K, K, 1});
+  memory::desc bMd({B, K, N}, dt::f32, tB ? memory::dims{K * N, 1, K} : memory::dims{K * N, N, 1});
+  memory::desc cMd({B, M, N}, dt::f32, memory::dims{M * N, N, 1});
+  auto it = cache.find(key.str());
+  if (it == cache.end()) {
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(aMd, bMd, cMd), eng());
+    it = cache.emplace(key.str(), dnnl::matmul(pd)).first;
+  }
+  memory am(aMd, eng(), const_cast<float*>(a)), bm(bMd, eng(), const_cast<float*>(b)), cm(cMd, eng(), c);
+  it->second.execute(strm(), {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+  strm().wait();
+}
+
+// matmul(heap, a, b, c, [B, M, K, N, transposeA, transposeB]): the product above.
 napi_value MatMul(napi_env env, napi_callback_info info) {
   return exported(env, info, 5, 0, [&](Args& a) {
     namespace mp = matmul_param;
     const auto p = a.intArray(4, mp::count);
     const int64_t B = p[mp::batch], M = p[mp::M], K = p[mp::K], N = p[mp::N];
-    const bool tA = p[mp::transposeA] != 0, tB = p[mp::transposeB] != 0;
-    if (B < 1 || M < 1 || K < 1 || N < 1) throw ArgError("matmul sizes must be positive");
-    static std::unordered_map<std::string, dnnl::matmul> cache;
-    std::ostringstream key;
-    for (auto v : p) key << v << ',';
-    memory::desc aMd({B, M, K}, dt::f32, tA ? memory::dims{M * K, 1, M} : memory::dims{M * K, K, 1});
-    memory::desc bMd({B, K, N}, dt::f32, tB ? memory::dims{K * N, 1, K} : memory::dims{K * N, N, 1});
-    memory::desc cMd({B, M, N}, dt::f32, memory::dims{M * N, N, 1});
-    auto it = cache.find(key.str());
-    if (it == cache.end()) {
-      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(aMd, bMd, cMd), eng());
-      it = cache.emplace(key.str(), dnnl::matmul(pd)).first;
-    }
-    memory am(aMd, eng(), a.at(a.integer(1), B * M * K)), bm(bMd, eng(), a.at(a.integer(2), B * K * N));
-    memory cm(cMd, eng(), a.at(a.integer(3), B * M * N));
-    it->second.execute(strm(), {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
-    strm().wait();
+    matmul(a.at(a.integer(1), B * M * K), a.at(a.integer(2), B * K * N), a.at(a.integer(3), B * M * N), p);
   });
 }
 

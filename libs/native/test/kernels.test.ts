@@ -135,7 +135,7 @@ const CASES: ConvCase[] = [
   // Large filters over few input channels: the input gradient on plain nchw (oneDNN's gemm).
   { n: 2, h: 16, w: 16, ci: 3, co: 16, k: [7, 7], s: 2, pad: "same" },
   { n: 2, h: 15, w: 13, ci: 5, co: 24, k: [5, 5], s: 1, pad: 2 },
-  // 1x1, stride 1, no padding: a matrix product over the pixels (pointwise in conv.ts), channels off the 16-blocks too.
+  // 1x1, stride 1, no padding: a matrix product over the pixels (pointwise in src/conv.cc), channels off the 16-blocks too.
   { n: 3, h: 1, w: 1, ci: 83, co: 38, k: [1, 1], s: 1, pad: "same" },
   { n: 2, h: 2, w: 3, ci: 1, co: 7, k: [1, 1], s: 1, pad: 0 },
 ];

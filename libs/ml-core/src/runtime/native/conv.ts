@@ -5,7 +5,7 @@
 import type { Conv2DAttrs, Conv2DBackpropFilterAttrs, Conv2DBackpropInputAttrs, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { sameShape, type Pair, type PadSpec, type Rounding } from "../padding.js";
-import { ConvDirection, NativeCall, nativeKernelsActive, type ConvParams, type FusedActivationName, type KernelArgs, type MatMulParams } from "./addon.js";
+import { ConvDirection, NativeCall, nativeKernelsActive, type FusedActivationName, type KernelArgs } from "./addon.js";
 import { convGeometry } from "./geometry.js";
 import { NATIVE_CONV_FUSED, NATIVE_FOLD_FILTER } from "./kernel-names.js";
 
@@ -35,26 +35,9 @@ export function nativeConv(direction: ConvDirection, depthwise: boolean): (origi
     if (g == null || (direction !== ConvDirection.forward && !sameShape(args.inputs["dy"]!.shape, g.outShape))) return original(args);
     const call = new NativeCall(args.backend as BackendWasm, kernelName);
     const out = call.output(direction === ConvDirection.forward ? g.outShape : direction === ConvDirection.inputGradient ? xShape : filterShape);
-    if (pointwise(g.params)) call.matmul(a, b, out, pointwiseProduct(direction, g.params));
-    else call.conv(direction, a, b, out, g.params);
+    call.conv(direction, a, b, out, g.params);
     return out;
   };
-}
-
-/** A 1x1 conv with stride 1 and no padding: a matrix product over the N*H*W pixels (NHWC rows, hwio [Ci, Co]). */
-const pointwise = (p: ConvParams) =>
-  p.KH === 1 && p.KW === 1 && p.strideH === 1 && p.strideW === 1 && p.padTop + p.padLeft + p.padBottom + p.padRight === 0 && p.groups === 1;
-
-/**
- * Each direction of a pointwise conv as one product (pixels P = N*H*W): y[P, Co] = x[P, Ci] w[Ci, Co],
- * dx[P, Ci] = dy[P, Co] w^T, dw[Ci, Co] = x^T dy. oneDNN's matmul ran them 1.1-7x faster than its
- * conv primitive (GoogLeNet's 1x1 convs over 2x2 and 1x1 pixels most, filter gradients at 1.5-7x).
- */
-function pointwiseProduct(direction: ConvDirection, p: ConvParams): MatMulParams {
-  const pixels = p.N * p.H * p.W;
-  if (direction === ConvDirection.forward) return { batch: 1, M: pixels, K: p.Ci, N: p.Co, transposeA: false, transposeB: false };
-  if (direction === ConvDirection.inputGradient) return { batch: 1, M: pixels, K: p.Co, N: p.Ci, transposeA: false, transposeB: true };
-  return { batch: 1, M: p.Ci, K: pixels, N: p.Co, transposeA: true, transposeB: false };
 }
 
 /** Whether GapFusedConv2D can run this conv: native kernels on and a geometry oneDNN expresses. */

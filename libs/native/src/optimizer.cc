@@ -10,6 +10,7 @@ namespace gap {
 
 // g = grad + w * wd (wd > 0); buf = first ? g : buf * m + g (m > 0);
 // step = nesterov ? g + buf * m : buf (or g without momentum); w -= step * lr.
+// wOut may be w and bufOut buf (GapSgd's overwrite): element i is read before it is written, by itself only.
 void sgdRows(const float* w, const float* grad, const float* buf, float* wOut, float* bufOut, int64_t n, float lr,
              float m, float wd, bool nesterov) {
 #pragma omp parallel for simd schedule(static) if (n > 65536)

@@ -62,6 +62,51 @@ describe.skipIf(!status.enabled)("native optimizer kernels vs tf ops", () => {
     on.values.forEach((v, i) => expect(firstDifference(v, off.values[i]!), `parameter ${i}`).toBe(-1));
   });
 
+  it("GapSgd writes the step over a parameter and its momentum buffer only when nothing else shares their data", async () => {
+    const before = tf.memory().numTensors;
+    const w = tf.tidy(() => tf.variable(tf.randomNormal([3, 3, 16, 32], 0, 1, "float32", 7), true, "opt-overwrite"));
+    const sgd = new Sgd({ momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
+    const step = () => {
+      const grad = tf.randomNormal(w.shape, 0, 1, "float32", 8);
+      sgd.step(new Map([["w", w]]), { w: grad }, 0.1);
+      grad.dispose();
+    };
+    step(); // the first step makes the momentum buffer
+    const ownData = w.dataId;
+    step();
+    expect(w.dataId, "an unshared parameter is overwritten").toBe(ownData);
+    // A clone shares the data: the step must leave the clone's values alone.
+    const held = tf.clone(w);
+    const heldValues = held.dataSync().slice();
+    step();
+    expect(w.dataId).not.toBe(ownData);
+    expect(firstDifference(held.dataSync() as Float32Array, heldValues), "the clone kept its values").toBe(-1);
+    expect(firstDifference(w.dataSync() as Float32Array, heldValues)).not.toBe(-1);
+    tf.dispose([held, w]);
+    sgd.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("an overwritten parameter's new values reach kernels that cached state from the old ones (wasm's MatMul)", async () => {
+    const before = tf.memory().numTensors;
+    const w = tf.tidy(() => tf.variable(tf.randomNormal([64, 10], 0, 1, "float32", 3), true, "opt-matmul"));
+    const x = tf.randomNormal([16, 64], 0, 1, "float32", 4);
+    const sgd = new Sgd({ momentum: 0, nesterov: false, weightDecay: 0 });
+    const grad = tf.randomNormal(w.shape, 0, 1, "float32", 5);
+    const ownData = w.dataId;
+    for (let step = 0; step < 2; step++) {
+      tf.tidy(() => tf.matMul(x, w).dataSync()); // packs w's values into XNNPACK's operator
+      sgd.step(new Map([["w", w]]), { w: grad }, 0.5);
+      const product = tf.tidy(() => tf.matMul(x, w).dataSync() as Float32Array);
+      const fresh = tf.tidy(() => tf.matMul(x, tf.tensor(w.dataSync(), w.shape)).dataSync() as Float32Array);
+      expect(firstDifference(product, fresh), `step ${step}`).toBe(-1);
+    }
+    expect(w.dataId, "the steps were written over w").toBe(ownData);
+    tf.dispose([w, x, grad]);
+    sgd.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it("GapBatchNormUpdate: the running statistics' update equals BatchNorm.update's tf ops bit for bit", async () => {
     const c = 48;
     const { off, on } = await offThenOn("GapBatchNormUpdate", async (native) => {

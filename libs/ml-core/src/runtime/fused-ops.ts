@@ -181,12 +181,13 @@ export interface SgdHyperparameters {
  *   buf = momentum * buf + g          (buf = g on the first step: buffer absent)
  *   step = nesterov ? g + momentum * buf : buf
  *   w' = w - lr * step
- * Returns w' and buf (absent without momentum).
+ * Returns w' and buf (absent without momentum). `overwrite`: the caller assigns them back to w and buffer, so
+ * the native kernel may write them over w and buffer (see GapSgd).
  */
-export function sgdUpdate(w: tf.Tensor, grad: tf.Tensor, buffer: tf.Tensor | undefined, h: SgdHyperparameters): { param: tf.Tensor; buffer?: tf.Tensor } {
+export function sgdUpdate(w: tf.Tensor, grad: tf.Tensor, buffer: tf.Tensor | undefined, h: SgdHyperparameters, overwrite = false): { param: tf.Tensor; buffer?: tf.Tensor } {
   if (nativeApplies(w, grad)) {
     const inputs: tf.NamedTensorMap = buffer ? { param: w, grad, buffer } : { param: w, grad };
-    const [param, buf] = tf.engine().runKernel(NATIVE_SGD, inputs, { ...h }) as tf.Tensor[];
+    const [param, buf] = tf.engine().runKernel(NATIVE_SGD, inputs, { ...h, overwrite }) as tf.Tensor[];
     return { param: param!, buffer: buf ?? undefined };
   }
   const g = h.weightDecay > 0 ? tf.add(grad, tf.mul(w, h.weightDecay)) : grad;

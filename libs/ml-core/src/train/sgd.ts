@@ -22,7 +22,7 @@ export class Sgd {
         const w = params.get(name);
         if (!w) throw new Error(`Sgd: gradient for unknown parameter ${name}`);
         const buffer = this.buffers.get(name);
-        const next = sgdUpdate(w, grad, buffer, { ...this.options, lr });
+        const next = sgdUpdate(w, grad, buffer, { ...this.options, lr }, true);
         w.assign(next.param);
         if (!next.buffer) continue;
         if (buffer) buffer.assign(next.buffer);

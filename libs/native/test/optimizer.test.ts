@@ -77,7 +77,7 @@ describe.skipIf(!status.enabled)("native optimizer kernels vs tf ops", () => {
     expect(w.dataId, "an unshared parameter is overwritten").toBe(ownData);
     // A clone shares the data: the step must leave the clone's values alone.
     const held = tf.clone(w);
-    const heldValues = held.dataSync().slice();
+    const heldValues = (held.dataSync() as Float32Array).slice();
     step();
     expect(w.dataId).not.toBe(ownData);
     expect(firstDifference(held.dataSync() as Float32Array, heldValues), "the clone kept its values").toBe(-1);

@@ -25,7 +25,7 @@ export function sgd(args: KernelArgs): TensorInfo[] {
   const backend = args.backend as BackendWasm;
   const call = new NativeCall(backend, NATIVE_SGD);
   const overwritten: TensorInfo[] = [];
-  // The variable itself is the one reference of data nobody else holds.
+  // A refcount of 1: the variable being stepped is the only holder of the data.
   const overwrite = (t: TensorInfo | undefined): TensorInfo | null => {
     if (!options.overwrite || t == null || backend.refCount(t.dataId) !== 1) return null;
     backend.incRef(t.dataId);

@@ -40,8 +40,10 @@ export interface ClientOptions {
 export const KEEPALIVE = { intervalMs: 10_000, timeoutMs: 60_000 };
 
 /**
- * A typed client. Several addresses are replicas: calls rotate over them.
- * A single DNS name (e.g. a Kubernetes headless Service) is balanced by
+ * A typed client. Several addresses are replicas: a call goes to the one with the
+ * fewest calls in flight, in turn among equals (a compute replica runs one job at
+ * a time, so plain rotation could queue a job behind a busy replica while another
+ * idles). A single DNS name (e.g. a Kubernetes headless Service) is balanced by
  * grpc-js's round_robin policy over every address the name resolves to.
  */
 export function createClient<T extends GenService<GenServiceMethods>>(
@@ -62,7 +64,15 @@ export function createClient<T extends GenService<GenServiceMethods>>(
   };
   const channels = targets.map((target) => new Channels(() => new Constructor(`dns:///${target}`, credentials.createInsecure(), channelOptions), options.connectionAgeMs ?? 0));
   let next = 0;
-  const pick = () => channels[next++ % channels.length]!.acquire();
+  const pick = () => {
+    let chosen = next % channels.length;
+    for (let i = 1; i < channels.length; i++) {
+      const j = (next + i) % channels.length;
+      if (channels[j]!.active < channels[chosen]!.active) chosen = j;
+    }
+    next = chosen + 1;
+    return channels[chosen]!.acquire();
+  };
 
   const typed: Record<string, unknown> = {
     close: () => channels.forEach((c) => c.close()),
@@ -121,6 +131,11 @@ class Channels {
 
   get open(): number {
     return this.generations.length;
+  }
+
+  /** Calls in flight over every generation. */
+  get active(): number {
+    return this.generations.reduce((sum, g) => sum + g.active, 0);
   }
 
   acquire(): { client: GenericClient; done: () => void } {

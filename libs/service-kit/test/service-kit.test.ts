@@ -126,6 +126,27 @@ describe("replicas", () => {
     spread.close();
     await Promise.all(replicas.map((r) => r.shutdown()));
   });
+
+  it("sends a call to the replica with the fewest calls in flight, not the next in turn", async () => {
+    const replicas = await Promise.all([startTrivialService(), startTrivialService()]);
+    const spread = createClient(CoordinatorService, replicas.map((r) => r.address));
+    // A stream held open on the first replica; then a call to the second, after which
+    // plain rotation would pick the busy first one again.
+    const controller = new AbortController();
+    const stream = spread.watchExperiment({ experimentId: "held" }, { signal: controller.signal });
+    const held = (async () => {
+      for await (const _ of stream) void _;
+    })().catch((error: { code?: number }) => expect(error.code).toBe(status.CANCELLED));
+    for (let i = 0; i < 3; i++) await spread.startExperiment({ spec: { name: `busy${i}`, compressionRatios: [2] } });
+    expect(replicas.map((r) => r.counter.starts)).toEqual([0, 3]);
+    controller.abort();
+    await held;
+    // Both idle again: in turn.
+    for (let i = 0; i < 2; i++) await spread.startExperiment({ spec: { name: `idle${i}`, compressionRatios: [2] } });
+    expect(replicas.map((r) => r.counter.starts)).toEqual([1, 4]);
+    spread.close();
+    await Promise.all(replicas.map((r) => r.shutdown()));
+  });
 });
 
 describe("connection renewal", () => {

@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { createInterface } from "node:readline";
 import { availableParallelism } from "node:os";
+import { build } from "esbuild";
 import { addressesEnvVar, COMPUTE_SERVICES, coordinatorConfigFromEnv, type ComputeServiceName, type ServiceName } from "@gap/service-kit";
 
 const REPO_ROOT = resolve(import.meta.dirname, "../../..");
@@ -49,6 +51,44 @@ export function nativeThreads(env: NodeJS.ProcessEnv, jobsAtOnce: number, cores 
 }
 
 /**
+ * Each service's entry point bundled into one ES module in `outDir` (the
+ * project's own packages inlined, npm packages left to node), with a source map
+ * beside it (NODE_OPTIONS=--enable-source-maps maps stack traces to the sources;
+ * off by default, it added about 1.8 s to a local run's start). Through tsx an
+ * evaluation process took 4.4 CPU seconds to come up, from its bundle 2.4: tsx
+ * transpiles and resolves every module at start. Each source file keeps its own
+ * import.meta.url and dirname, so paths found from them stay where they were.
+ */
+export async function bundleServices(names: readonly ServiceName[], outDir: string): Promise<Map<ServiceName, string>> {
+  await build({
+    entryPoints: Object.fromEntries(names.map((name) => [name, join(REPO_ROOT, `services/${name}/src/main.ts`)])),
+    outdir: outDir,
+    outExtension: { ".js": ".mjs" },
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    sourcemap: true,
+    logLevel: "silent",
+    plugins: [
+      {
+        name: "gap-sources",
+        setup(b) {
+          b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith("@gap/") ? undefined : { external: true }));
+          b.onLoad({ filter: /\.ts$/ }, (args) => {
+            const source = readFileSync(args.path, "utf8")
+              .replaceAll("import.meta.url", JSON.stringify(pathToFileURL(args.path).href))
+              .replaceAll("import.meta.dirname", JSON.stringify(dirname(args.path)));
+            return { contents: source, loader: "ts" };
+          });
+        },
+      },
+    ],
+  });
+  return new Map(names.map((name) => [name, join(outDir, `${name}.mjs`)]));
+}
+
+/**
  * The five compute services and the coordinator as local processes on free
  * loopback ports. Each process logs JSON lines to <logDir>/<name>.log; its
  * "listening" line tells the bound address, its "metrics listening" line that of /metrics.
@@ -60,10 +100,19 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   const metricsAddresses = new Map<string, string>();
   const baseEnv = { ...process.env, ...options.env };
   const threads = nativeThreads(baseEnv, options.jobsAtOnce ?? coordinatorConfigFromEnv(baseEnv).concurrency);
+  // Under the repository's node_modules, so that the bundles' npm imports resolve as the sources' do.
+  const cacheDir = join(REPO_ROOT, "node_modules/.cache");
+  mkdirSync(cacheDir, { recursive: true });
+  const bundleDir = mkdtempSync(join(cacheDir, "gap-services-"));
+  const removeBundles = () => rmSync(bundleDir, { recursive: true, force: true });
+  const bundles = await bundleServices([...COMPUTE_SERVICES, "coordinator"], bundleDir).catch((error) => {
+    removeBundles();
+    throw error;
+  });
   const launch = (name: string, service: ServiceName, extraEnv: Record<string, string> = {}) =>
     new Promise<string>((resolveAddress, reject) => {
       const port = boundAddress.get(name)?.split(":").pop() ?? "0";
-      const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, `services/${service}/src/main.ts`)], {
+      const child = spawn(process.execPath, [bundles.get(service)!], {
         env: { ...baseEnv, OMP_NUM_THREADS: threads, GAP_HOST: "127.0.0.1", GAP_PORT: port, GAP_METRICS_PORT: "0", ...options.envOf?.[name], ...extraEnv },
         stdio: ["ignore", "ignore", "pipe"],
       });
@@ -119,6 +168,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
             }),
         ),
       );
+      removeBundles();
     };
     return {
       coordinatorAddress,
@@ -134,6 +184,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     };
   } catch (error) {
     for (const child of processes.values()) child.kill("SIGKILL");
+    removeBundles();
     throw error;
   }
 }

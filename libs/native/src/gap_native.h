@@ -197,5 +197,6 @@ napi_value Pad4(napi_env env, napi_callback_info info);
 napi_value ConcatRows(napi_env env, napi_callback_info info);
 // Primitives cached by conv.cc (info()'s `cached`).
 size_t convCacheSize();
+size_t convWinogradCount();  // cached conv primitives that run the Winograd algorithm
 
 }  // namespace gap

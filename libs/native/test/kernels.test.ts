@@ -1,5 +1,6 @@
 // Every native (oneDNN) kernel against the cpu backend on seeded random
 // shapes and values. Skipped, with the reason, when the addon is not built.
+import { createRequire } from "node:module";
 import { beforeAll, describe, expect, it } from "vitest";
 import { maxRelErr } from "./rel-err.js";
 import * as tf from "@tensorflow/tfjs-core";
@@ -135,6 +136,10 @@ const CASES: ConvCase[] = [
   // Large filters over few input channels: the input gradient on plain nchw (oneDNN's gemm).
   { n: 2, h: 16, w: 16, ci: 3, co: 16, k: [7, 7], s: 2, pad: "same" },
   { n: 2, h: 15, w: 13, ci: 5, co: 24, k: [5, 5], s: 1, pad: 2 },
+  // 3x3, stride 1, from 64 input channels: Winograd (winograd in src/conv.cc).
+  { n: 2, h: 9, w: 7, ci: 64, co: 48, k: [3, 3], s: 1, pad: 1 },
+  { n: 3, h: 8, w: 8, ci: 64, co: 64, k: [3, 3], s: 1, pad: "same" },
+  { n: 2, h: 6, w: 10, ci: 64, co: 32, k: [3, 3], s: 1, pad: "valid" },
   // 1x1, stride 1, no padding: a matrix product over the pixels (pointwise in src/conv.cc), channels off the 16-blocks too.
   { n: 3, h: 1, w: 1, ci: 83, co: 38, k: [1, 1], s: 1, pad: "same" },
   { n: 2, h: 2, w: 3, ci: 1, co: 7, k: [1, 1], s: 1, pad: 0 },
@@ -163,6 +168,30 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
       tf.engine().runKernel(kernel, inputs, { strides: c.s, pad: c.pad, dataFormat: "NHWC", dimRoundingMode: c.rounding, ...extra } as never) as tf.Tensor;
     await compare([[dy, outShape], [w, wShape]], (d, wt) => run("Conv2DBackpropInput", { dy: d!, filter: wt! }, { inputShape: xShape }));
     await compare([[x, xShape], [dy, outShape]], (xt, d) => run("Conv2DBackpropFilter", { x: xt!, dy: d! }, { filterShape: wShape }), 2e-5);
+  });
+
+  it("runs 3x3 stride-1 convs from 64 input channels by Winograd, in all three directions, the rest direct", async () => {
+    const addon = createRequire(import.meta.url)(status.path!) as { info(): { winograd: number } };
+    await tf.setBackend("wasm");
+    // [image side, input channels]: how many of the three directions run Winograd.
+    const expected: Array<[number, number, number]> = [[5, 64, 3], [4, 128, 3], [5, 32, 0], [2, 64, 0]];
+    for (const [side, ci, count] of expected) {
+      const before = addon.info().winograd;
+      const x = tf.ones([2, side, side + 1, ci]);
+      const w = tf.ones([3, 3, ci, 48]);
+      const dy = tf.ones([2, side, side + 1, 48]);
+      const attrs = { strides: 1, pad: "same", dataFormat: "NHWC" } as never;
+      const outs = [
+        tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same"),
+        tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: w }, { ...(attrs as object), inputShape: x.shape } as never) as tf.Tensor,
+        tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, { ...(attrs as object), filterShape: w.shape } as never) as tf.Tensor,
+      ];
+      // y at pixel (1, 1): a sum of ones over the taps inside the image (Winograd's transforms round: close, not exact).
+      const taps = Math.min(3, side) * Math.min(3, side + 1);
+      expect((await outs[0]!.data())[(side + 1 + 1) * 48]).toBeCloseTo(taps * ci, 2);
+      tf.dispose([x, w, dy, ...outs]);
+      expect(addon.info().winograd - before, `${side}x${side + 1}x${ci}`).toBe(count);
+    }
   });
 
   it("Slice (strided, rank 1-4, float32 and int32) matches cpu exactly", async () => {

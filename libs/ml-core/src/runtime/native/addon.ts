@@ -70,7 +70,7 @@ interface RawAddon {
   fakeQuantize(heap: ArrayBuffer, x: number, y: number, n: number, scale: number, zeroPoint: number, qmin: number, qmax: number): void;
   sgd(heap: ArrayBuffer, w: number, grad: number, buf: number, wOut: number, bufOut: number, n: number, lr: number, momentum: number, weightDecay: number, nesterov: 0 | 1): void;
   batchNormUpdate(heap: ArrayBuffer, runMean: number, runVar: number, mean: number, variance: number, runMeanOut: number, runVarOut: number, c: number, momentum: number): void;
-  info(): { version: string; isa: string; threads: number; cached: number; contract: AddonContract };
+  info(): { version: string; isa: string; threads: number; cached: number; winograd: number; contract: AddonContract };
 }
 
 /** [N, H, W, C] of the tensor a batch-norm kernel reads (NHWC, or [N, C] as [N, 1, 1, C]). */

@@ -140,6 +140,8 @@ const CASES: ConvCase[] = [
   { n: 2, h: 9, w: 7, ci: 64, co: 48, k: [3, 3], s: 1, pad: 1 },
   { n: 3, h: 8, w: 8, ci: 64, co: 64, k: [3, 3], s: 1, pad: "same" },
   { n: 2, h: 6, w: 10, ci: 64, co: 32, k: [3, 3], s: 1, pad: "valid" },
+  // Padding of 2: oneDNN refuses Winograd, and the conv falls back to direct.
+  { n: 2, h: 8, w: 7, ci: 64, co: 32, k: [3, 3], s: 1, pad: [[0, 0], [2, 0], [0, 2], [0, 0]] },
   // 1x1, stride 1, no padding: a matrix product over the pixels (pointwise in src/conv.cc), channels off the 16-blocks too.
   { n: 3, h: 1, w: 1, ci: 83, co: 38, k: [1, 1], s: 1, pad: "same" },
   { n: 2, h: 2, w: 3, ci: 1, co: 7, k: [1, 1], s: 1, pad: 0 },
@@ -171,7 +173,7 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
   });
 
   it("runs 3x3 stride-1 convs from 64 input channels by Winograd, in all three directions, the rest direct", async () => {
-    const addon = createRequire(import.meta.url)(status.path!) as { info(): { winograd: number } };
+    const addon = createRequire(import.meta.url)(status.path!) as { info(): { cached: number; winograd: number } };
     await tf.setBackend("wasm");
     // [image side, input channels]: how many of the three directions run Winograd.
     const expected: Array<[number, number, number]> = [[5, 64, 3], [4, 128, 3], [5, 32, 0], [2, 64, 0]];
@@ -192,6 +194,13 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
       tf.dispose([x, w, dy, ...outs]);
       expect(addon.info().winograd - before, `${side}x${side + 1}x${ci}`).toBe(count);
     }
+    // Padding of 2: oneDNN refuses Winograd and the conv falls back to direct (its values: the cases above).
+    const [cached, winograd] = [addon.info().cached, addon.info().winograd];
+    const [x, w] = [tf.ones([2, 5, 6, 64]), tf.ones([3, 3, 64, 48])];
+    const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, [[0, 0], [2, 0], [0, 2], [0, 0]]);
+    await y.data();
+    tf.dispose([x, w, y]);
+    expect([addon.info().cached - cached, addon.info().winograd - winograd]).toEqual([1, 0]);
   });
 
   it("Slice (strided, rank 1-4, float32 and int32) matches cpu exactly", async () => {

@@ -9,7 +9,7 @@ namespace gap {
 
 // The staging buffers, shared by every conv: N-API calls come one at a time, and a
 // call stages at most one x-shaped (slot 0) and one y-shaped (slot 1) activation.
-// A buffer per primitive held VGG's training at 1.9 GB peak RSS (PyTorch 1.4 GB).
+// A buffer pair per primitive put VGG at 1894 MiB peak RSS in bench:compare (PyTorch 1368).
 void* stagingBuffer(int slot, size_t bytes) {
   struct Buffer {
     void* data = nullptr;

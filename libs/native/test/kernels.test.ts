@@ -1,12 +1,12 @@
 // Every native (oneDNN) kernel against the cpu backend on seeded random
 // shapes and values. Skipped, with the reason, when the addon is not built.
-import { createRequire } from "node:module";
 import { beforeAll, describe, expect, it } from "vitest";
 import { maxRelErr } from "./rel-err.js";
 import * as tf from "@tensorflow/tfjs-core";
 import {
   addRelu,
   BatchNorm,
+  convPrimitives,
   fakeQuantize,
   ForwardContext,
   initBackend,
@@ -173,34 +173,34 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
   });
 
   it("runs 3x3 stride-1 convs from 64 input channels by Winograd, in all three directions, the rest direct", async () => {
-    const addon = createRequire(import.meta.url)(status.path!) as { info(): { cached: number; winograd: number } };
+    const primitives = () => convPrimitives()!;
     await tf.setBackend("wasm");
     // [image side, input channels]: how many of the three directions run Winograd.
     const expected: Array<[number, number, number]> = [[5, 64, 3], [4, 128, 3], [5, 32, 0], [2, 64, 0]];
     for (const [side, ci, count] of expected) {
-      const before = addon.info().winograd;
+      const before = primitives().winograd;
       const x = tf.ones([2, side, side + 1, ci]);
       const w = tf.ones([3, 3, ci, 48]);
       const dy = tf.ones([2, side, side + 1, 48]);
-      const attrs = { strides: 1, pad: "same", dataFormat: "NHWC" } as never;
+      const attrs = { strides: 1, pad: "same", dataFormat: "NHWC" };
       const outs = [
         tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same"),
-        tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: w }, { ...(attrs as object), inputShape: x.shape } as never) as tf.Tensor,
-        tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, { ...(attrs as object), filterShape: w.shape } as never) as tf.Tensor,
+        tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: w }, { ...attrs, inputShape: x.shape } as never) as tf.Tensor,
+        tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, { ...attrs, filterShape: w.shape } as never) as tf.Tensor,
       ];
       // y at pixel (1, 1): a sum of ones over the taps inside the image (Winograd's transforms round: close, not exact).
       const taps = Math.min(3, side) * Math.min(3, side + 1);
       expect((await outs[0]!.data())[(side + 1 + 1) * 48]).toBeCloseTo(taps * ci, 2);
       tf.dispose([x, w, dy, ...outs]);
-      expect(addon.info().winograd - before, `${side}x${side + 1}x${ci}`).toBe(count);
+      expect(primitives().winograd - before, `${side}x${side + 1}x${ci}`).toBe(count);
     }
     // Padding of 2: oneDNN refuses Winograd and the conv falls back to direct (its values: the cases above).
-    const [cached, winograd] = [addon.info().cached, addon.info().winograd];
+    const { cached, winograd } = primitives();
     const [x, w] = [tf.ones([2, 5, 6, 64]), tf.ones([3, 3, 64, 48])];
     const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, [[0, 0], [2, 0], [0, 2], [0, 0]]);
     await y.data();
     tf.dispose([x, w, y]);
-    expect([addon.info().cached - cached, addon.info().winograd - winograd]).toEqual([1, 0]);
+    expect([primitives().cached - cached, primitives().winograd - winograd]).toEqual([1, 0]);
   });
 
   it("Slice (strided, rank 1-4, float32 and int32) matches cpu exactly", async () => {

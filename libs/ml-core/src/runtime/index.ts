@@ -21,6 +21,7 @@ export { kernelsUsedBy, listMissingKernels } from "./kernel_check.js";
 export {
   FusedActivation,
   addonContract,
+  convPrimitives,
   BinaryOp,
   CONV_PARAM_FIELDS,
   ConvDirection,

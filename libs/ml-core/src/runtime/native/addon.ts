@@ -249,6 +249,13 @@ export function addonContract(): AddonContract | null {
   return loadAddon() ? addon!.info().contract : null;
 }
 
+/** The conv primitives the addon has cached, and how many of them run Winograd; null when it is not loaded. */
+export function convPrimitives(): { cached: number; winograd: number } | null {
+  if (!loadAddon()) return null;
+  const { cached, winograd } = addon!.info();
+  return { cached, winograd };
+}
+
 /** Marks the kernels registered (registerNativeKernels). */
 export function markRegistered(kernels: string[]): void {
   status = { ...status, enabled: true, kernels };

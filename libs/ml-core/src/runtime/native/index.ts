@@ -29,7 +29,7 @@ import { nativeMaxPool, nativeMaxPoolGrad } from "./pooling.js";
 import { sgd } from "./optimizer.js";
 import { nativeBatchMatMul, nativeSum } from "./reductions.js";
 
-export { FusedActivation, addonContract, BinaryOp, CONV_PARAM_FIELDS, ConvDirection, MATMUL_PARAM_FIELDS, POOL_PARAM_FIELDS, type AddonContract } from "./addon.js";
+export { FusedActivation, addonContract, convPrimitives, BinaryOp, CONV_PARAM_FIELDS, ConvDirection, MATMUL_PARAM_FIELDS, POOL_PARAM_FIELDS, type AddonContract } from "./addon.js";
 export { nativeAddonPath, nativeKernelCalls, nativeKernelsActive, nativeStatus, setNativeKernelsActive, type NativeStatus } from "./addon.js";
 export { nativeConvFusable } from "./conv.js";
 export * from "./kernel-names.js";

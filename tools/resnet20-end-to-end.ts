@@ -74,7 +74,7 @@ const strategies: Array<[StrategyName, Scope]> = [
   ["random", "global"], ["magnitude", "global"], ["magnitude", "layer"], ["gradient", "global"], ["gradient", "layer"], ["gap", "global"], ["gap", "layer"],
 ];
 for (const [strategy, scope] of strategies) {
-  const pruned = createModel(config, 0);
+  const pruned = createModel(config, "zeros");
   loadWeights(pruned, weights);
   const data: Dataset | undefined = strategy === "gap" ? transferSet : strategy === "gradient" ? attackSource : undefined;
   const { masks, report } = await prune(pruned, { strategy, scope, compression: Number(args.ratio), variant: "paper", data, batchSize: 128, seed: 0 });

@@ -89,7 +89,7 @@ export async function loadModel(
     return createModel(config, fromScratch.seed);
   }
   checkKind(weights, field, ArtifactKind.WEIGHTS);
-  const model = createModel(config, 0);
+  const model = createModel(config, "zeros");
   const bytes = await readArtifact(store, weights, field, ArtifactKind.WEIGHTS).catch((error) => {
     model.dispose();
     throw error;
@@ -117,7 +117,7 @@ export async function checkWeightsArtifact(
 ): Promise<Omit<ArtifactRef, "$typeName">> {
   const bytes = await readArtifact(store, ref, field, ArtifactKind.WEIGHTS);
   let problem: Error | undefined;
-  const model = createModel(config, 0);
+  const model = createModel(config, "zeros");
   try {
     problem = stateDictProblem(model, decodeSafetensors(bytes).tensors);
   } catch (error) {

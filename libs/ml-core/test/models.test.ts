@@ -150,6 +150,23 @@ describe("architecture details", () => {
     expect(first(5)).toEqual(first(5));
     expect(first(5)).not.toEqual(first(6));
   });
+
+  it.each(ARCHITECTURES)('%s: seed "zeros" builds the same variables, every weight and bias 0 and BatchNorm at its defaults', (arch) => {
+    const seeded = createModel(config(arch), 0);
+    const zeros = createModel(config(arch), "zeros");
+    const entries = (m: typeof seeded) => [...m.params, ...m.buffers].map((e) => [e.name, e.variable.shape] as const);
+    expect(entries(zeros)).toEqual(entries(seeded));
+    for (const [mine, theirs] of [[zeros.params, seeded.params], [zeros.buffers, seeded.buffers]] as const) {
+      mine.forEach((entry, i) => {
+        const values = entry.variable.dataSync();
+        const drawn = ["conv", "depthwise_conv", "linear", "bias"].includes((entry as { kind?: string }).kind ?? "");
+        const want = drawn ? new Float32Array(values.length) : theirs[i]!.variable.dataSync();
+        expect(values.every((v, j) => Object.is(v, want[j])), entry.name).toBe(true);
+      });
+    }
+    seeded.dispose();
+    zeros.dispose();
+  });
 });
 
 describe("forward passes", () => {

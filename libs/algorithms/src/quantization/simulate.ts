@@ -109,7 +109,7 @@ export function simulatedQuantizedModel(config: ModelConfig, q: QuantizedModel):
   if (!sameConfig(config, q.config)) {
     throw new Error(`the quantized model is a ${JSON.stringify(q.config)}, not a ${JSON.stringify(config)}`);
   }
-  const network = createModel(config, 0);
+  const network = createModel(config, "zeros");
   try {
     return simulateQuantized(network, q);
   } catch (error) {

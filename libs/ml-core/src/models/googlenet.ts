@@ -11,7 +11,7 @@
  * qparams, so its output is requantized with the last concatenation's.
  */
 import type * as tf from "@tensorflow/tfjs-core";
-import { ModelBuilder } from "../nn/builder.js";
+import { type InitSeed, ModelBuilder } from "../nn/builder.js";
 import type { WeightInit } from "../nn/init.js";
 import { concatChannels, convBn, type ForwardContext, globalAvgPool, maxPool2d } from "../nn/layers.js";
 import type { ModelConfig } from "../nn/model.js";
@@ -34,7 +34,7 @@ const BODY: ReadonlyArray<[string, number, number, number, number, number, numbe
   ["inception5b", 832, 384, 192, 384, 48, 128, 128],
 ];
 
-export function createGoogLeNet(config: ModelConfig, seed: number): Network {
+export function createGoogLeNet(config: ModelConfig, seed: InitSeed): Network {
   const b = new ModelBuilder(seed);
   const init: WeightInit = { kind: "trunc_normal", std: 0.01, a: -2, b: 2 };
 

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { type ArchitectureName, ARCHITECTURES, type Model, type ModelConfig } from "../nn/model.js";
+import type { InitSeed } from "../nn/builder.js";
 import type { Network } from "../nn/network.js";
 import { createGoogLeNet } from "./googlenet.js";
 import { createMobileNetV2 } from "./mobilenetv2.js";
@@ -13,10 +14,11 @@ export function isArchitecture(name: string): name is ArchitectureName {
 }
 
 /**
- * Builds an architecture with seeded, deterministic initial weights. Every architecture
- * accepts 32x32x3 and 28x28x1 inputs (1-channel inputs change only the stem conv).
+ * Builds an architecture with seeded, deterministic initial weights ("zeros": all weights
+ * 0, for weights loaded next). Every architecture accepts 32x32x3 and 28x28x1 inputs
+ * (1-channel inputs change only the stem conv).
  */
-export function createModel(config: ModelConfig, seed: number): Network {
+export function createModel(config: ModelConfig, seed: InitSeed): Network {
   const { height, width, channels } = config.inputShape;
   if (channels !== 1 && channels !== 3) throw new Error(`inputs must have 1 or 3 channels, not ${channels}`);
   if (height < 28 || width < 28) throw new Error(`inputs smaller than 28x28 are not supported (got ${height}x${width})`);

@@ -12,7 +12,7 @@
  * pool keeps its input's qparams, so its output is requantized with the head conv's.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { ModelBuilder } from "../nn/builder.js";
+import { type InitSeed, ModelBuilder } from "../nn/builder.js";
 import type { WeightInit } from "../nn/init.js";
 import { convBn, type ForwardContext, globalAvgPool } from "../nn/layers.js";
 import type { ModelConfig } from "../nn/model.js";
@@ -31,7 +31,7 @@ const SETTINGS = [
   [6, 320, 1, 1],
 ] as const;
 
-export function createMobileNetV2(config: ModelConfig, seed: number): Network {
+export function createMobileNetV2(config: ModelConfig, seed: InitSeed): Network {
   const b = new ModelBuilder(seed);
   const init: WeightInit = { kind: "kaiming_normal", mode: "fan_out" };
 

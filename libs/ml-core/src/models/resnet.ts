@@ -10,7 +10,7 @@
  * logits). Average pooling keeps its input's qparams: its output is requantized with the
  * last add's (the int8 mean is rounded onto the same grid).
  */
-import { ModelBuilder } from "../nn/builder.js";
+import { type InitSeed, ModelBuilder } from "../nn/builder.js";
 import type { WeightInit } from "../nn/init.js";
 import { type BatchNorm, type Conv2d, convBn, convBnAddRelu, globalAvgPool, padChannels, subsample2 } from "../nn/layers.js";
 import type { ModelConfig } from "../nn/model.js";
@@ -31,7 +31,7 @@ interface BasicBlock {
   shortcutPad: number | null;
 }
 
-export function createCifarResNet(name: CifarResNetName, config: ModelConfig, seed: number): Network {
+export function createCifarResNet(name: CifarResNetName, config: ModelConfig, seed: InitSeed): Network {
   const b = new ModelBuilder(seed);
   const init: WeightInit = { kind: "kaiming_normal", mode: "fan_in" };
   const conv3x3 = (module: string, inChannels: number, outChannels: number, stride: number): Conv2d =>

@@ -10,7 +10,7 @@
  * values on their grid, so it needs no point.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { ModelBuilder } from "../nn/builder.js";
+import { type InitSeed, ModelBuilder } from "../nn/builder.js";
 import type { WeightInit } from "../nn/init.js";
 import { convBn, type ForwardContext, maxPool2d, pooledSize } from "../nn/layers.js";
 import type { ModelConfig } from "../nn/model.js";
@@ -25,7 +25,7 @@ const FEATURES: ReadonlyArray<{ conv: number } | { dropout: number } | "M"> = [
   { conv: 512 }, { dropout: 0.4 }, { conv: 512 }, { dropout: 0.4 }, { conv: 512 }, "M",
 ];
 
-export function createVggBnDrop(config: ModelConfig, seed: number): Network {
+export function createVggBnDrop(config: ModelConfig, seed: InitSeed): Network {
   // The classifier takes 512 features: the five pools must bring the input down to 1x1.
   const { height, width } = config.inputShape;
   const pooled = (n: number) => [1, 2, 3, 4, 5].reduce((size) => pooledSize(size, 2, 2, 0, true), n);

@@ -59,7 +59,7 @@ export class ModelBuilder {
     const weight = this.param(
       `${name}.weight`,
       depthwise ? "depthwise_conv" : "conv",
-      this.rng ? tf.tensor(drawWeights(this.rng, fanOut * (depthwise ? 1 : o.inChannels), o.init, { fanIn, fanOut }), shape) : tf.zeros(shape),
+      this.initial(shape, (rng) => drawWeights(rng, fanOut * (depthwise ? 1 : o.inChannels), o.init, { fanIn, fanOut })),
       true,
     );
     const bias = o.bias ? this.bias(name, o.outChannels, o.biasInit ?? "pytorch_default", fanIn, true) : null;
@@ -72,7 +72,7 @@ export class ModelBuilder {
     const weight = this.param(
       `${name}.weight`,
       "linear",
-      this.rng ? tf.tensor2d(drawWeights(this.rng, inFeatures * outFeatures, o.init, fans), [inFeatures, outFeatures]) : tf.zeros([inFeatures, outFeatures]),
+      this.initial([inFeatures, outFeatures], (rng) => drawWeights(rng, inFeatures * outFeatures, o.init, fans)),
       prunable,
     );
     const bias = (o.bias ?? true) ? this.bias(name, outFeatures, o.biasInit ?? "pytorch_default", inFeatures, prunable) : null;
@@ -95,7 +95,12 @@ export class ModelBuilder {
   }
 
   private bias(module: string, size: number, init: BiasInit, fanIn: number, prunable: boolean): ParamEntry {
-    return this.param(`${module}.bias`, "bias", this.rng ? tf.tensor1d(drawBias(this.rng, size, init, fanIn)) : tf.zeros([size]), prunable);
+    return this.param(`${module}.bias`, "bias", this.initial([size], (rng) => drawBias(rng, size, init, fanIn)), prunable);
+  }
+
+  /** A weight's or bias's initial values: drawn from the seeded generator, or zeros (seed "zeros"). */
+  private initial(shape: number[], draw: (rng: InitRng) => Float32Array): tf.Tensor {
+    return this.rng ? tf.tensor(draw(this.rng), shape) : tf.zeros(shape);
   }
 
   private param(name: string, kind: ParamKind, value: tf.Tensor, prunable: boolean): ParamEntry {

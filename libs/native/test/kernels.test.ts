@@ -382,21 +382,31 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
     }
   });
 
-  it("Sum over every axis but the last runs natively (in double) and matches cpu; other reductions stay on wasm", async () => {
+  it("Sum and Mean over a run of axes before the last run natively (in double) and match cpu; other reductions stay on wasm", async () => {
     const r = rng(37);
     const cases: Array<[number[], number[] | number, boolean, boolean]> = [
       [[8, 16, 16, 64], [0, 1, 2], false, true],
       [[8, 16, 16, 64], [2, 0, 1], true, true],
       [[300, 70], 0, false, true],
       [[300, 70], -2, true, true],
-      [[8, 16, 16, 64], [1, 2], false, false], // not all leading axes
-      [[8, 16, 16, 64], [0, 1, 2, 3], false, false],
+      [[8, 16, 16, 64], [1, 2], false, true], // global average pooling: one sum per image
+      [[8, 16, 16, 64], [2, 1], true, true],
+      [[6, 5, 7, 40, 3], [2, 3], false, true], // the run ends before two trailing axes
+      [[8, 16, 16, 64], [1], false, true],
+      [[8, 16, 16, 64], [0, 2], false, false], // not a run
+      [[8, 16, 16, 64], [0, 1, 2, 3], false, false], // the last axis
+      [[8, 16, 16, 64], [3], false, false],
       [[4, 4, 4], [0, 1], false, false], // small
     ];
-    for (const [shape, axis, keepDims, native] of cases) {
-      nativeKernelCalls(true);
-      await compare([[randn(r, shape.reduce((a, b) => a * b, 1)), shape]], (x) => tf.sum(x!, axis, keepDims), 1e-5);
-      expect(nativeKernelCalls(true)["Sum"] ?? 0, `[${shape}] axis ${JSON.stringify(axis)}`).toBe(native ? 1 : 0);
+    for (const [name, reduce] of [
+      ["Sum", tf.sum],
+      ["Mean", tf.mean],
+    ] as const) {
+      for (const [shape, axis, keepDims, native] of cases) {
+        nativeKernelCalls(true);
+        await compare([[randn(r, shape.reduce((a, b) => a * b, 1)), shape]], (x) => reduce(x!, axis, keepDims), 1e-5);
+        expect(nativeKernelCalls(true)[name] ?? 0, `${name} [${shape}] axis ${JSON.stringify(axis)}`).toBe(native ? 1 : 0);
+      }
     }
   });
 

@@ -64,7 +64,7 @@ interface RawAddon {
   relu6OutputGrad(heap: ArrayBuffer, dy: number, y: number, dx: number, n: number): void;
   maxPool(heap: ArrayBuffer, x: number, y: number, p: number[]): void;
   maxPoolGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, p: number[]): void;
-  channelSum(heap: ArrayBuffer, x: number, out: number, rows: number, c: number): void;
+  channelSum(heap: ArrayBuffer, x: number, out: number, outer: number, rows: number, c: number, divisor: number): void;
   matmul(heap: ArrayBuffer, a: number, b: number, c: number, p: number[]): void;
   dropout(heap: ArrayBuffer, x: number, y: number, n: number, rate: number, seed: number): void;
   fakeQuantize(heap: ArrayBuffer, x: number, y: number, n: number, scale: number, zeroPoint: number, qmin: number, qmax: number): void;
@@ -154,8 +154,9 @@ export class NativeCall {
   maxPoolGrad(dy: TensorInfo, x: TensorInfo, dx: TensorInfo, p: PoolParams): void {
     addon!.maxPoolGrad(this.heap, this.at(dy), this.at(x), this.at(dx), poolArray(p));
   }
-  channelSum(x: TensorInfo, out: TensorInfo, rows: number, c: number): void {
-    addon!.channelSum(this.heap, this.at(x), this.at(out), rows, c);
+  /** out[o, c] = sum of x[o, r, c] over the rows, / divisor. */
+  channelSum(x: TensorInfo, out: TensorInfo, { outer, rows, c, divisor }: { outer: number; rows: number; c: number; divisor: number }): void {
+    addon!.channelSum(this.heap, this.at(x), this.at(out), outer, rows, c, divisor);
   }
   matmul(a: TensorInfo, b: TensorInfo, out: TensorInfo, p: MatMulParams): void {
     addon!.matmul(this.heap, this.at(a), this.at(b), this.at(out), matMulArray(p));

@@ -8,7 +8,7 @@
  *   small tensors): conv.ts (Conv2D, DepthwiseConv2dNative, their input and
  *   filter gradients), batch-norm.ts (FusedBatchNorm), pooling.ts (MaxPool,
  *   MaxPoolGrad), copies.ts (strided Slice, PadV2, Concat, SplitV), reductions.ts (Sum
- *   over all axes but the last, BatchMatMul), elementwise.ts (Add, Sub,
+ *   and Mean over a run of axes before the last, BatchMatMul), elementwise.ts (Add, Sub,
  *   Multiply, RealDiv, Minimum, Maximum with a per-channel operand or large
  *   same-shape ones);
  * - kernels of our own (kernel-names.ts), which have no fallback: ../fused-ops.ts checks
@@ -27,7 +27,7 @@ import { addRelu, fakeQuantize, gatedGrad, NATIVE_BINARY_KERNELS, nativeBinary }
 import * as names from "./kernel-names.js";
 import { nativeMaxPool, nativeMaxPoolGrad } from "./pooling.js";
 import { sgd } from "./optimizer.js";
-import { nativeBatchMatMul, nativeSum } from "./reductions.js";
+import { nativeBatchMatMul, nativeReduce } from "./reductions.js";
 
 export { FusedActivation, addonContract, convPrimitives, BinaryOp, CONV_PARAM_FIELDS, ConvDirection, MATMUL_PARAM_FIELDS, POOL_PARAM_FIELDS, type AddonContract } from "./addon.js";
 export { nativeAddonPath, nativeKernelCalls, nativeKernelsActive, nativeStatus, setNativeKernelsActive, type NativeStatus } from "./addon.js";
@@ -56,7 +56,8 @@ const WRAPPED: ReadonlyArray<[string, Wrap]> = [
   ["MaxPoolGrad", nativeMaxPoolGrad],
   ["Concat", nativeConcat],
   ["SplitV", nativeSplitV],
-  ["Sum", nativeSum],
+  ["Sum", nativeReduce("Sum")],
+  ["Mean", nativeReduce("Mean")],
   ["BatchMatMul", nativeBatchMatMul],
   ...Object.keys(NATIVE_BINARY_KERNELS).map((name): [string, Wrap] => [name, nativeBinary(name as keyof typeof NATIVE_BINARY_KERNELS)]),
 ];

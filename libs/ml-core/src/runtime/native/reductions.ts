@@ -1,4 +1,4 @@
-/** Sums over every axis but the last, and matrix products, on the addon's threads. */
+/** Sums and means over a run of axes before the last, and matrix products, on the addon's threads. */
 import { util, type BatchMatMulAttrs, type KernelFunc, type SumAttrs } from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { NativeCall, nativeKernelsActive, type KernelArgs } from "./addon.js";
@@ -8,22 +8,28 @@ import { MIN_ELEMENTWISE } from "./elementwise.js";
 const MIN_MATMUL_MACS = 1 << 20;
 
 /**
- * Sum over every axis but the last (a bias's or a per-channel scale's gradient)
- * of a float32 tensor, in one threaded pass accumulating in double; the wasm
- * Sum transposes first (~8 ms for [128, 32, 32, 64]). Anything else: the original.
+ * Sum or Mean of a float32 tensor over a run of axes before the last, in one threaded
+ * pass accumulating in double: over every axis but the last (a bias's or a per-channel
+ * scale's gradient) and over [1, 2] of NHWC (global average pooling). The wasm kernels
+ * transpose first (Sum ~8 ms for [128, 32, 32, 64], Mean 0.9 ms for [128, 8, 8, 64]).
+ * Anything else: the original.
  */
-export function nativeSum(original: KernelFunc): KernelFunc {
-  return (args: KernelArgs) => {
+export function nativeReduce(kind: "Sum" | "Mean"): (original: KernelFunc) => KernelFunc {
+  return (original) => (args: KernelArgs) => {
     const { x } = args.inputs;
     const { axis, keepDims } = args.attrs as unknown as SumAttrs;
-    const rank = x!.shape.length;
-    if (!nativeKernelsActive() || x!.dtype !== "float32" || rank < 2 || util.sizeFromShape(x!.shape) < MIN_ELEMENTWISE) return original(args);
-    const axes = [...new Set(util.parseAxisParam(axis, x!.shape))].sort((a, b) => a - b);
-    if (axes.length !== rank - 1 || axes.some((a, i) => a !== i)) return original(args);
-    const c = x!.shape[rank - 1]!;
-    const call = new NativeCall(args.backend as BackendWasm, "Sum");
-    const out = call.output(keepDims ? [...new Array<number>(rank - 1).fill(1), c] : [c]);
-    call.channelSum(x!, out, util.sizeFromShape(x!.shape) / c, c);
+    const shape = x!.shape;
+    const rank = shape.length;
+    if (!nativeKernelsActive() || x!.dtype !== "float32" || rank < 2 || util.sizeFromShape(shape) < MIN_ELEMENTWISE) return original(args);
+    const axes = [...new Set(util.parseAxisParam(axis, shape))].sort((a, b) => a - b);
+    const [first, last] = [axes[0]!, axes[axes.length - 1]!];
+    if (axes.length === 0 || last >= rank - 1 || axes.some((a, i) => a !== first + i)) return original(args);
+    const outer = util.sizeFromShape(shape.slice(0, first));
+    const rows = util.sizeFromShape(shape.slice(first, last + 1));
+    const c = util.sizeFromShape(shape.slice(last + 1));
+    const call = new NativeCall(args.backend as BackendWasm, kind);
+    const out = call.output(keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i)));
+    call.channelSum(x!, out, { outer, rows, c, divisor: kind === "Mean" ? rows : 1 });
     return out;
   };
 }

@@ -26,12 +26,12 @@ glibc's tunables set to keep freed memory (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_T
 MALLOC_TOP_PAD_; the effect PyTorch's CPU tuning guide gets from jemalloc or tcmalloc),
 which makes it faster and steady; --system-malloc keeps glibc's defaults.
 
-train/eval: one warm-up call, then best of `repeats` timed calls. pgd10: warm-up with a
-PGD-`pgd_warmup_steps` call on the same batch (same kernels and shapes), then best of
-`repeats` PGD-10 calls. gap: one timed call (ml.ts times it once too).
+train/eval: `warmups` warm-up calls, then best of `repeats` timed calls. pgd10: `warmups`
+warm-up PGD-`pgd_warmup_steps` calls on the same batch (same kernels and shapes), then best
+of `repeats` PGD-10 calls. gap: one timed call (ml.ts times it once too).
 
 usage: bench_reference.py --arch resnet20 [--batch 128] [--repeats 3] [--gap-inputs 1000]
-                          [--eval-batches 4] [--pgd-warmup-steps 1] [--threads 2] [--out FILE]
+                          [--eval-batches 4] [--pgd-warmup-steps 1] [--warmups 1] [--threads 2] [--out FILE]
                           [--system-malloc]
 Prints the result as JSON on stdout (and writes it to --out when given).
 """
@@ -98,8 +98,9 @@ def kept_prunable_count(total, prunable, compression):
     return min(math.floor(total / compression + 0.5) - nonprunable, prunable)
 
 
-def best_of(repeats, images, run, warmup):
-    warmup()
+def best_of(repeats, images, run, warmup, warmups):
+    for _ in range(warmups):
+        warmup()
     seconds = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -136,6 +137,7 @@ def main():
     parser.add_argument("--gap-inputs", type=int, default=1000)
     parser.add_argument("--eval-batches", type=int, default=4)
     parser.add_argument("--pgd-warmup-steps", type=int, default=1)
+    parser.add_argument("--warmups", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out")
@@ -190,7 +192,7 @@ def main():
         loss.item()
         correct.item()
 
-    train = best_of(args.repeats, batch, train_step, train_step)
+    train = best_of(args.repeats, batch, train_step, train_step, args.warmups)
 
     # Evaluation.
     xe, ye = data(batch * args.eval_batches)
@@ -203,12 +205,12 @@ def main():
                 logits.argmax(1).numpy().copy()
                 F.cross_entropy(logits, ye[i:i + batch], reduction="sum").item()
 
-    evaluation = best_of(args.repeats, xe.shape[0], evaluate, evaluate)
+    evaluation = best_of(args.repeats, xe.shape[0], evaluate, evaluate, args.warmups)
 
     # PGD-10 on one batch.
     xa, ya = data(batch)
     pgd = best_of(args.repeats, batch, lambda: pgd_attack(model, xa, ya, 10, gen),
-                  lambda: pgd_attack(model, xa, ya, args.pgd_warmup_steps, gen))
+                  lambda: pgd_attack(model, xa, ya, args.pgd_warmup_steps, gen), args.warmups)
 
     # GAP scoring over an adversarial set (made untimed with 1-step PGD, as ml.ts does).
     xg, yg = data(args.gap_inputs)
@@ -246,6 +248,7 @@ def main():
         "repeats": args.repeats,
         "evalImages": batch * args.eval_batches,
         "pgdWarmupSteps": args.pgd_warmup_steps,
+        "warmups": args.warmups,
         "parameters": parameters,
         "prunableParameters": prunable_count,
         "backend": {

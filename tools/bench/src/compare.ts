@@ -1,5 +1,5 @@
 // nx run bench:compare [--arch resnet20,vgg_bn_drop,googlenet,mobilenet_v2] [--batch 128] [--rounds N]
-//                      [--repeats N] [--gap-inputs N] [--eval-batches N] [--pgd-warmup-steps N]
+//                      [--repeats N] [--warmups N] [--gap-inputs N] [--eval-batches N] [--pgd-warmup-steps N]
 //                      [--threads 2] [--no-pytorch] [--wait-quiet 60] [--retry-noisy 1]
 // For each architecture, runs our benchmark (src/ml.ts) in a child process and the PyTorch
 // reference (tools/pytorch/bench_reference.py) on identical shapes and parameters, one
@@ -28,18 +28,23 @@ interface Settings {
   gapInputs: number;
   evalBatches: number;
   pgdWarmupSteps: number;
+  /** Warm-up calls before the timed repeats of training, evaluation and PGD-10. */
+  warmups: number;
 }
 /**
  * Per-architecture defaults, chosen so that a full four-architecture run takes about
- * 15 minutes on a 2-core machine. ResNet20 gets the full settings; the others run one
- * timed repeat fewer and score GAP over 256 inputs (2 batches of 128) instead of 1000,
- * because a PGD-10 batch of 128 takes ~15-40 s each on our wasm path for them.
+ * 15 minutes on a 2-core machine. ResNet20 gets the full settings; the others run fewer
+ * timed repeats after one warm-up call, not three, and score GAP over 256 inputs (2
+ * batches of 128) instead of 1000, because a PGD-10 batch of 128 takes ~15-40 s each on
+ * our wasm path for them. ResNet20's three warm-up calls: in three fresh processes, the
+ * two training steps after a single warm-up call took 146-185 ms, the eight after them
+ * 129-161 ms.
  */
 const PRESETS: Record<(typeof ARCHS)[number], Settings> = {
-  resnet20: { batch: 128, repeats: 5, gapInputs: 1000, evalBatches: 4, pgdWarmupSteps: 1 },
-  vgg_bn_drop: { batch: 128, repeats: 2, gapInputs: 256, evalBatches: 4, pgdWarmupSteps: 1 },
-  googlenet: { batch: 128, repeats: 2, gapInputs: 256, evalBatches: 4, pgdWarmupSteps: 1 },
-  mobilenet_v2: { batch: 128, repeats: 2, gapInputs: 256, evalBatches: 4, pgdWarmupSteps: 1 },
+  resnet20: { batch: 128, repeats: 5, gapInputs: 1000, evalBatches: 4, pgdWarmupSteps: 1, warmups: 3 },
+  vgg_bn_drop: { batch: 128, repeats: 2, gapInputs: 256, evalBatches: 4, pgdWarmupSteps: 1, warmups: 1 },
+  googlenet: { batch: 128, repeats: 2, gapInputs: 256, evalBatches: 4, pgdWarmupSteps: 1, warmups: 1 },
+  mobilenet_v2: { batch: 128, repeats: 2, gapInputs: 256, evalBatches: 4, pgdWarmupSteps: 1, warmups: 1 },
 };
 
 const { values: args } = parseArgs({
@@ -47,6 +52,7 @@ const { values: args } = parseArgs({
     arch: { type: "string", default: ARCHS.join(",") },
     batch: { type: "string" },
     repeats: { type: "string" },
+    warmups: { type: "string" },
     "gap-inputs": { type: "string" },
     "eval-batches": { type: "string" },
     "pgd-warmup-steps": { type: "string" },
@@ -79,6 +85,7 @@ const overrides: Partial<Settings> = {};
 for (const [flag, key] of [
   ["batch", "batch"],
   ["repeats", "repeats"],
+  ["warmups", "warmups"],
   ["gap-inputs", "gapInputs"],
   ["eval-batches", "evalBatches"],
   ["pgd-warmup-steps", "pgdWarmupSteps"],
@@ -161,7 +168,8 @@ interface SideResult {
   trainStep: Throughput;
   evaluation: Throughput;
   pgd10: Throughput;
-  gapScoring: { inputs: number; seconds: number; kept: number; tensors?: { before: number; after: number } };
+  /** secondsPerAttempt: every run's timing when runs were combined (combine). */
+  gapScoring: { inputs: number; seconds: number; kept: number; secondsPerAttempt?: number[]; tensors?: { before: number; after: number } };
   peakRssBytes: number;
   cpuSeconds: number;
   backend: Record<string, unknown> & { name: string };
@@ -196,13 +204,34 @@ function gflops(side: SideResult | null | undefined) {
   };
 }
 
+/** The median of some numbers (the mean of the middle two for an even count), null for none. */
+function median(numbers: readonly number[]): number | null {
+  const values = [...numbers].sort((a, b) => a - b);
+  if (values.length === 0) return null;
+  const middle = values.length / 2;
+  return values.length % 2 ? values[Math.floor(middle)]! : (values[middle - 1]! + values[middle]!) / 2;
+}
+
 /** The median of a round's ratios and the worst (smallest, or largest for memory) of them. */
 function spread(rounds: readonly Ratios[], key: keyof Ratios) {
   const values = rounds.map((r) => r[key]).filter((v): v is number => v !== null).sort((a, b) => a - b);
   if (values.length === 0) return { median: null, worst: null };
-  const middle = values.length / 2;
-  const median = values.length % 2 ? values[Math.floor(middle)]! : (values[middle - 1]! + values[middle]!) / 2;
-  return { median, worst: key === "peakRss" ? values.at(-1)! : values[0]! };
+  return { median: median(values), worst: key === "peakRss" ? values.at(-1)! : values[0]! };
+}
+
+/**
+ * The typical rather than the best: PyTorch's median timed repeat / ours, every round's
+ * repeats pooled (GAP scoring: its one timing per round). Both sides time the same
+ * images per repeat. A side whose repeats spread widely gains more from best-of-N.
+ */
+function medianRepeatRatios(ours: SideResult | null, torch: SideResult | null): Omit<Ratios, "peakRss"> {
+  const r = (key: "trainStep" | "evaluation" | "pgd10") => {
+    const [a, b] = [median(ours?.[key].seconds ?? []), median(torch?.[key].seconds ?? [])];
+    return a !== null && b !== null && a > 0 ? b / a : null;
+  };
+  const gap = (side: SideResult | null) => median(side ? (side.gapScoring.secondsPerAttempt ?? [side.gapScoring.seconds]) : []);
+  const [a, b] = [gap(ours), gap(torch)];
+  return { trainStep: r("trainStep"), evaluation: r("evaluation"), pgd10: r("pgd10"), gapScoring: a !== null && b !== null && a > 0 ? b / a : null };
 }
 interface RunRecord {
   command: string[];
@@ -294,7 +323,7 @@ function combine(runs: RunRecord[]): RunRecord {
     trainStep: fastest("trainStep"),
     evaluation: fastest("evaluation"),
     pgd10: fastest("pgd10"),
-    gapScoring: { ...gap, secondsPerAttempt: results.map((r) => r.gapScoring.seconds) } as SideResult["gapScoring"],
+    gapScoring: { ...gap, secondsPerAttempt: results.flatMap((r) => r.gapScoring.secondsPerAttempt ?? [r.gapScoring.seconds]) },
     peakRssBytes: Math.max(...results.map((r) => r.peakRssBytes)),
     referenceGflops: Math.max(...results.map((r) => r.referenceGflops ?? 0)) || undefined,
     tensorLeak: Math.max(...results.map((r) => r.tensorLeak ?? 0)),
@@ -307,6 +336,7 @@ function sideArgs(s: Settings): string[] {
   return [
     `--batch=${s.batch}`,
     `--repeats=${s.repeats}`,
+    `--warmups=${s.warmups}`,
     `--gap-inputs=${s.gapInputs}`,
     `--eval-batches=${s.evalBatches}`,
     `--pgd-warmup-steps=${s.pgdWarmupSteps}`,
@@ -383,23 +413,24 @@ function markdown(report: Report): string {
     const s = a.settings;
     lines.push(`## ${a.architecture}`, "");
     lines.push(
-      `batch ${s.batch}, ${s.rounds} round(s) of alternating runs (ours, PyTorch), best of ${s.repeats} per run after a warm-up, eval over ${s.batch * s.evalBatches} images, PGD warm-up ${s.pgdWarmupSteps} step(s), GAP scoring over ${s.gapInputs} inputs (one timed run), PyTorch threads ${s.threads}` +
+      `batch ${s.batch}, ${s.rounds} round(s) of alternating runs (ours, PyTorch), best of ${s.repeats} per run after ${s.warmups} warm-up call(s), eval over ${s.batch * s.evalBatches} images, PGD warm-up ${s.pgdWarmupSteps} step(s), GAP scoring over ${s.gapInputs} inputs (one timed run), PyTorch threads ${s.threads}` +
         (o ? `, ${o.parameters.toLocaleString("en-US")} parameters` : ""),
       "",
     );
     // The same multiply-add count for both sides: the models are the same.
     const [og, tg] = [gflops(o), gflops(t && { ...t, forwardMultiplyAdds: o?.forwardMultiplyAdds })];
+    const typical = medianRepeatRatios(o ?? null, t);
     const ratioCells = (key: keyof Ratios) => {
-      const { median, worst } = spread(a.roundRatios, key);
-      return `${fmtRatio(a.ratios[key])} | ${fmtRatio(median)} | ${fmtRatio(worst)}`;
+      const { median: mid, worst } = spread(a.roundRatios, key);
+      return `${fmtRatio(a.ratios[key])} | ${fmtRatio(mid)} | ${fmtRatio(worst)} | ${key === "peakRss" ? "" : fmtRatio(typical[key])}`;
     };
     const gflopCells = (key: keyof typeof FORWARDS_PER_IMAGE) => `${fmt(og?.[key])} | ${fmt(tg?.[key])}`;
-    lines.push("| metric | ours | PyTorch | ratio, best vs best | median round | worst round | ours GFLOP/s | PyTorch GFLOP/s |", "|---|---:|---:|---:|---:|---:|---:|---:|");
+    lines.push("| metric | ours | PyTorch | ratio, best vs best | median round | worst round | median repeat | ours GFLOP/s | PyTorch GFLOP/s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     lines.push(`| training step (img/s) | ${fmt(o?.trainStep.imagesPerSecond)} | ${fmt(t?.trainStep.imagesPerSecond)} | ${ratioCells("trainStep")} | ${gflopCells("trainStep")} |`);
     lines.push(`| evaluation (img/s) | ${fmt(o?.evaluation.imagesPerSecond)} | ${fmt(t?.evaluation.imagesPerSecond)} | ${ratioCells("evaluation")} | ${gflopCells("evaluation")} |`);
     lines.push(`| PGD-10 (img/s) | ${fmt(o?.pgd10.imagesPerSecond, 2)} | ${fmt(t?.pgd10.imagesPerSecond, 2)} | ${ratioCells("pgd10")} | ${gflopCells("pgd10")} |`);
     lines.push(`| GAP scoring, ${s.gapInputs} inputs (s) | ${fmt(o?.gapScoring.seconds, 2)} | ${fmt(t?.gapScoring.seconds, 2)} | ${ratioCells("gapScoring")} | ${gflopCells("gapScoring")} |`);
-    lines.push(`| reference: one 3×3 convolution, 64 → 64 channels over 8×8, batch 128 (GFLOP/s) | | | | | | ${fmt(o?.referenceGflops)} | ${fmt(t?.referenceGflops)} |`);
+    lines.push(`| reference: one 3×3 convolution, 64 → 64 channels over 8×8, batch 128 (GFLOP/s) | | | | | | | ${fmt(o?.referenceGflops)} | ${fmt(t?.referenceGflops)} |`);
     lines.push(`| peak RSS (MiB) | ${fmt(mib(o?.peakRssBytes), 0)} | ${fmt(mib(t?.peakRssBytes), 0)} | ${ratioCells("peakRss")} | | |`);
     lines.push(`| CPU time / wall time of the run | ${o ? fmt(o.cpuSeconds / a.ours.wallSeconds, 2) : "–"} | ${t && a.pytorch ? fmt(t.cpuSeconds / a.pytorch.wallSeconds, 2) : "–"} | |`);
     const noise = (r: RunRecord | null) => (r ? `${fmt(r.otherCoresBusy, 2)}${r.noisy ? " ⚠ noisy" : ""} (${r.attempts} run${r.attempts > 1 ? "s" : ""})` : "–");
@@ -434,12 +465,12 @@ function markdown(report: Report): string {
     "- Data: synthetic 32×32×3 images in [0, 1], 10 classes; normalization is inside both models. One process per side and architecture, run one after the other (never two at once), so peak RSS is per run.",
     "- Training step: one SGD step on one batch (train-mode BatchNorm and dropout, mean cross-entropy, lr 0.01, momentum 0.9 Nesterov, weight decay 1e-4, no augmentation), loss and accuracy read back.",
     "- Evaluation: eval-mode forward, argmax and summed loss read back, over `evalBatches` batches.",
-    "- PGD-10: generateAdversarialSet on one batch: clean forward, random start, 10 signed-gradient steps of the summed loss w.r.t. the input (eps 8/255, step 2/255, eval-mode BatchNorm, clipped to [0, 1]), forward on the result. Warm-up is a PGD run with `pgdWarmupSteps` steps on the same batch: the same kernels on the same shapes, much cheaper than a full PGD-10 warm-up.",
+    "- PGD-10: generateAdversarialSet on one batch: clean forward, random start, 10 signed-gradient steps of the summed loss w.r.t. the input (eps 8/255, step 2/255, eval-mode BatchNorm, clipped to [0, 1]), forward on the result. Warm-up is `warmups` PGD runs with `pgdWarmupSteps` steps on the same batch: the same kernels on the same shapes, much cheaper than a full PGD-10 warm-up.",
     "- GAP scoring: prune(strategy gap, variant paper, global scope, compression 4) over an adversarial set made untimed by 1-step PGD: the gradient of the summed loss (eval-mode BatchNorm) w.r.t. the prunable parameters, batch by batch (batch size as above), summed, negated, then one global top-k threshold. Timed once, after the other workloads have warmed the same kernels up.",
     "- Rounds: per architecture, `rounds` pairs of runs (ResNet20 3, the others 1; `--rounds` overrides), ours first in even rounds and PyTorch first in odd ones, each run a fresh process. This VM's speed drifts by 20-30% over minutes; alternating puts both sides through the same slow and fast spells. Each side's figures are its best over its rounds; each round's own ratios are listed under the table to show the spread.",
-    `- Ratios: *best vs best* divides each side's best over its rounds; *median round* and *worst round* are the median and the lowest of the rounds' own ratios (for peak RSS the highest), so a lead that holds in every round shows in the worst one. GFLOP/s count 2 FLOPs per multiply-add of the model's convolutions and matrix products in one image's forward pass (counted from the kernels' shapes by forwardMultiplyAdds in ml-core), times forward passes' worth per image: training ${FORWARDS_PER_IMAGE.trainStep}, evaluation ${FORWARDS_PER_IMAGE.evaluation}, PGD-10 ${FORWARDS_PER_IMAGE.pgd10}, GAP scoring ${FORWARDS_PER_IMAGE.gapScoring}; PyTorch's use the same count. The reference row is each side's own rate on one convolution alone: 3×3, 64 channels into 64 over 8×8 pixels at batch 128 (ResNet20's last stage, its fastest shape; PyTorch runs it by oneDNN's direct algorithm, ours by Winograd, which needs fewer multiplications than the count: its figure, like every workload's with 3×3 convs over 64 or more channels, is an effective rate), measured first in the same process, best of 10, best over its rounds. It stands for what this machine's cores give a convolution when nothing else runs: the workloads' distance from it is the layers' less favourable shapes, batch norm, activations and the rest of the step. (Large matrix products are no better a limit here: Debian's PyTorch runs torch.mm at about 7 GFLOP/s, outside oneDNN.)`,
-    "- Throughputs are the best of `repeats` timed runs after the warm-up. Peak RSS is the process's maxRSS (getrusage). Live tensor counts come from tf.memory().numTensors (PyTorch frees tensors by reference counting and has no such count).",
-    `- Sizes: ResNet20 runs the full settings (5 repeats, GAP over 1000 inputs); vgg_bn_drop, googlenet and mobilenet_v2 run 2 repeats and GAP over 256 inputs, so that all four finish in about 15 minutes (their PGD-10 batches take tens of seconds on our side). Command-line flags override these for every architecture.`,
+    `- Ratios: *best vs best* divides each side's best over its rounds; *median round* and *worst round* are the median and the lowest of the rounds' own ratios (for peak RSS the highest), so a lead that holds in every round shows in the worst one; *median repeat* divides PyTorch's median timed repeat by ours, all rounds' repeats pooled (GAP scoring: its one timing per round): the typical step rather than the best, which favours the side whose timings spread more. GFLOP/s count 2 FLOPs per multiply-add of the model's convolutions and matrix products in one image's forward pass (counted from the kernels' shapes by forwardMultiplyAdds in ml-core), times forward passes' worth per image: training ${FORWARDS_PER_IMAGE.trainStep}, evaluation ${FORWARDS_PER_IMAGE.evaluation}, PGD-10 ${FORWARDS_PER_IMAGE.pgd10}, GAP scoring ${FORWARDS_PER_IMAGE.gapScoring}; PyTorch's use the same count. The reference row is each side's own rate on one convolution alone: 3×3, 64 channels into 64 over 8×8 pixels at batch 128 (ResNet20's last stage, its fastest shape; PyTorch runs it by oneDNN's direct algorithm, ours by Winograd, which needs fewer multiplications than the count: its figure, like every workload's with 3×3 convs over 64 or more channels, is an effective rate), measured first in the same process, best of 10, best over its rounds. It stands for what this machine's cores give a convolution when nothing else runs: the workloads' distance from it is the layers' less favourable shapes, batch norm, activations and the rest of the step. (Large matrix products are no better a limit here: Debian's PyTorch runs torch.mm at about 7 GFLOP/s, outside oneDNN.)`,
+    "- Throughputs are the best of `repeats` timed runs after `warmups` warm-up calls (ResNet20 3, the others 1). Peak RSS is the process's maxRSS (getrusage). Live tensor counts come from tf.memory().numTensors (PyTorch frees tensors by reference counting and has no such count).",
+    `- Sizes: ResNet20 runs the full settings (3 warm-up calls, 5 repeats, GAP over 1000 inputs); vgg_bn_drop, googlenet and mobilenet_v2 run 1 warm-up call, 2 repeats and GAP over 256 inputs, so that all four finish in about 15 minutes (their PGD-10 batches take tens of seconds on our side). Command-line flags override these for every architecture.`,
     "- Noise: the machine is shared. *Other work on the CPU* is the machine's busy CPU time (/proc/stat) during the run minus the run's own CPU time, per second of wall time: near 0 means the run had the machine to itself; on 2 cores, 1 means half of it was taken by something else. Before each run the comparison waits (up to `--wait-quiet` seconds, default 60) for other work to drop below half a core; the table shows how busy the machine was just before the run and how long it waited. A run during which other work averaged more than half a core is marked noisy and repeated (up to `--retry-noisy` times, default 1); each workload then reports its best timing over the attempts (best of all their timed repeats, as within one run), peak RSS the largest, and the noise rows the quietest attempt. PyTorch's OpenMP threads slow down far more than proportionally when a core is taken away, so noisy PyTorch numbers understate it (and inflate the ratios). The load average includes our own runs (about 1 for a single-threaded process, about 2 for PyTorch with 2 threads).",
     "- PyTorch's memory: the reference re-executes itself with glibc's malloc tunables set to keep freed memory (shown on the PyTorch line above). With glibc's defaults every large tensor is unmapped when freed and page-faulted in again on the next step, which made its training step vary between 0.21 and 0.69 s on this machine; kept memory makes it both faster and steady (the effect PyTorch's CPU tuning guide gets from jemalloc or tcmalloc). Our wasm heap keeps its memory anyway. `bench_reference.py --system-malloc` measures the defaults.",
     "- Reference: the issue's one-off PyTorch 1.13 (2 threads) figures for ResNet20 at batch 128 were 217 img/s training, 39 img/s PGD-10, 2,600 img/s evaluation.",

@@ -1,14 +1,14 @@
 // nx run bench:ml -- [--arch resnet20] [--batch 128] [--repeats 3] [--gap-inputs 1000]
-//                    [--eval-batches 4] [--pgd-warmup-steps 1] [--out FILE]
+//                    [--eval-batches 4] [--pgd-warmup-steps 1] [--warmups 1] [--out FILE]
 // Times a training step, an evaluation pass, PGD-10 and GAP scoring on the chosen
 // backend (GAP_BACKEND) and writes img/s to bench-results/ml-<arch>-<backend>.json
 // (or --out). tools/pytorch/bench_reference.py does the same work in PyTorch;
 // src/compare.ts runs both and writes the ratios.
 //
-// train/eval: one warm-up call, then best of --repeats. PGD-10: warm-up with a
-// PGD-<pgd-warmup-steps> call on the same batch (the same kernels on the same
-// shapes, much cheaper than a PGD-10 warm-up on the big architectures), then best
-// of --repeats. GAP scoring: one timed prune() over --gap-inputs adversarial
+// train/eval: --warmups warm-up calls, then best of --repeats. PGD-10: --warmups
+// warm-up PGD-<pgd-warmup-steps> calls on the same batch (the same kernels on the
+// same shapes, much cheaper than a PGD-10 warm-up on the big architectures), then
+// best of --repeats. GAP scoring: one timed prune() over --gap-inputs adversarial
 // inputs (made untimed by 1-step PGD). Live tensor counts are recorded before and
 // after every workload: equal counts mean the workload leaked no tensors.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -27,6 +27,7 @@ const { values: args } = parseArgs({
     "gap-inputs": { type: "string", default: "1000" },
     "eval-batches": { type: "string", default: "4" },
     "pgd-warmup-steps": { type: "string", default: "1" },
+    warmups: { type: "string", default: "1" },
     out: { type: "string" },
   },
 });
@@ -42,6 +43,7 @@ const repeats = positive("repeats");
 const gapInputs = positive("gap-inputs");
 const evalBatches = positive("eval-batches");
 const pgdWarmupSteps = positive("pgd-warmup-steps");
+const warmups = positive("warmups");
 const loadAverageStart = loadavg();
 const backend = await initBackend();
 const config = { architecture, numClasses: 10, inputShape: { height: 32, width: 32, channels: 3 } };
@@ -59,9 +61,9 @@ async function counted<T>(work: () => Promise<T>): Promise<T & { tensors: Tensor
   return { ...result, tensors: { before, after: tf.memory().numTensors } };
 }
 
-/** Best of `repeats` timed runs after one warm-up, as images per second. */
+/** Best of `repeats` timed runs after `warmups` warm-up calls, as images per second. */
 async function throughput(images: number, run: () => Promise<unknown>, warmup: () => Promise<unknown> = run) {
-  await warmup();
+  for (let i = 0; i < warmups; i++) await warmup();
   const seconds: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const start = performance.now();
@@ -134,6 +136,7 @@ const result = {
   repeats,
   evalImages: evalSet.count,
   pgdWarmupSteps,
+  warmups,
   parameters: countParameters(model),
   /** Multiply-adds of one image's forward pass (convolutions and matrix products). */
   forwardMultiplyAdds: await forwardMultiplyAdds(model),

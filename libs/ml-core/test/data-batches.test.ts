@@ -15,8 +15,12 @@ const at = (a: Float32Array, y: number, x: number, c: number) => a[(y * W + x) *
 
 describe("iterateBatches", () => {
   it("yields data set order without shuffle, with a short last batch", () => {
-    const batches = [...iterateBatches(indexed(7), { batchSize: 3 })];
+    const ds = indexed(7);
+    const batches = [...iterateBatches(ds, { batchSize: 3 })];
     expect(batches.map((b) => Array.from(b.indices))).toEqual([[0, 1, 2], [3, 4, 5], [6]]);
+    // In order, a batch is a view of the data set's arrays: nothing is copied.
+    expect(batches.every((b) => b.images.buffer === ds.images.buffer && b.labels.buffer === ds.labels.buffer)).toBe(true);
+    expect(Array.from([...iterateBatches(ds, { batchSize: 3, startBatch: 2 })][0]!.images)).toEqual([6]);
     expect(batches.map((b) => b.count)).toEqual([3, 3, 1]);
     expect(Array.from(batches[1]!.images)).toEqual([3, 4, 5]);
     expect(Array.from(batches[1]!.labels)).toEqual([0, 1, 2]);
@@ -37,6 +41,7 @@ describe("iterateBatches", () => {
     expect(a).not.toEqual(Array.from({ length: 50 }, (_, i) => i));
     // Images and labels travel with their index.
     for (const b of iterateBatches(ds, { batchSize: 8, shuffle: true, seed: 1 })) {
+      expect(b.images.buffer).not.toBe(ds.images.buffer);
       expect(Array.from(b.images)).toEqual(Array.from(b.indices));
       expect(Array.from(b.labels)).toEqual(Array.from(b.indices, (i) => i % 3));
     }

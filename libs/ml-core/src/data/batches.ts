@@ -42,8 +42,19 @@ export function* iterateBatches(ds: Dataset, options: BatchOptions): Generator<B
   }
   const n = batchCount(ds.count, batchSize, dropLast);
   for (let b = startBatch; b < n; b++) {
-    yield gatherBatch(ds, order.slice(b * batchSize, Math.min(ds.count, (b + 1) * batchSize)));
+    const indices = order.slice(b * batchSize, Math.min(ds.count, (b + 1) * batchSize));
+    yield shuffle ? gatherBatch(ds, indices) : sliceBatch(ds, indices);
   }
+}
+
+/**
+ * Consecutive examples (indices ascending by one) as views of the data set's arrays, no
+ * copy: an evaluation of 1,000 images otherwise allocated and copied 12 MB per pass.
+ */
+function sliceBatch(ds: Dataset, indices: Int32Array): Batch {
+  const size = imageSize(ds);
+  const [start, end] = [indices[0] ?? 0, (indices[0] ?? 0) + indices.length];
+  return { images: ds.images.subarray(start * size, end * size), labels: ds.labels.subarray(start, end), count: indices.length, indices, height: ds.height, width: ds.width, channels: ds.channels };
 }
 
 export interface AugmentOptions {

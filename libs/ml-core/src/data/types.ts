@@ -13,7 +13,7 @@ export interface Dataset {
   classNames?: string[];
 }
 
-/** One mini-batch, same layout as Dataset.images. */
+/** One mini-batch, same layout as Dataset.images. Its arrays may be views of the data set's (in-order batches): read them, never write. */
 export interface Batch {
   images: Float32Array;
   labels: Int32Array;

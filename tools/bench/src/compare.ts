@@ -33,18 +33,18 @@ interface Settings {
 }
 /**
  * Per-architecture defaults, chosen so that a full four-architecture run takes about
- * 15 minutes on a 2-core machine. ResNet20 gets the full settings; the others run fewer
- * timed repeats after one warm-up call, not three, and score GAP over 256 inputs (2
- * batches of 128) instead of 1000, because a PGD-10 batch of 128 takes ~15-40 s each on
- * our wasm path for them. ResNet20's three warm-up calls: in three fresh processes, the
- * two training steps after a single warm-up call took 146-185 ms, the eight after them
- * 129-161 ms.
+ * 15 minutes on a 2-core machine. ResNet20 gets the full settings; the others run 2
+ * timed repeats, not 5, and score GAP over 256 inputs (2 batches of 128) instead of 1000,
+ * because a PGD-10 batch of 128 takes ~15-40 s each on our wasm path for them. Three
+ * warm-up calls, not one: after a single one, ResNet20's next two training steps took
+ * 146-185 ms and the eight after them 129-161 ms (three fresh processes), and GoogLeNet's
+ * first timed step 245-258 ms against 174-205 ms for its second (three rounds).
  */
 const PRESETS: Record<(typeof ARCHS)[number], Settings> = {
   resnet20: { batch: 128, repeats: 5, gapInputs: 1000, evalBatches: 4, pgdWarmupSteps: 1, warmups: 3 },
-  vgg_bn_drop: { batch: 128, repeats: 2, gapInputs: 256, evalBatches: 4, pgdWarmupSteps: 1, warmups: 1 },
-  googlenet: { batch: 128, repeats: 2, gapInputs: 256, evalBatches: 4, pgdWarmupSteps: 1, warmups: 1 },
-  mobilenet_v2: { batch: 128, repeats: 2, gapInputs: 256, evalBatches: 4, pgdWarmupSteps: 1, warmups: 1 },
+  vgg_bn_drop: { batch: 128, repeats: 2, gapInputs: 256, evalBatches: 4, pgdWarmupSteps: 1, warmups: 3 },
+  googlenet: { batch: 128, repeats: 2, gapInputs: 256, evalBatches: 4, pgdWarmupSteps: 1, warmups: 3 },
+  mobilenet_v2: { batch: 128, repeats: 2, gapInputs: 256, evalBatches: 4, pgdWarmupSteps: 1, warmups: 3 },
 };
 
 const { values: args } = parseArgs({
@@ -469,8 +469,8 @@ function markdown(report: Report): string {
     "- GAP scoring: prune(strategy gap, variant paper, global scope, compression 4) over an adversarial set made untimed by 1-step PGD: the gradient of the summed loss (eval-mode BatchNorm) w.r.t. the prunable parameters, batch by batch (batch size as above), summed, negated, then one global top-k threshold. Timed once, after the other workloads have warmed the same kernels up.",
     "- Rounds: per architecture, `rounds` pairs of runs (ResNet20 3, the others 1; `--rounds` overrides), ours first in even rounds and PyTorch first in odd ones, each run a fresh process. This VM's speed drifts by 20-30% over minutes; alternating puts both sides through the same slow and fast spells. Each side's figures are its best over its rounds; each round's own ratios are listed under the table to show the spread.",
     `- Ratios: *best vs best* divides each side's best over its rounds; *median round* and *worst round* are the median and the lowest of the rounds' own ratios (for peak RSS the highest), so a lead that holds in every round shows in the worst one; *median repeat* divides PyTorch's median timed repeat by ours, all rounds' repeats pooled (GAP scoring: its one timing per round): the typical step rather than the best, which favours the side whose timings spread more. GFLOP/s count 2 FLOPs per multiply-add of the model's convolutions and matrix products in one image's forward pass (counted from the kernels' shapes by forwardMultiplyAdds in ml-core), times forward passes' worth per image: training ${FORWARDS_PER_IMAGE.trainStep}, evaluation ${FORWARDS_PER_IMAGE.evaluation}, PGD-10 ${FORWARDS_PER_IMAGE.pgd10}, GAP scoring ${FORWARDS_PER_IMAGE.gapScoring}; PyTorch's use the same count. The reference row is each side's own rate on one convolution alone: 3×3, 64 channels into 64 over 8×8 pixels at batch 128 (ResNet20's last stage, its fastest shape; PyTorch runs it by oneDNN's direct algorithm, ours by Winograd, which needs fewer multiplications than the count: its figure, like every workload's with 3×3 convs over 64 or more channels, is an effective rate), measured first in the same process, best of 10, best over its rounds. It stands for what this machine's cores give a convolution when nothing else runs: the workloads' distance from it is the layers' less favourable shapes, batch norm, activations and the rest of the step. (Large matrix products are no better a limit here: Debian's PyTorch runs torch.mm at about 7 GFLOP/s, outside oneDNN.)`,
-    "- Throughputs are the best of `repeats` timed runs after `warmups` warm-up calls (ResNet20 3, the others 1). Peak RSS is the process's maxRSS (getrusage). Live tensor counts come from tf.memory().numTensors (PyTorch frees tensors by reference counting and has no such count).",
-    `- Sizes: ResNet20 runs the full settings (3 warm-up calls, 5 repeats, GAP over 1000 inputs); vgg_bn_drop, googlenet and mobilenet_v2 run 1 warm-up call, 2 repeats and GAP over 256 inputs, so that all four finish in about 15 minutes (their PGD-10 batches take tens of seconds on our side). Command-line flags override these for every architecture.`,
+    "- Throughputs are the best of `repeats` timed runs after `warmups` warm-up calls (3). Peak RSS is the process's maxRSS (getrusage). Live tensor counts come from tf.memory().numTensors (PyTorch frees tensors by reference counting and has no such count).",
+    `- Sizes: ResNet20 runs the full settings (5 repeats, GAP over 1000 inputs); vgg_bn_drop, googlenet and mobilenet_v2 run 2 repeats and GAP over 256 inputs, so that all four finish in about 15 minutes (their PGD-10 batches take tens of seconds on our side). Command-line flags override these for every architecture.`,
     "- Noise: the machine is shared. *Other work on the CPU* is the machine's busy CPU time (/proc/stat) during the run minus the run's own CPU time, per second of wall time: near 0 means the run had the machine to itself; on 2 cores, 1 means half of it was taken by something else. Before each run the comparison waits (up to `--wait-quiet` seconds, default 60) for other work to drop below half a core; the table shows how busy the machine was just before the run and how long it waited. A run during which other work averaged more than half a core is marked noisy and repeated (up to `--retry-noisy` times, default 1); each workload then reports its best timing over the attempts (best of all their timed repeats, as within one run), peak RSS the largest, and the noise rows the quietest attempt. PyTorch's OpenMP threads slow down far more than proportionally when a core is taken away, so noisy PyTorch numbers understate it (and inflate the ratios). The load average includes our own runs (about 1 for a single-threaded process, about 2 for PyTorch with 2 threads).",
     "- PyTorch's memory: the reference re-executes itself with glibc's malloc tunables set to keep freed memory (shown on the PyTorch line above). With glibc's defaults every large tensor is unmapped when freed and page-faulted in again on the next step, which made its training step vary between 0.21 and 0.69 s on this machine; kept memory makes it both faster and steady (the effect PyTorch's CPU tuning guide gets from jemalloc or tcmalloc). Our wasm heap keeps its memory anyway. `bench_reference.py --system-malloc` measures the defaults.",
     "- Reference: the issue's one-off PyTorch 1.13 (2 threads) figures for ResNet20 at batch 128 were 217 img/s training, 39 img/s PGD-10, 2,600 img/s evaluation.",

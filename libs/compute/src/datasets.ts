@@ -118,7 +118,7 @@ export async function loadDataset(ref: DatasetRef | undefined, field: string, so
 /**
  * Recent subsets stay in memory too, up to SUBSET_CACHE_BYTES of pixels (oldest out
  * first): an experiment's evaluations all draw the same test subset, and copying it
- * per job (12 MB for 1,000 CIFAR images) was most of what a job allocated.
+ * per job (12 MB for 1,000 CIFAR images) allocated more than the job's weights and masks.
  */
 const SUBSET_CACHE_BYTES = 256 * 2 ** 20;
 const subsets = new Map<string, Dataset>();

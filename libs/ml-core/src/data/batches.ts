@@ -53,7 +53,8 @@ export function* iterateBatches(ds: Dataset, options: BatchOptions): Generator<B
  */
 function sliceBatch(ds: Dataset, indices: Int32Array): Batch {
   const size = imageSize(ds);
-  const [start, end] = [indices[0] ?? 0, (indices[0] ?? 0) + indices.length];
+  const start = indices[0] ?? 0;
+  const end = start + indices.length;
   return { images: ds.images.subarray(start * size, end * size), labels: ds.labels.subarray(start, end), count: indices.length, indices, height: ds.height, width: ds.width, channels: ds.channels };
 }
 

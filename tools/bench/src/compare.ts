@@ -225,13 +225,9 @@ function spread(rounds: readonly Ratios[], key: keyof Ratios) {
  * images per repeat. A side whose repeats spread widely gains more from best-of-N.
  */
 function medianRepeatRatios(ours: SideResult | null, torch: SideResult | null): Omit<Ratios, "peakRss"> {
-  const r = (key: "trainStep" | "evaluation" | "pgd10") => {
-    const [a, b] = [median(ours?.[key].seconds ?? []), median(torch?.[key].seconds ?? [])];
-    return a !== null && b !== null && a > 0 ? b / a : null;
-  };
+  const repeats = (key: "trainStep" | "evaluation" | "pgd10") => ratio(median(torch?.[key].seconds ?? []), median(ours?.[key].seconds ?? []));
   const gap = (side: SideResult | null) => median(side ? (side.gapScoring.secondsPerAttempt ?? [side.gapScoring.seconds]) : []);
-  const [a, b] = [gap(ours), gap(torch)];
-  return { trainStep: r("trainStep"), evaluation: r("evaluation"), pgd10: r("pgd10"), gapScoring: a !== null && b !== null && a > 0 ? b / a : null };
+  return { trainStep: repeats("trainStep"), evaluation: repeats("evaluation"), pgd10: repeats("pgd10"), gapScoring: ratio(gap(torch), gap(ours)) };
 }
 interface RunRecord {
   command: string[];
@@ -354,14 +350,18 @@ interface Ratios {
   /** Our peak RSS / PyTorch's: > 1 means we use more memory. */
   peakRss: number | null;
 }
+/** a / b, or null when either is missing or b is not positive. */
+function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
+  return a != null && b != null && b > 0 ? a / b : null;
+}
+
 function ratios(ours: SideResult | null, torch: SideResult | null): Ratios {
-  const r = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? a / b : null);
   return {
-    trainStep: r(ours?.trainStep.imagesPerSecond, torch?.trainStep.imagesPerSecond),
-    evaluation: r(ours?.evaluation.imagesPerSecond, torch?.evaluation.imagesPerSecond),
-    pgd10: r(ours?.pgd10.imagesPerSecond, torch?.pgd10.imagesPerSecond),
-    gapScoring: r(torch?.gapScoring.seconds, ours?.gapScoring.seconds),
-    peakRss: r(ours?.peakRssBytes, torch?.peakRssBytes),
+    trainStep: ratio(ours?.trainStep.imagesPerSecond, torch?.trainStep.imagesPerSecond),
+    evaluation: ratio(ours?.evaluation.imagesPerSecond, torch?.evaluation.imagesPerSecond),
+    pgd10: ratio(ours?.pgd10.imagesPerSecond, torch?.pgd10.imagesPerSecond),
+    gapScoring: ratio(torch?.gapScoring.seconds, ours?.gapScoring.seconds),
+    peakRss: ratio(ours?.peakRssBytes, torch?.peakRssBytes),
   };
 }
 

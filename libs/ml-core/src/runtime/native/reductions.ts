@@ -22,8 +22,9 @@ export function nativeReduce(kind: "Sum" | "Mean"): (original: KernelFunc) => Ke
     const rank = shape.length;
     if (!nativeKernelsActive() || x!.dtype !== "float32" || rank < 2 || util.sizeFromShape(shape) < MIN_ELEMENTWISE) return original(args);
     const axes = [...new Set(util.parseAxisParam(axis, shape))].sort((a, b) => a - b);
+    if (axes.length === 0) return original(args);
     const [first, last] = [axes[0]!, axes[axes.length - 1]!];
-    if (axes.length === 0 || last >= rank - 1 || axes.some((a, i) => a !== first + i)) return original(args);
+    if (last >= rank - 1 || axes.some((a, i) => a !== first + i)) return original(args);
     const outer = util.sizeFromShape(shape.slice(0, first));
     const rows = util.sizeFromShape(shape.slice(first, last + 1));
     const c = util.sizeFromShape(shape.slice(last + 1));

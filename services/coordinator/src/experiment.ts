@@ -117,11 +117,16 @@ export class Experiment {
   private async run(): Promise<void> {
     this.state = RunState.RUNNING;
     this.emit("", RunState.RUNNING, { message: `${this.steps.length} steps` });
+    // A step holds one of `concurrency` slots while its service computes; writing its
+    // record afterwards does not (see runStep), so `running` can outnumber the slots.
     const running = new Map<string, Promise<void>>();
+    let computing = 0;
+    let slotFreed = () => {};
     const runningPerService = new Map<string, number>();
     const count = (step: Step, change: number) => {
       const service = STEP_KINDS[step.kind].service;
       runningPerService.set(service, (runningPerService.get(service) ?? 0) + change);
+      computing += change;
     };
     const chains = chainLengths(this.steps);
     let pending = [...this.steps];
@@ -131,14 +136,21 @@ export class Experiment {
         // In graph order, so a failure reaches every step after it in one pass.
         for (const step of pending) if (step.deps.some((d) => failed.has(d))) failed.add(step.id);
         pending = pending.filter((step) => !failed.has(step.id));
-        while (running.size < this.deps.concurrency) {
+        while (computing < this.deps.concurrency) {
           const step = nextStep(pending.filter((s) => s.deps.every((d) => this.isAvailable(d))), runningPerService, chains);
           if (!step) break;
           pending = pending.filter((s) => s !== step);
           count(step, 1);
+          let holdsSlot = true;
+          const freeSlot = () => {
+            if (!holdsSlot) return;
+            holdsSlot = false;
+            count(step, -1);
+            slotFreed();
+          };
           running.set(
             step.id,
-            this.runStep(step)
+            this.runStep(step, freeSlot)
               .catch((error: Error) => {
                 failed.add(step.id);
                 const cancelled = this.controller.signal.aborted;
@@ -148,13 +160,13 @@ export class Experiment {
               })
               .finally(() => {
                 running.delete(step.id);
-                count(step, -1);
+                freeSlot();
               }),
           );
         }
       }
       if (running.size === 0) break;
-      await Promise.race(running.values());
+      await Promise.race([...running.values(), new Promise<void>((resolve) => (slotFreed = resolve))]);
       this.persistSoon();
     }
     // SUCCEEDED only when every step of the graph succeeded or was cached, whatever else happened.
@@ -188,7 +200,8 @@ export class Experiment {
     })();
   }
 
-  private async runStep(step: Step): Promise<void> {
+  /** Runs one step; `freeSlot` when its service has answered, before its record is written. */
+  private async runStep(step: Step, freeSlot: () => void): Promise<void> {
     const kind = STEP_KINDS[step.kind];
     const request = create(kind.request as DescMessage, step.request(this.outputs) as never);
     const hash = sha256(toBinary(kind.request as DescMessage, request));
@@ -216,6 +229,9 @@ export class Experiment {
         }),
       () => heard,
     );
+    // The record is the step's cache entry, not compute: the next step need not wait for it
+    // (a few ms a step on a local disk, more on a remote store). Dependents still do.
+    freeSlot();
     const json = JSON.stringify(toJson(kind.result as DescMessage, result as never));
     await this.deps.store.put(cacheKey, new TextEncoder().encode(json), { contentType: "application/json" });
     this.outputs.set(step.id, output);

@@ -64,3 +64,47 @@ it("dispatches steps while the state is being written, writes one at a time and 
   expect(written.length).toBeLessThan(STEPS);
   expect(written.at(-1)).toEqual({ done: STEPS, state: RunState.SUCCEEDED });
 });
+
+it("starts the next step while a finished step's record is written; its dependents wait for the record", async () => {
+  const RECORD_MS = 500;
+  const local = createArtifactStore({ GAP_STORE_DIR: join(dir, "records") });
+  // Step records (steps/...) take RECORD_MS to write; everything else as the store does.
+  const store = new Proxy(local, {
+    get(target, property, receiver) {
+      if (property !== "put") return Reflect.get(target, property, receiver);
+      return async (...args: Parameters<typeof local.put>) => {
+        if (args[0].startsWith("steps/")) await sleep(RECORD_MS);
+        return target.put(...args);
+      };
+    },
+  });
+  // a and b are independent; c needs a. With one slot, a starts first (the longer chain).
+  const step = (name: string, deps: string[], batchSize: number): Step<"evaluate"> => ({ id: `m/${name}`, kind: "evaluate", deps, request: () => ({ batchSize }), fills: [] });
+  const steps = [step("a", [], 1), step("b", [], 2), step("c", ["m/a"], 3)];
+  const called = new Map<number, number>();
+  let aAnswered = 0;
+  const call: StepCaller = async (_kind, request) => {
+    const batchSize = (request as { batchSize: number }).batchSize;
+    called.set(batchSize, performance.now());
+    await sleep(5);
+    if (batchSize === 1) aAnswered = performance.now();
+    const result = create(EvaluationResultSchema, { correct: 1n, total: 2n });
+    return { output: toOutput("evaluate", result), result };
+  };
+  const experiment = new Experiment("records", create(ExperimentSpecSchema, {}), steps as unknown as Step[], {
+    store,
+    call,
+    concurrency: 1,
+    retry: { budgetMs: 1000, initialDelayMs: 1, maxDelayMs: 1 },
+    log: createLogger({}, "error"),
+  });
+  await experiment.start();
+
+  expect(experiment.state).toBe(RunState.SUCCEEDED);
+  expect([...called.keys()]).toEqual([1, 2, 3]);
+  // b did not wait for a's record; c, which reads a's output, did.
+  expect(called.get(2)! - aAnswered).toBeLessThan(RECORD_MS / 2);
+  expect(called.get(3)! - aAnswered).toBeGreaterThanOrEqual(RECORD_MS - 5);
+  // Every step's record was written before the experiment finished.
+  expect((await local.list("steps/")).filter((k) => k.endsWith(".json"))).toHaveLength(3);
+});

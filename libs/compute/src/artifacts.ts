@@ -18,6 +18,7 @@ import {
 } from "@gap/ml-core";
 import { decodeAdversarialSet, type AdversarialSet } from "@gap/algorithms";
 import { isSet } from "./store.js";
+import { RecentByBytes } from "./recent.js";
 
 
 /** A ref's kind must be what the field holds; UNSPECIFIED (a bare key) is accepted. */
@@ -34,20 +35,26 @@ export function requiredRef(ref: ArtifactRef | undefined, field: string, kind: A
   return ref;
 }
 
-/**
- * Reads an artifact a request names. The store verifies the bytes against the
- * sha256 it recorded, and against the ref's sha256 (and size, when not 0) when
- * the ref gives them; a missing object fails with NOT_FOUND.
- */
-export async function readArtifact(store: ArtifactStore, ref: ArtifactRef | undefined, field: string, kind: ArtifactKind): Promise<Uint8Array> {
+/** A ref a request gives for this store: present, of the field's kind, a valid key and sha256, this bucket. */
+function checkedRef(store: ArtifactStore, ref: ArtifactRef | undefined, field: string, kind: ArtifactKind): ArtifactRef {
   requiredRef(ref, field, kind);
-  const { bucket, key, sha256, sizeBytes } = ref!;
+  const { bucket, key, sha256 } = ref!;
   const problem = keyProblem(key);
   if (problem) throw invalidArgument(`${field}.key`, problem);
   if (bucket !== "" && bucket !== store.bucket) {
     throw invalidArgument(`${field}.bucket`, `"${bucket}" is not this deployment's bucket "${store.bucket}"`);
   }
   if (sha256 !== "" && !/^[0-9a-f]{64}$/.test(sha256)) throw invalidArgument(`${field}.sha256`, "must be 64 lowercase hex digits");
+  return ref!;
+}
+
+/**
+ * Reads an artifact a request names. The store verifies the bytes against the
+ * sha256 it recorded, and against the ref's sha256 (and size, when not 0) when
+ * the ref gives them; a missing object fails with NOT_FOUND.
+ */
+export async function readArtifact(store: ArtifactStore, ref: ArtifactRef | undefined, field: string, kind: ArtifactKind): Promise<Uint8Array> {
+  const { key, sha256, sizeBytes } = checkedRef(store, ref, field, kind);
   if (sha256 === "") return store.get(key);
   // size_bytes 0 is "not set": the stored size, so that only the sha256 is compared.
   const size = sizeBytes !== 0n ? sizeBytes : (await store.stat(key))?.sizeBytes;
@@ -165,14 +172,35 @@ export async function loadMaskArtifact(store: ArtifactStore, model: Model, ref: 
   }
 }
 
-/** Reads an adversarial set whose images must fit the model's input. */
+/**
+ * Recent adversarial sets, by bucket, key and sha256, up to 256 MB of pixels: the
+ * transfer set of an experiment is evaluated on every compressed model (43 times
+ * in the quick preset), 3-12 MB to read, verify and decode each time.
+ */
+const recentSets = new RecentByBytes<AdversarialSet>(256 * 2 ** 20, (set) => set.images.byteLength);
+
+/**
+ * Reads an adversarial set whose images must fit the model's input. A set the ref
+ * names by sha256 and this process has read before comes from memory, once the
+ * store confirms it still holds that sha256 (so a deleted or replaced set fails as on a read).
+ */
 export async function loadAdversarialSet(store: ArtifactStore, ref: ArtifactRef | undefined, field: string, shape: InputShape): Promise<AdversarialSet> {
-  const bytes = await readArtifact(store, ref, field, ArtifactKind.ADVERSARIAL_SET);
-  let set: AdversarialSet;
-  try {
-    set = decodeAdversarialSet(bytes);
-  } catch (error) {
-    throw failedPrecondition(`${field}: ${(error as Error).message}`);
+  const { key, sha256, sizeBytes } = checkedRef(store, ref, field, ArtifactKind.ADVERSARIAL_SET);
+  const cacheKey = sha256 === "" ? undefined : `${store.bucket}/${key}@${sha256}`;
+  let set = cacheKey ? recentSets.get(cacheKey) : undefined;
+  if (set) {
+    const stored = await store.stat(key);
+    // Anything else (gone, replaced, another size asked for): read, and fail as a read does.
+    if (stored?.sha256 !== sha256 || (sizeBytes !== 0n && stored.sizeBytes !== sizeBytes)) set = undefined;
+  }
+  if (!set) {
+    const bytes = await readArtifact(store, ref, field, ArtifactKind.ADVERSARIAL_SET);
+    try {
+      set = decodeAdversarialSet(bytes);
+    } catch (error) {
+      throw failedPrecondition(`${field}: ${(error as Error).message}`);
+    }
+    if (cacheKey) recentSets.keep(cacheKey, set);
   }
   if (set.height !== shape.height || set.width !== shape.width || set.channels !== shape.channels) {
     throw failedPrecondition(

@@ -18,6 +18,7 @@ import {
 } from "@gap/ml-core";
 import { datasetRefOf } from "./convert.js";
 import { readArtifact } from "./artifacts.js";
+import { RecentByBytes } from "./recent.js";
 
 /** Where datasets come from on this machine. */
 export interface DataSources {
@@ -110,26 +111,14 @@ export async function loadDataset(ref: DatasetRef | undefined, field: string, so
   let subset = subsets.get(key);
   if (!subset) {
     subset = stratifiedSubset(data, subsetSize, deriveSeed(seed, split === "train" ? 0 : 1));
-    keepSubset(key, subset);
+    subsets.keep(key, subset);
   }
   return subset;
 }
 
 /**
- * Recent subsets stay in memory too, up to SUBSET_CACHE_BYTES of pixels (oldest out
- * first): an experiment's evaluations all draw the same test subset, and copying it
- * per job (12 MB for 1,000 CIFAR images) allocated more than the job's weights and masks.
+ * Recent subsets stay in memory too, up to 256 MB of pixels: an experiment's
+ * evaluations all draw the same test subset, and copying it per job (12 MB for
+ * 1,000 CIFAR images) allocated more than the job's weights and masks.
  */
-const SUBSET_CACHE_BYTES = 256 * 2 ** 20;
-const subsets = new Map<string, Dataset>();
-
-function keepSubset(key: string, subset: Dataset): void {
-  subsets.set(key, subset);
-  let bytes = 0;
-  for (const s of subsets.values()) bytes += s.images.byteLength;
-  for (const [oldest, s] of subsets) {
-    if (bytes <= SUBSET_CACHE_BYTES) break;
-    subsets.delete(oldest);
-    bytes -= s.images.byteLength;
-  }
-}
+const subsets = new RecentByBytes<Dataset>(256 * 2 ** 20, (subset) => subset.images.byteLength);

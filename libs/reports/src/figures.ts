@@ -1,6 +1,6 @@
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
-import { Resvg } from "@resvg/resvg-js";
+import { renderAsync } from "@resvg/resvg-js";
 import { METRIC_TITLES, type Metric, type SummaryRow } from "./rows.js";
 
 /** DejaVu ships with Debian; the PNG renderer falls back to any system font. */
@@ -235,8 +235,12 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   }
 }
 
-/** Rasterises an SVG at twice its size. */
-export function renderPng(svg: string): Uint8Array {
-  const resvg = new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans" }, fitTo: { mode: "zoom", value: 2 } });
-  return resvg.render().asPng();
+/**
+ * Rasterises an SVG at twice its size, on libuv's thread pool: a report's figures
+ * rasterise side by side while the next one renders to SVG (the quick preset's five:
+ * 470-600 ms one after another on the main thread, 240-280 ms all at once).
+ */
+export async function renderPng(svg: string): Promise<Uint8Array> {
+  const image = await renderAsync(svg, { font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans" }, fitTo: { mode: "zoom", value: 2 } });
+  return image.asPng();
 }

@@ -83,12 +83,14 @@ export async function buildReport(data: ReportData): Promise<ReportFile[]> {
     { name: "summary.md", contentType: "text/markdown", bytes: text(summary) },
   ];
   const rendered = [];
+  const pngs: Array<Promise<ReportFile>> = [];
   for (const figure of reportFigures(data, summaries)) {
     const svg = await renderSvg(figure.spec);
     rendered.push({ figure, svg });
     files.push({ name: `${figure.name}.svg`, contentType: "image/svg+xml", bytes: text(svg) });
-    files.push({ name: `${figure.name}.png`, contentType: "image/png", bytes: renderPng(svg) });
+    pngs.push(renderPng(svg).then((bytes) => ({ name: `${figure.name}.png`, contentType: "image/png", bytes })));
   }
+  files.push(...(await Promise.all(pngs)));
   const html = renderReportHtml({
     title: data.title,
     facts: data.facts,

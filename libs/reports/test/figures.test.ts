@@ -48,7 +48,7 @@ describe("figures", () => {
 
   it("PNGs are real PNGs at twice the SVG size", async () => {
     const svg = await renderSvg(accuracyFigure("resnet20", summaries, ["clean"], "f", "F").spec);
-    const png = renderPng(svg);
+    const png = await renderPng(svg);
     expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     const view = new DataView(png.buffer, png.byteOffset);
     const svgWidth = Number(/width="(\d+)"/.exec(svg)![1]);

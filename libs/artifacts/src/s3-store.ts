@@ -3,7 +3,8 @@ import https from "node:https";
 import { createHash, randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
-import { Client, CopyDestinationOptions, CopySourceOptions, type BucketItem } from "minio";
+import { createRequire } from "node:module";
+import type { BucketItem, Client } from "minio";
 import { ArtifactIntegrityError, ArtifactNotFoundError } from "./errors.js";
 import { DEFAULT_STORE_RETRY, withStoreRetries, type StoreRetryPolicy } from "./retry.js";
 import { assertValidBucketName, assertValidKey, assertValidPrefix } from "./keys.js";
@@ -22,6 +23,10 @@ import {
   type ArtifactStore,
   type PutOptions,
 } from "./store.js";
+
+// The S3 client takes 200-330 ms to import: loaded when an S3 store is made, so that
+// a process on the local store (every service of the local cluster) never pays for it.
+const minio = () => createRequire(import.meta.url)("minio") as typeof import("minio");
 
 export interface S3ArtifactStoreConfig {
   /** Host name or IP, without scheme or port. */
@@ -81,6 +86,7 @@ export class S3ArtifactStore implements ArtifactStore {
     if (!Number.isInteger(this.partSize) || this.partSize < MIN_PART_SIZE) {
       throw new RangeError(`partSizeBytes must be an integer of at least ${MIN_PART_SIZE}`);
     }
+    const { Client } = minio();
     this.client = new Client({
       endPoint: config.endPoint,
       port: config.port,
@@ -129,6 +135,7 @@ export class S3ArtifactStore implements ArtifactStore {
 
     const sha256 = hash.digest("hex");
     try {
+      const { CopySourceOptions, CopyDestinationOptions } = minio();
       await this.client.copyObject(
         new CopySourceOptions({ Bucket: this.bucket, Object: upload.key }),
         new CopyDestinationOptions({

@@ -88,7 +88,9 @@ export async function buildReport(data: ReportData): Promise<ReportFile[]> {
     const svg = await renderSvg(figure.spec);
     rendered.push({ figure, svg });
     files.push({ name: `${figure.name}.svg`, contentType: "image/svg+xml", bytes: text(svg) });
-    pngs.push(renderPng(svg).then((bytes) => ({ name: `${figure.name}.png`, contentType: "image/png", bytes })));
+    const png = renderPng(svg).then((bytes): ReportFile => ({ name: `${figure.name}.png`, contentType: "image/png", bytes }));
+    png.catch(() => {}); // its error surfaces below, unless a later figure fails first
+    pngs.push(png);
   }
   files.push(...(await Promise.all(pngs)));
   const html = renderReportHtml({

@@ -107,7 +107,17 @@ export class Coordinator {
   async resumeRunning(): Promise<string[]> {
     const resumed: string[] = [];
     for (const id of await this.storedIds()) {
-      const status = await this.status(id);
+      let status: Status | undefined;
+      try {
+        status = await this.status(id);
+      } catch (error) {
+        const name = (error as Error).name;
+        if (name !== "ArtifactIntegrityError" && !(error instanceof SyntaxError)) throw error;
+        // Killed while writing it, a coordinator can leave the status torn (an S3 server may keep
+        // a cut-off PUT). It was most likely running: resume; finished steps come from their records.
+        this.deps.log.warn("experiment status unreadable; resuming from its spec", { experiment: id, error: (error as Error).message });
+        status = { name: "", state: RunState.RUNNING, stepsDone: 0, stepsTotal: 0, error: "" };
+      }
       if (status?.state !== RunState.RUNNING && status?.state !== RunState.PENDING) continue;
       const spec = fromJson(ExperimentSpecSchema, decode<JsonValue>(await this.deps.store.get(`${prefix(id)}/spec.json`)));
       await this.start(spec);

@@ -16,7 +16,7 @@ import { artifactRef } from "@gap/compute/no-tf";
 import { buildGraph, graphInputs } from "./graph.js";
 import { resolveBaseWeights } from "./base-weights.js";
 import { STORE_LAYOUT } from "./layout.js";
-import { DEFAULT_RETRY, Experiment, type RetryPolicy } from "./experiment.js";
+import { DEFAULT_RETRY, Experiment, isTornRecord, type RetryPolicy } from "./experiment.js";
 import type { StepCaller, WeightsChecker } from "./clients.js";
 import { resultRows } from "./results.js";
 import { reportKey, reportPrefix, writeReport } from "./report.js";
@@ -107,18 +107,14 @@ export class Coordinator {
   async resumeRunning(): Promise<string[]> {
     const resumed: string[] = [];
     for (const id of await this.storedIds()) {
-      let status: Status | undefined;
-      try {
-        status = await this.status(id);
-      } catch (error) {
-        const name = (error as Error).name;
-        if (name !== "ArtifactIntegrityError" && !(error instanceof SyntaxError)) throw error;
-        // Killed while writing it, a coordinator can leave the status torn (an S3 server may keep
-        // a cut-off PUT). It was most likely running: resume; finished steps come from their records.
-        this.deps.log.warn("experiment status unreadable; resuming from its spec", { experiment: id, error: (error as Error).message });
-        status = { name: "", state: RunState.RUNNING, stepsDone: 0, stepsTotal: 0, error: "" };
-      }
-      if (status?.state !== RunState.RUNNING && status?.state !== RunState.PENDING) continue;
+      // Killed while writing it, a coordinator can leave the status torn (an S3 server may keep
+      // a cut-off PUT). It was most likely running: resume; finished steps come from their records.
+      const status = await this.status(id).catch((error: Error) => {
+        if (!isTornRecord(error)) throw error;
+        this.deps.log.warn("experiment status unreadable; resuming from its spec", { experiment: id, error: error.message });
+        return "torn" as const;
+      });
+      if (status !== "torn" && status?.state !== RunState.RUNNING && status?.state !== RunState.PENDING) continue;
       const spec = fromJson(ExperimentSpecSchema, decode<JsonValue>(await this.deps.store.get(`${prefix(id)}/spec.json`)));
       await this.start(spec);
       resumed.push(id);

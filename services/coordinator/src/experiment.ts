@@ -8,6 +8,9 @@ import type { ArtifactStore } from "@gap/artifacts";
 import type { Step } from "./graph.js";
 import { STEP_KINDS, toOutput, type StepOutput } from "./step-kinds.js";
 import type { StepCaller } from "./clients.js";
+
+/** A stored JSON record whose bytes fail their sha256 or do not parse: a write cut short (e.g. by a kill). */
+export const isTornRecord = (error: unknown): boolean => (error as Error).name === "ArtifactIntegrityError" || error instanceof SyntaxError;
 import { STORE_LAYOUT } from "./layout.js";
 import { chainLengths, nextStep } from "./schedule.js";
 
@@ -253,8 +256,7 @@ export class Experiment {
       if (output.artifact) await this.deps.store.get(output.artifact); // verifies its sha256 and size
       return output;
     } catch (error) {
-      const name = (error as Error).name;
-      if (name !== "ArtifactNotFoundError" && name !== "ArtifactIntegrityError" && !(error instanceof SyntaxError)) throw error;
+      if ((error as Error).name !== "ArtifactNotFoundError" && !isTornRecord(error)) throw error;
       const message = `stored result unusable (${(error as Error).message}); recomputing`;
       this.deps.log.warn("recomputing a cached step", { step: step.id, error: (error as Error).message });
       this.emit(step.id, RunState.PENDING, { message });

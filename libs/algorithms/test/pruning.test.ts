@@ -2,7 +2,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { applyMasks, maskTensors, type Dataset } from "@gap/ml-core";
-import { apportion, keepTopScores, keptPrunableCount, kthSmallest, prune, sumGradients, type Scope, type StrategyName, type Variant } from "../src/index.js";
+import { apportion, keepTopScores, keptPrunableCount, kthSmallest, prune, scoreParameters, STRATEGIES, sumGradients, type Scope, type StrategyName, type Variant } from "../src/index.js";
 import { handGradients, tinyModel } from "./tiny-model.js";
 
 beforeAll(async () => {
@@ -159,6 +159,29 @@ describe("strategies on a hand-built model (p = 2: 4 of 10 prunable weights kept
     const w = [...W1.flat(), ...W2.flat()];
     const gradient = await masksOf("gradient", "global", 2, "reference_code");
     expect([...gradient.w1, ...gradient.w2]).toEqual(expectedTop(batchGrad.map((g, i) => Math.abs(g * w[i]!)), 4));
+  });
+
+  it("scores a strategy says do not depend on the scope are the same bits under both (the pruning service shares them)", async () => {
+    const scoresOf = async (strategy: StrategyName, scope: Scope, variant: Variant) => {
+      const model = tinyModel(W1, W2, B);
+      const scores = await scoreParameters(model, { strategy, scope, compression: 2, variant, data, batchSize: 2, seed: 1 });
+      model.dispose();
+      return [...scores.values()].flatMap((s) => Array.from(s));
+    };
+    const shared: string[] = [];
+    for (const strategy of Object.keys(STRATEGIES) as StrategyName[]) {
+      for (const variant of ["paper", "reference_code"] as const) {
+        const [first, ...others] = STRATEGIES[strategy].scopes;
+        const scores = await scoresOf(strategy, first!, variant);
+        for (const scope of others) {
+          const dependent = STRATEGIES[strategy].scoresDependOnScope(variant);
+          if (dependent) expect(await scoresOf(strategy, scope, variant)).not.toEqual(scores);
+          else expect(await scoresOf(strategy, scope, variant), `${strategy} ${variant}`).toEqual(scores);
+          if (!dependent) shared.push(`${strategy} ${variant}`);
+        }
+      }
+    }
+    expect(shared).toEqual(["magnitude paper", "magnitude reference_code", "gradient paper", "gradient reference_code", "gap paper"]);
   });
 
   it("random keeps exactly the count, reproducibly under the seed", async () => {

@@ -2,7 +2,7 @@ import { toJson } from "@bufbuild/protobuf";
 import { sha256Hex } from "@gap/artifacts";
 import { ArtifactKind, PruneRequestSchema, PruningService } from "@gap/proto";
 import { implement, invalidArgument, numberInRange } from "@gap/service-kit";
-import { masksFromScores, scoreParameters, ScoreCache } from "@gap/algorithms";
+import { masksFromScores, scoreParameters, ScoreCache, STRATEGIES } from "@gap/algorithms";
 import { saveMasks, type Dataset } from "@gap/ml-core";
 import {
   artifactRef,
@@ -49,9 +49,12 @@ export function pruningService({ store, sources, queue }: ComputeDeps) {
         const model = await loadModel(store, config, request.weights, "weights");
         try {
           const options = { strategy, scope, compression, variant, data, batchSize, seed };
-          // Everything the scores depend on (not the ratio): the same request at another ratio reuses them.
+          // Everything the scores depend on (not the ratio, and the scope only where it counts): the same
+          // request at another ratio, or at the other scope, reuses them.
+          const json = toJson(PruneRequestSchema, request) as { strategy: { strategy: string; scope?: string } };
           const scoresKey = JSON.stringify({
-            ...(toJson(PruneRequestSchema, request) as object),
+            ...json,
+            strategy: STRATEGIES[strategy].scoresDependOnScope(variant) ? json.strategy : { strategy: json.strategy.strategy },
             compressionRatio: undefined,
             outputKey: undefined,
             weights: request.weights!.sha256 || request.weights!.key,

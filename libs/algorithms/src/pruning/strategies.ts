@@ -29,6 +29,8 @@ export interface PruningStrategy {
   readonly name: StrategyName;
   readonly scopes: readonly Scope[];
   score(input: ScoringInput): Promise<Scores>;
+  /** Whether s(θ) depends on the scope; scores that do not serve both scopes' masks. */
+  scoresDependOnScope(variant: Variant): boolean;
 }
 
 async function weights(params: readonly ParamEntry[]) {
@@ -58,6 +60,7 @@ function requireData(input: ScoringInput, strategy: string): Dataset {
 export class RandomPruning implements PruningStrategy {
   readonly name = "random";
   readonly scopes = STRATEGY_SCOPES.random;
+  scoresDependOnScope = () => false;
   async score({ params, seed }: ScoringInput): Promise<Scores> {
     const rng = new Rng(seed);
     return new Map(params.map((p) => [p.name, Float32Array.from({ length: p.variable.size }, () => rng.nextFloat())]));
@@ -68,6 +71,7 @@ export class RandomPruning implements PruningStrategy {
 export class MagnitudePruning implements PruningStrategy {
   readonly name = "magnitude";
   readonly scopes = STRATEGY_SCOPES.magnitude;
+  scoresDependOnScope = () => false;
   async score({ params }: ScoringInput): Promise<Scores> {
     return mapScores(await weights(params), Math.abs);
   }
@@ -80,6 +84,7 @@ export class MagnitudePruning implements PruningStrategy {
 export class GradientPruning implements PruningStrategy {
   readonly name = "gradient";
   readonly scopes = STRATEGY_SCOPES.gradient;
+  scoresDependOnScope = () => false;
   async score(input: ScoringInput): Promise<Scores> {
     const data = requireData(input, "gradient");
     if (input.variant === "paper") {
@@ -104,6 +109,7 @@ export class GradientPruning implements PruningStrategy {
 export class GreedyAdversarialPruning implements PruningStrategy {
   readonly name = "gap";
   readonly scopes = STRATEGY_SCOPES.gap;
+  scoresDependOnScope = (variant: Variant) => variant === "reference_code";
   async score(input: ScoringInput): Promise<Scores> {
     const data = requireData(input, "GAP");
     const reference = input.variant === "reference_code";

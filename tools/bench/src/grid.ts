@@ -13,7 +13,11 @@
 //   evaluate  dataset or adversarial-set images, at the evaluation rate (int8 models too)
 //   quantize  calibration images, at the evaluation rate
 //   prune     gap and gradient: scoring inputs at the GAP-scoring rate (one gradient per
-//             input, the same work for both); magnitude and random: free
+//             input); magnitude and random: free. Two known errors, in opposite directions:
+//             eq. (3)'s per-example gradients run one input per batch, several times the
+//             batched cost priced here; and every prune step is priced, while the pruning
+//             service scores once per model and strategy (every ratio, and both scopes
+//             where the scores do not depend on the scope)
 // Not priced: process start, data loading, store I/O, the coordinator's concurrency, and the
 // difference between batch 128 (measured) and the spec's batch sizes.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";

@@ -8,11 +8,11 @@ import type { ArtifactStore } from "@gap/artifacts";
 import type { Step } from "./graph.js";
 import { STEP_KINDS, toOutput, type StepOutput } from "./step-kinds.js";
 import type { StepCaller } from "./clients.js";
+import { STORE_LAYOUT } from "./layout.js";
+import { chainLengths, nextStep } from "./schedule.js";
 
 /** A stored JSON record whose bytes fail their sha256 or do not parse: a write cut short (e.g. by a kill). */
 export const isTornRecord = (error: unknown): boolean => (error as Error).name === "ArtifactIntegrityError" || error instanceof SyntaxError;
-import { STORE_LAYOUT } from "./layout.js";
-import { chainLengths, nextStep } from "./schedule.js";
 
 /**
  * How a step's failed calls are retried: transient failures (the server went

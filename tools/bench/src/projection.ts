@@ -27,12 +27,18 @@ export interface Rates {
   pgd10: number;
   gapInput: number;
 }
+/** A workload's best rate, and the seconds of every timed repeat (each of the same images). */
+interface Timed {
+  imagesPerSecond: number;
+  seconds?: number[];
+}
 export interface MlResult {
   architecture: string;
-  trainStep: { imagesPerSecond: number };
-  evaluation: { imagesPerSecond: number };
-  pgd10: { imagesPerSecond: number };
-  gapScoring: { inputs: number; seconds: number };
+  trainStep: Timed;
+  evaluation: Timed;
+  pgd10: Timed;
+  /** bench:compare pools every round's timings in secondsPerAttempt. */
+  gapScoring: { inputs: number; seconds: number; secondsPerAttempt?: number[] };
 }
 export const ratesOf = (r: MlResult): Rates => ({
   train: 1 / r.trainStep.imagesPerSecond,
@@ -40,6 +46,24 @@ export const ratesOf = (r: MlResult): Rates => ({
   pgd10: 1 / r.pgd10.imagesPerSecond,
   gapInput: r.gapScoring.seconds / r.gapScoring.inputs,
 });
+
+function median(values: readonly number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  const middle = v.length >> 1;
+  return v.length % 2 ? v[middle]! : (v[middle - 1]! + v[middle]!) / 2;
+}
+
+/**
+ * Per-image seconds at each workload's median timed repeat instead of its best (bench:compare's
+ * "median repeat": every round's repeats pooled): what a run meets on a VM whose speed drifts.
+ * The best repeat's rate fixes the images per repeat. Null without the repeats' timings.
+ */
+export function typicalRatesOf(r: MlResult): Rates | null {
+  const perImage = (w: Timed) => (w.seconds?.length ? median(w.seconds) / (Math.min(...w.seconds) * w.imagesPerSecond) : null);
+  const [train, evaluate, pgd10] = [perImage(r.trainStep), perImage(r.evaluation), perImage(r.pgd10)];
+  if (train === null || evaluate === null || pgd10 === null) return null;
+  return { train, evaluate, pgd10, gapInput: median(r.gapScoring.secondsPerAttempt ?? [r.gapScoring.seconds]) / r.gapScoring.inputs };
+}
 
 export type Kind = Step["kind"];
 export const KINDS: Kind[] = ["train", "attack", "prune", "quantize", "evaluate"];

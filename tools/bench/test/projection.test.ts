@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { loadSpec } from "@gap/coordinator";
 import { Architecture, ExperimentSpecSchema } from "@gap/proto";
-import { project, stepWork, type Rates } from "../src/projection.js";
+import { project, stepWork, typicalRatesOf, type MlResult, type Rates } from "../src/projection.js";
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
@@ -38,6 +38,24 @@ describe("projected experiment wall time", () => {
     expect(seconds.prune).toBeCloseTo(3_072 * 2e-3, 9);
     // An architecture without measured rates cannot be projected.
     expect(project(work, new Map())).toBeNull();
+  });
+
+  it("prices at the median repeat as well as the best", () => {
+    // Training: 128 images a repeat (best 0.128 s at 1000 img/s), median 0.2 s; evaluation: an even count.
+    const result: MlResult = {
+      architecture: "resnet20",
+      trainStep: { imagesPerSecond: 1000, seconds: [0.256, 0.128, 0.2] },
+      evaluation: { imagesPerSecond: 5120, seconds: [0.1, 0.2, 0.3, 0.4] },
+      pgd10: { imagesPerSecond: 100, seconds: [1.28] },
+      gapScoring: { inputs: 1000, seconds: 2, secondsPerAttempt: [4, 2, 3] },
+    };
+    const typical = typicalRatesOf(result)!;
+    expect(typical.train).toBeCloseTo(0.2 / 128, 12);
+    expect(typical.evaluate).toBeCloseTo(0.25 / 512, 12);
+    expect(typical.pgd10).toBeCloseTo(1 / 100, 12);
+    expect(typical.gapInput).toBeCloseTo(3 / 1000, 12);
+    // Without the repeats' timings there is no median to price at.
+    expect(typicalRatesOf({ ...result, evaluation: { imagesPerSecond: 5120 } })).toBeNull();
   });
 
   it("takes the full CIFAR-10 splits when a spec names no subset", () => {

@@ -239,22 +239,33 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
     }
   });
 
-  it("training batch norm forward and backward (GapBatchNormTrain/Grad) match a float64 reference", async () => {
+  it("training batch norm forward and backward (GapBatchNormTrain/Grad, with and without a ReLU mask) match a float64 reference", async () => {
     const r = rng(13);
+    // C = 8..64 in steps of 8 sums in AVX-512 registers where the CPU has them; 12 and 72 do not.
     for (const shape of [
       [16, 16, 16, 32],
       [5, 3, 7, 64],
       [8, 16],
+      [63, 8],
+      [6, 5, 2, 24],
+      [3, 4, 5, 40],
+      [2, 9, 1, 56],
+      [4, 3, 3, 12],
+      [5, 72],
     ]) {
       const { c, x, gamma, beta, dy } = bnInputs(r, shape);
+      // The fused BN + ReLU's output as the mask: dy counts where it is > 0 (not where it is 0, negative or NaN).
+      const mask = Float32Array.from(randn(r, x.length), (v, i) => (i % 11 === 0 ? NaN : i % 13 === 0 ? 0 : v));
       const eps = 1e-5;
       const ref = bnReference(x, gamma, beta, dy, c, eps);
-      const got = await on("wasm", [[x, shape], [gamma, [c]], [beta, [c]], [dy, shape]], (xt, g, b, d) => {
+      const masked = bnReference(x, gamma, beta, Float32Array.from(dy, (d, i) => (mask[i]! > 0 ? d : 0)), c, eps).slice(3);
+      const got = await on("wasm", [[x, shape], [gamma, [c]], [beta, [c]], [dy, shape], [mask, shape]], (xt, g, b, d, m) => {
         const [y, mean, variance] = tf.engine().runKernel(NATIVE_BN_TRAIN, { x: xt!, scale: g!, offset: b! }, { eps } as never) as tf.Tensor[];
         const grads = tf.engine().runKernel(NATIVE_BN_GRAD, { x: xt!, dy: d!, mean: mean!, variance: variance!, scale: g! }, { eps } as never) as tf.Tensor[];
-        return [y!, mean!, variance!, ...grads];
+        const maskedGrads = tf.engine().runKernel(NATIVE_BN_GRAD, { x: xt!, dy: d!, mean: mean!, variance: variance!, scale: g!, mask: m! }, { eps } as never) as tf.Tensor[];
+        return [y!, mean!, variance!, ...grads, ...maskedGrads];
       });
-      ref.forEach((want, i) => expect(relErr(got.values[i]!, want), `output ${i} of [${shape}]`).toBeLessThan(2e-5));
+      [...ref, ...masked].forEach((want, i) => expect(relErr(got.values[i]!, want), `output ${i} of [${shape}]`).toBeLessThan(2e-5));
     }
   });
 

@@ -171,27 +171,27 @@ void channelMoments(const float* x, double* sum, double* sumSq, int64_t rows, in
     });
   } else {
 #pragma omp parallel
-  {
-    std::vector<double> local(2 * C, 0.0);
-    double* s1 = local.data();
-    double* s2 = s1 + C;
+    {
+      std::vector<double> local(2 * C, 0.0);
+      double* s1 = local.data();
+      double* s2 = s1 + C;
 #pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-      const float* xr = x + r * C;
-      if (squares) {
+      for (int64_t r = 0; r < rows; r++) {
+        const float* xr = x + r * C;
+        if (squares) {
 #pragma omp simd
-        for (int64_t c = 0; c < C; c++) {
-          const double v = xr[c];
-          s1[c] += v;
-          s2[c] += v * v;
+          for (int64_t c = 0; c < C; c++) {
+            const double v = xr[c];
+            s1[c] += v;
+            s2[c] += v * v;
+          }
+        } else {
+#pragma omp simd
+          for (int64_t c = 0; c < C; c++) s1[c] += xr[c];
         }
-      } else {
-#pragma omp simd
-        for (int64_t c = 0; c < C; c++) s1[c] += xr[c];
       }
+      partial[omp_get_thread_num()] = std::move(local);
     }
-    partial[omp_get_thread_num()] = std::move(local);
-  }
   }
   for (int64_t c = 0; c < C; c++) sum[c] = 0.0;
   if (squares)

@@ -181,6 +181,7 @@ napi_value ReluGrad(napi_env env, napi_callback_info info);
 napi_value Relu6Grad(napi_env env, napi_callback_info info);
 napi_value Relu6OutputGrad(napi_env env, napi_callback_info info);
 napi_value FakeQuantize(napi_env env, napi_callback_info info);
+napi_value Sign(napi_env env, napi_callback_info info);
 // pooling.cc
 napi_value MaxPool(napi_env env, napi_callback_info info);
 napi_value MaxPoolGrad(napi_env env, napi_callback_info info);

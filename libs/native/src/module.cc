@@ -103,6 +103,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"channelSum", nullptr, ChannelSum, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"dropout", nullptr, Dropout, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"fakeQuantize", nullptr, FakeQuantize, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"sign", nullptr, Sign, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgd", nullptr, Sgd, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"batchNormUpdate", nullptr, BatchNormUpdate, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"pad4", nullptr, Pad4, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

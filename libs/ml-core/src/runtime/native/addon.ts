@@ -68,6 +68,7 @@ interface RawAddon {
   matmul(heap: ArrayBuffer, a: number, b: number, c: number, p: number[]): void;
   dropout(heap: ArrayBuffer, x: number, y: number, n: number, rate: number, seed: number): void;
   fakeQuantize(heap: ArrayBuffer, x: number, y: number, n: number, scale: number, zeroPoint: number, qmin: number, qmax: number): void;
+  sign(heap: ArrayBuffer, x: number, y: number, n: number): void;
   sgd(heap: ArrayBuffer, w: number, grad: number, buf: number, wOut: number, bufOut: number, n: number, lr: number, momentum: number, weightDecay: number, nesterov: 0 | 1): void;
   batchNormUpdate(heap: ArrayBuffer, runMean: number, runVar: number, mean: number, variance: number, runMeanOut: number, runVarOut: number, c: number, momentum: number): void;
   info(): { version: string; isa: string; threads: number; cached: number; winograd: number; contract: AddonContract };
@@ -166,6 +167,10 @@ export class NativeCall {
   }
   fakeQuantize(x: TensorInfo, y: TensorInfo, n: number, q: { scale: number; zeroPoint: number; qmin: number; qmax: number }): void {
     addon!.fakeQuantize(this.heap, this.at(x), this.at(y), n, q.scale, q.zeroPoint, q.qmin, q.qmax);
+  }
+  /** y = -1, 1 or 0 as x < 0, x > 0 or neither. */
+  sign(x: TensorInfo, y: TensorInfo, n: number): void {
+    addon!.sign(this.heap, this.at(x), this.at(y), n);
   }
   sgd(t: { param: TensorInfo; grad: TensorInfo; buffer: Tensor }, out: { param: TensorInfo; buffer: Tensor }, n: number, o: { lr: number; momentum: number; weightDecay: number; nesterov: boolean }): void {
     addon!.sgd(this.heap, this.at(t.param), this.at(t.grad), this.at(t.buffer), this.at(out.param), this.at(out.buffer), n, o.lr, o.momentum, o.weightDecay, o.nesterov ? 1 : 0);

@@ -1,6 +1,6 @@
 /**
  * Elementwise passes: the float32 binary ops where wasm broadcasts slowly (or
- * same-shape ones from 2^18 elements), the residual add + ReLU, the ReLU and
+ * same-shape ones from 2^18 elements), Sign, the residual add + ReLU, the ReLU and
  * ReLU6 gradients and fake quantization.
  */
 import { util, type KernelFunc, type TensorInfo } from "@tensorflow/tfjs-core";
@@ -57,6 +57,19 @@ export function nativeBinary(name: keyof typeof NATIVE_BINARY_KERNELS): (origina
     const out = call.output(plan.outShape);
     call.binary(NATIVE_BINARY_KERNELS[name], a!, b!, out, plan.rows, plan.c, plan.aFull, plan.bFull);
     return out;
+  };
+}
+
+/** Sign on float32 from MIN_ELEMENTWISE elements: -1, 1 or 0 (for +-0 and NaN), as tfjs's cpu kernel. */
+export function nativeSign(original: KernelFunc): KernelFunc {
+  return (args: KernelArgs) => {
+    const { x } = args.inputs;
+    const n = util.sizeFromShape(x!.shape);
+    if (!nativeKernelsActive() || x!.dtype !== "float32" || n < MIN_ELEMENTWISE) return original(args);
+    const call = new NativeCall(args.backend as BackendWasm, "Sign");
+    const y = call.output(x!.shape);
+    call.sign(x!, y, n);
+    return y;
   };
 }
 

@@ -10,7 +10,7 @@
  *   MaxPoolGrad), copies.ts (strided Slice, PadV2, Concat, SplitV), reductions.ts (Sum
  *   and Mean over a run of axes before the last, BatchMatMul), elementwise.ts (Add, Sub,
  *   Multiply, RealDiv, Minimum, Maximum with a per-channel operand or large
- *   same-shape ones);
+ *   same-shape ones; Sign from 16384 elements);
  * - kernels of our own (kernel-names.ts), which have no fallback: ../fused-ops.ts checks
  *   nativeApplies() first: batch-norm.ts (training forward and backward, BN + ReLU, the
  *   running statistics), conv.ts (conv with batch norm folded in), elementwise.ts (the
@@ -23,7 +23,7 @@ import { batchNormGrad, batchNormInferenceGrad, batchNormRelu, batchNormTrain, b
 import { foldFilter, fusedConv2D, nativeConv } from "./conv.js";
 import { nativeConcat, nativePad, nativeSlice, nativeSplitV } from "./copies.js";
 import { dropout } from "./dropout.js";
-import { addRelu, fakeQuantize, gatedGrad, NATIVE_BINARY_KERNELS, nativeBinary } from "./elementwise.js";
+import { addRelu, fakeQuantize, gatedGrad, NATIVE_BINARY_KERNELS, nativeBinary, nativeSign } from "./elementwise.js";
 import * as names from "./kernel-names.js";
 import { nativeMaxPool, nativeMaxPoolGrad } from "./pooling.js";
 import { sgd } from "./optimizer.js";
@@ -60,6 +60,7 @@ const WRAPPED: ReadonlyArray<[string, Wrap]> = [
   ["Mean", nativeReduce("Mean")],
   ["BatchMatMul", nativeBatchMatMul],
   ...Object.keys(NATIVE_BINARY_KERNELS).map((name): [string, Wrap] => [name, nativeBinary(name as keyof typeof NATIVE_BINARY_KERNELS)]),
+  ["Sign", nativeSign],
 ];
 
 /** Kernels of our own. */

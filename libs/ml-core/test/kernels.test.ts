@@ -230,6 +230,18 @@ describe("GatherV2 and UnsortedSegmentSum on wasm", () => {
   });
 });
 
+describe("Sign on wasm", () => {
+  it("matches cpu exactly, subnormals (+-1), +-0, NaN and +-inf included", async () => {
+    const specials = [1e-45, -1e-45, 1e-39, -1e-39, 0, -0, NaN, Infinity, -Infinity];
+    const x = Float32Array.from(randomValues(7 * 11, 65), (v, i) => (i % 3 === 0 ? specials[(i / 3) % specials.length]! : v));
+    const wasm = await runOn("wasm", () => tf.sign(tf.tensor2d(x, [7, 11])));
+    const cpu = await runOn("cpu", () => tf.sign(tf.tensor2d(x, [7, 11])));
+    expect(Array.from(wasm.values)).toEqual(Array.from(cpu.values));
+    expect(wasm.values[0]).toBe(1); // sign(1e-45)
+    expect(wasm.values[3]).toBe(-1); // sign(-1e-45)
+  });
+});
+
 describe("StridedSlice gradient", () => {
   // Reference: slicing an iota tensor yields the flat x index behind each
   // output element, so the gradient is dy scattered (summed) at those indices.

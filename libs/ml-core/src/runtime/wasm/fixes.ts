@@ -75,3 +75,27 @@ export function aliasSameDtype(original: KernelFunc): KernelFunc {
   };
 }
 
+
+/**
+ * tfjs-backend-wasm 4.22's Sign flushes subnormals to 0 (sign(1e-45) = 0); tfjs's cpu
+ * kernel and torch.sign give +-1. PGD steps along the sign of the loss gradient, which
+ * underflows to subnormals on confidently classified inputs: there wasm's sign left
+ * pixels unmoved and the attack weaker. A linear pass over wasm memory, as the cpu kernel:
+ * -1, 1, or 0 for +-0 and NaN. Other dtypes: the original.
+ */
+export function signKeepingSubnormals(original: KernelFunc): KernelFunc {
+  return (args: KernelArgs): TensorInfo => {
+    const { x } = args.inputs;
+    if (x!.dtype !== "float32") return original(args) as TensorInfo;
+    const backend = args.backend as BackendWasm;
+    const out = backend.makeOutput([...x!.shape], "float32");
+    // Views after makeOutput: allocating can grow (and replace) the heap.
+    const values = backend.typedArrayFromHeap(x!) as Float32Array;
+    const signs = backend.typedArrayFromHeap(out) as Float32Array;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      signs[i] = v < 0 ? -1 : v > 0 ? 1 : 0;
+    }
+    return out;
+  };
+}

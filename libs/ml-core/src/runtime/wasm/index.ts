@@ -1,7 +1,7 @@
 /**
  * wasm kernels for CNN training that @tensorflow/tfjs-backend-wasm 4.22 lacks
  * (conv/depthwise filter and input gradients, UnsortedSegmentSum) or gets
- * wrong (GatherV2 with batchDims, rounding modes in conv/pool, MaxPoolGrad),
+ * wrong (GatherV2 with batchDims, rounding modes in conv/pool, MaxPoolGrad, Sign of subnormals),
  * plus a faster stride-1 Conv2DBackpropInput.
  *
  * They are composed from the wasm backend's own kernels (XNNPACK convolutions,
@@ -15,11 +15,12 @@
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig, type KernelFunc } from "@tensorflow/tfjs-core";
 import { conv2DBackpropFilter, depthwiseConv2dNativeBackpropFilter, depthwiseConv2dNativeBackpropInput, conv2DBackpropInputStride1 } from "./conv-gradients.js";
 import { unsortedSegmentSum, maxPoolGrad } from "./scatter.js";
-import { gatherWithBatchDims, explicitRounding, aliasSameDtype } from "./fixes.js";
+import { gatherWithBatchDims, explicitRounding, aliasSameDtype, signKeepingSubnormals } from "./fixes.js";
 
 /** wasm kernels replaced by a wrapper around the original, and the wrapper. */
 const WASM_KERNEL_FIXES: ReadonlyArray<[string, (original: KernelFunc) => KernelFunc]> = [
   ["GatherV2", gatherWithBatchDims],
+  ["Sign", signKeepingSubnormals],
   ["Identity", aliasSameDtype],
   ["Cast", aliasSameDtype],
   ...["Conv2D", "DepthwiseConv2dNative", "FusedConv2D", "FusedDepthwiseConv2D", "MaxPool", "AvgPool", "AvgPoolGrad"].map((name) => [name, explicitRounding] as [string, typeof explicitRounding]),

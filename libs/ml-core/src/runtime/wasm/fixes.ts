@@ -78,8 +78,8 @@ export function aliasSameDtype(original: KernelFunc): KernelFunc {
 
 /**
  * tfjs-backend-wasm 4.22's Sign flushes subnormals to 0 (sign(1e-45) = 0); tfjs's cpu
- * kernel and torch.sign give +-1. PGD steps along the sign of the loss gradient, which
- * underflows to subnormals on confidently classified inputs: there wasm's sign left
+ * kernel and torch.sign give +-1. PGD steps along the sign of the loss gradient, whose
+ * components can underflow to subnormals (a tiny softmax gradient): there wasm's sign left
  * pixels unmoved and the attack weaker. A linear pass over wasm memory, as the cpu kernel:
  * -1, 1, or 0 for +-0 and NaN. Other dtypes: the original.
  */

@@ -75,7 +75,6 @@ export function aliasSameDtype(original: KernelFunc): KernelFunc {
   };
 }
 
-
 /**
  * tfjs-backend-wasm 4.22's Sign flushes subnormals to 0 (sign(1e-45) = 0); tfjs's cpu
  * kernel and torch.sign give +-1. PGD steps along the sign of the loss gradient, whose

@@ -19,6 +19,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { availableParallelism, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { median } from "./stats.js";
 
 const ARCHS = ["resnet20", "vgg_bn_drop", "googlenet", "mobilenet_v2"] as const;
 
@@ -202,14 +203,6 @@ function gflops(side: SideResult | null | undefined) {
     pgd10: rate(FORWARDS_PER_IMAGE.pgd10, side.pgd10.imagesPerSecond),
     gapScoring: rate(FORWARDS_PER_IMAGE.gapScoring, side.gapScoring.inputs / side.gapScoring.seconds),
   };
-}
-
-/** The median of some numbers (the mean of the middle two for an even count), null for none. */
-function median(numbers: readonly number[]): number | null {
-  const values = [...numbers].sort((a, b) => a - b);
-  if (values.length === 0) return null;
-  const middle = values.length / 2;
-  return values.length % 2 ? values[Math.floor(middle)]! : (values[middle - 1]! + values[middle]!) / 2;
 }
 
 /** The median of a round's ratios and the worst (smallest, or largest for memory) of them. */

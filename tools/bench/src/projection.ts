@@ -3,6 +3,7 @@
 import { baseWeightsId, buildGraph, type Step, type StepOutput } from "@gap/coordinator";
 import { ARCHITECTURE_NAMES } from "@gap/compute";
 import { DatasetName, PruningStrategy, Split, type ArtifactRef, type DatasetRef, type ExperimentSpec } from "@gap/proto";
+import { median } from "./stats.js";
 
 /** Split sizes: the official CIFAR-10 (which the paper's grid uses), the committed sample, Fashion-MNIST. */
 const SPLIT_SIZES: Partial<Record<DatasetName, { train: number; test: number }>> = {
@@ -47,22 +48,16 @@ export const ratesOf = (r: MlResult): Rates => ({
   gapInput: r.gapScoring.seconds / r.gapScoring.inputs,
 });
 
-function median(values: readonly number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  const middle = v.length >> 1;
-  return v.length % 2 ? v[middle]! : (v[middle - 1]! + v[middle]!) / 2;
-}
-
 /**
  * Per-image seconds at each workload's median timed repeat instead of its best (bench:compare's
  * "median repeat": every round's repeats pooled): what a run meets on a VM whose speed drifts.
  * The best repeat's rate fixes the images per repeat. Null without the repeats' timings.
  */
 export function typicalRatesOf(r: MlResult): Rates | null {
-  const perImage = (w: Timed) => (w.seconds?.length ? median(w.seconds) / (Math.min(...w.seconds) * w.imagesPerSecond) : null);
+  const perImage = (w: Timed) => (w.seconds?.length ? median(w.seconds)! / (Math.min(...w.seconds) * w.imagesPerSecond) : null);
   const [train, evaluate, pgd10] = [perImage(r.trainStep), perImage(r.evaluation), perImage(r.pgd10)];
   if (train === null || evaluate === null || pgd10 === null) return null;
-  return { train, evaluate, pgd10, gapInput: median(r.gapScoring.secondsPerAttempt ?? [r.gapScoring.seconds]) / r.gapScoring.inputs };
+  return { train, evaluate, pgd10, gapInput: median(r.gapScoring.secondsPerAttempt ?? [r.gapScoring.seconds])! / r.gapScoring.inputs };
 }
 
 export type Kind = Step["kind"];

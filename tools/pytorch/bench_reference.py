@@ -26,13 +26,19 @@ glibc's tunables set to keep freed memory (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_T
 MALLOC_TOP_PAD_; the effect PyTorch's CPU tuning guide gets from jemalloc or tcmalloc),
 which makes it faster and steady; --system-malloc keeps glibc's defaults.
 
+--turns (tools/bench/src/compare.ts runs the reference beside ml.ts this way): before each
+unit of work (the reference convolution, each workload's warm-up calls, each timed repeat,
+making GAP's set, GAP scoring) the process writes "wait <unit>" to file descriptor 3 and
+waits for a line on stdin, so that the two sides' units alternate one at a time; the units
+and their names are ml.ts's.
+
 train/eval: `warmups` warm-up calls, then best of `repeats` timed calls. pgd10: `warmups`
 warm-up PGD-`pgd_warmup_steps` calls on the same batch (same kernels and shapes), then best
 of `repeats` PGD-10 calls. gap: one timed call (ml.ts times it once too).
 
 usage: bench_reference.py --arch resnet20 [--batch 128] [--repeats 3] [--gap-inputs 1000]
                           [--eval-batches 4] [--pgd-warmup-steps 1] [--warmups 1] [--threads 2] [--out FILE]
-                          [--system-malloc]
+                          [--system-malloc] [--turns]
 Prints the result as JSON on stdout (and writes it to --out when given).
 """
 import argparse
@@ -98,11 +104,25 @@ def kept_prunable_count(total, prunable, compression):
     return min(math.floor(total / compression + 0.5) - nonprunable, prunable)
 
 
-def best_of(repeats, images, run, warmup, warmups):
+TURNS = False
+
+
+def turn(unit):
+    """With --turns: announces the next unit of work on fd 3 and blocks until stdin says go."""
+    if not TURNS:
+        return
+    os.write(3, f"wait {unit}\n".encode())
+    if not sys.stdin.readline():
+        raise SystemExit("--turns: stdin closed while waiting for a turn")
+
+
+def best_of(workload, repeats, images, run, warmup, warmups):
+    turn(f"{workload} warm-up")
     for _ in range(warmups):
         warmup()
     seconds = []
-    for _ in range(repeats):
+    for i in range(repeats):
+        turn(f"{workload} {i + 1}")
         start = time.perf_counter()
         run()
         seconds.append(time.perf_counter() - start)
@@ -142,11 +162,14 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out")
     parser.add_argument("--system-malloc", action="store_true", help="keep glibc's malloc defaults")
+    parser.add_argument("--turns", action="store_true", help="alternate units of work with another process (see above)")
     args = parser.parse_args()
     if not args.system_malloc and any(os.environ.get(k) != v for k, v in MALLOC_TUNABLES.items()):
         # glibc reads these when the process starts, hence the re-exec.
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_TUNABLES})
 
+    global TURNS
+    TURNS = args.turns
     load_start = list(os.getloadavg())
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -168,6 +191,7 @@ def main():
                     best = min(best, time.perf_counter() - start)
         return 2 * 128 * 8 * 8 * 64 * 64 * 9 / best / 1e9
 
+    turn("reference")
     reference = reference_gflops()
 
     def data(count):
@@ -192,7 +216,7 @@ def main():
         loss.item()
         correct.item()
 
-    train = best_of(args.repeats, batch, train_step, train_step, args.warmups)
+    train = best_of("training", args.repeats, batch, train_step, train_step, args.warmups)
 
     # Evaluation.
     xe, ye = data(batch * args.eval_batches)
@@ -205,14 +229,15 @@ def main():
                 logits.argmax(1).numpy().copy()
                 F.cross_entropy(logits, ye[i:i + batch], reduction="sum").item()
 
-    evaluation = best_of(args.repeats, xe.shape[0], evaluate, evaluate, args.warmups)
+    evaluation = best_of("evaluation", args.repeats, xe.shape[0], evaluate, evaluate, args.warmups)
 
     # PGD-10 on one batch.
     xa, ya = data(batch)
-    pgd = best_of(args.repeats, batch, lambda: pgd_attack(model, xa, ya, 10, gen),
+    pgd = best_of("PGD-10", args.repeats, batch, lambda: pgd_attack(model, xa, ya, 10, gen),
                   lambda: pgd_attack(model, xa, ya, args.pgd_warmup_steps, gen), args.warmups)
 
     # GAP scoring over an adversarial set (made untimed with 1-step PGD, as ml.ts does).
+    turn("GAP set")
     xg, yg = data(args.gap_inputs)
     xg = torch.cat([torch.from_numpy(pgd_attack(model, xg[i:i + batch], yg[i:i + batch], 1, gen)[0])
                     for i in range(0, args.gap_inputs, batch)])
@@ -220,6 +245,7 @@ def main():
     tensors = [p for _, p in prunable]
     prunable_count = sum(p.numel() for p in tensors)
     keep = kept_prunable_count(parameters, prunable_count, 4)
+    turn("GAP scoring")
     start = time.perf_counter()
     model.eval()
     sums = [torch.zeros_like(p) for p in tensors]

@@ -1,25 +1,28 @@
 // nx run bench:compare [--arch resnet20,vgg_bn_drop,googlenet,mobilenet_v2] [--batch 128] [--rounds N]
 //                      [--repeats N] [--warmups N] [--gap-inputs N] [--eval-batches N] [--pgd-warmup-steps N]
 //                      [--threads 2] [--no-pytorch] [--wait-quiet 60] [--retry-noisy 1]
-// For each architecture, runs our benchmark (src/ml.ts) in a child process and the PyTorch
-// reference (tools/pytorch/bench_reference.py) on identical shapes and parameters, one
-// process at a time, alternating over --rounds rounds (see DEFAULT_ROUNDS), and writes bench-results/compare.json and bench-results/compare.md
-// with the ratios ours / PyTorch. Both files are rewritten after every run, so an
-// interrupted run keeps what it measured.
+// For each architecture, runs our benchmark (src/ml.ts) and the PyTorch reference
+// (tools/pytorch/bench_reference.py) on identical shapes and parameters as two live
+// processes whose units of work take turns (one unit at a time: each timed repeat of ours
+// next to the same repeat of PyTorch's), over --rounds rounds (see DEFAULT_ROUNDS), and
+// writes bench-results/compare.json and bench-results/compare.md with the ratios
+// ours / PyTorch. Both files are rewritten after every architecture, so an interrupted run keeps
+// what it measured.
 //
-// The machine may be shared: before each run, up to --wait-quiet seconds are spent waiting
+// The machine may be shared: before each round, up to --wait-quiet seconds are spent waiting
 // for other work to drop below half a core (0 to start at once); how busy the machine was
-// is recorded either way, and a run during which other work took more than half a core on
+// is recorded either way, and a round during which other work took more than half a core on
 // average is repeated (up to --retry-noisy times), keeping the quietest attempt.
 //
 // Python: $GAP_PYTHON, else /usr/bin/python3, else python3; the first that imports torch
 // and torchvision. Without one, our numbers are written with null ratios.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { median } from "./stats.js";
+import { alternate, type Side, TurnTaker } from "./turns.js";
 
 const ARCHS = ["resnet20", "vgg_bn_drop", "googlenet", "mobilenet_v2"] as const;
 
@@ -74,10 +77,10 @@ if (!Number.isInteger(retryNoisy) || retryNoisy < 0) throw new Error(`--retry-no
 const NOISY_CORES = 0.5;
 if (!(waitQuietSeconds >= 0)) throw new Error(`--wait-quiet must be >= 0 seconds, got ${args["wait-quiet"]}`);
 /**
- * Rounds per architecture: ours and PyTorch alternate (ours first in even rounds,
- * PyTorch first in odd ones), and each side keeps its best timings over its rounds.
- * The VM's speed drifts by 20-30% over minutes, so a single pair of runs can catch
- * one side in a slow spell; alternation exposes both sides to the same spells.
+ * Rounds per architecture: each round a fresh pair of processes, ours first in even
+ * rounds and PyTorch first in odd ones; each side keeps its best timings over its rounds.
+ * The VM's speed drifts by 20-30% within seconds (a whole training measurement is under a
+ * second), so each unit of work runs right next to the other side's same unit (alternate).
  */
 const DEFAULT_ROUNDS: Record<(typeof ARCHS)[number], number> = { resnet20: 3, vgg_bn_drop: 1, googlenet: 1, mobilenet_v2: 1 };
 const roundsOverride = args.rounds === undefined ? undefined : Number(args.rounds);
@@ -104,7 +107,6 @@ const outDir = join(repoRoot, "bench-results");
 const runDir = join(outDir, "compare");
 mkdirSync(runDir, { recursive: true });
 const referenceScript = join(repoRoot, "tools/pytorch/bench_reference.py");
-const tsx = join(repoRoot, "node_modules/.bin/tsx");
 
 // ---- machine -------------------------------------------------------------------------
 
@@ -227,11 +229,11 @@ interface RunRecord {
   exitCode: number | null;
   wallSeconds: number;
   loadAverage: { start: number[]; end: number[] };
-  /** Average cores busy with other work during the run: (machine busy CPU - this run's CPU) / wall. */
+  /** Average cores busy with other work during the round: (machine busy CPU - both processes' CPU) / wall. */
   otherCoresBusy: number | null;
-  /** Time spent waiting for a quiet machine before the run, and how busy it was when the run started. */
+  /** Time spent waiting for a quiet machine before the round, and how busy it was when the round started. */
   quiet: { waitedSeconds: number; busyCoresBefore: number | null };
-  /** Other work took more than NOISY_CORES on average during the run. */
+  /** Other work took more than NOISY_CORES on average during the round. */
   noisy: boolean;
   /** Runs made (noisy runs are repeated); the timings are the best over them. */
   attempts: number;
@@ -241,56 +243,63 @@ interface RunRecord {
   error?: string;
 }
 
-async function run(executable: string, argv: string[], cwd: string, outFile: string, quietStdout: boolean): Promise<RunRecord> {
+/**
+ * Runs the sides (ours and PyTorch, or ours alone) as live processes whose units of work
+ * take turns (alternate), so that each of our timed repeats sits next to PyTorch's in time.
+ * Other work is the machine's busy CPU during the pair minus both processes' own.
+ */
+async function runTogether(sides: readonly Side[], cwd: string): Promise<RunRecord[]> {
   const quiet = await waitQuiet(waitQuietSeconds);
-  return new Promise((done) => {
-    rmSync(outFile, { force: true });
-    const loadStart = loadavg();
-    const cpuStart = machineCpu();
-    const start = performance.now();
-    console.error(`\n$ ${[executable, ...argv].join(" ")}`);
-    const child = spawn(executable, argv, { cwd, stdio: ["ignore", quietStdout ? "ignore" : "inherit", "inherit"] });
-    const finish = (exitCode: number | null, error?: string) => {
-      const wallSeconds = (performance.now() - start) / 1000;
-      const cpuEnd = machineCpu();
-      let result: SideResult | null = null;
-      if (exitCode === 0 && existsSync(outFile)) result = JSON.parse(readFileSync(outFile, "utf8")) as SideResult;
-      const otherCoresBusy =
-        result && cpuStart && cpuEnd ? Math.max(0, (cpuEnd.busy - cpuStart.busy - result.cpuSeconds) / wallSeconds) : null;
-      done({
-        command: [executable, ...argv],
-        exitCode,
-        wallSeconds,
-        loadAverage: { start: loadStart, end: loadavg() },
-        otherCoresBusy,
-        quiet,
-        noisy: otherCoresBusy === null || otherCoresBusy > NOISY_CORES,
-        attempts: 1,
-        result,
-        ...(error || exitCode !== 0 ? { error: error ?? `exited with code ${exitCode}` } : {}),
-      });
-    };
-    child.on("error", (e) => finish(null, e.message));
-    child.on("exit", (code, signal) => finish(code, signal ? `killed by ${signal}` : undefined));
-  });
+  for (const side of sides) rmSync(side.outFile, { force: true });
+  const loadStart = loadavg();
+  const cpuStart = machineCpu();
+  const start = performance.now();
+  for (const side of sides) console.error(`\n$ ${[side.executable, ...side.argv].join(" ")}`);
+  const takers = sides.map((side) => new TurnTaker(side, cwd));
+  let outOfStep: string | undefined;
+  try {
+    await alternate(takers);
+  } catch (error) {
+    outOfStep = (error as Error).message;
+    const failures = takers.map((t) => t.ended?.error);
+    for (const t of takers) t.child.kill();
+    await Promise.all(takers.map(async (t) => { while (await t.next() !== null); }));
+    takers.forEach((t, i) => (t.ended = { exitCode: t.ended?.exitCode ?? null, error: failures[i] ?? outOfStep }));
+  }
+  const wallSeconds = (performance.now() - start) / 1000;
+  const cpuEnd = machineCpu();
+  const results = takers.map((t, i) => (t.ended?.exitCode === 0 && !t.ended.error && existsSync(sides[i]!.outFile) ? (JSON.parse(readFileSync(sides[i]!.outFile, "utf8")) as SideResult) : null));
+  const ownCpu = results.every((r) => r) ? results.reduce((sum, r) => sum + r!.cpuSeconds, 0) : null;
+  const otherCoresBusy = ownCpu !== null && cpuStart && cpuEnd ? Math.max(0, (cpuEnd.busy - cpuStart.busy - ownCpu) / wallSeconds) : null;
+  return takers.map((t, i) => ({
+    command: [sides[i]!.executable, ...sides[i]!.argv],
+    exitCode: t.ended?.exitCode ?? null,
+    wallSeconds,
+    loadAverage: { start: loadStart, end: loadavg() },
+    otherCoresBusy,
+    quiet,
+    noisy: otherCoresBusy === null || otherCoresBusy > NOISY_CORES,
+    attempts: 1,
+    result: results[i]!,
+    ...(t.ended?.error ? { error: t.ended.error } : {}),
+  }));
 }
 
 /**
- * Runs, and repeats a noisy run up to --retry-noisy times. Other work only ever slows a
- * workload down, so, in the spirit of best-of-N, each workload keeps its best timing over
- * the attempts (with all its timed repeats listed); peak RSS keeps the largest. The
- * record's noise fields are those of the quietest attempt; `runs` lists every attempt.
+ * Runs the sides together, and repeats a noisy pair up to --retry-noisy times. Other work
+ * only ever slows a workload down, so, in the spirit of best-of-N, each workload keeps its
+ * best timing over the attempts (combine).
  */
-async function measure(executable: string, argv: string[], cwd: string, outFile: string, quietStdout: boolean): Promise<RunRecord> {
-  const runs: RunRecord[] = [];
+async function measure(sides: readonly Side[], cwd: string): Promise<RunRecord[]> {
+  const attempts: RunRecord[][] = [];
   for (let attempt = 1; attempt <= 1 + retryNoisy; attempt++) {
-    const rec = await run(executable, argv, cwd, outFile, quietStdout);
-    if (rec.error) return { ...rec, attempts: attempt };
-    runs.push(rec);
-    if (!rec.noisy) break;
-    if (attempt <= retryNoisy) console.error(`other work took ${rec.otherCoresBusy?.toFixed(2)} cores during that run: running it again`);
+    const records = await runTogether(sides, cwd);
+    if (records.some((r) => r.error)) return records.map((r) => ({ ...r, attempts: attempt }));
+    attempts.push(records);
+    if (!records[0]!.noisy) break;
+    if (attempt <= retryNoisy) console.error(`other work took ${records[0]!.otherCoresBusy?.toFixed(2)} cores during that pair of runs: running it again`);
   }
-  return combine(runs);
+  return sides.map((_, i) => combine(attempts.map((records) => records[i]!)));
 }
 
 /**
@@ -406,7 +415,7 @@ function markdown(report: Report): string {
     const s = a.settings;
     lines.push(`## ${a.architecture}`, "");
     lines.push(
-      `batch ${s.batch}, ${s.rounds} round(s) of alternating runs (ours, PyTorch), best of ${s.repeats} per run after ${s.warmups} warm-up call(s), eval over ${s.batch * s.evalBatches} images, PGD warm-up ${s.pgdWarmupSteps} step(s), GAP scoring over ${s.gapInputs} inputs (one timed run), PyTorch threads ${s.threads}` +
+      `batch ${s.batch}, ${s.rounds} round(s) of paired runs taking turns unit by unit, best of ${s.repeats} per run after ${s.warmups} warm-up call(s), eval over ${s.batch * s.evalBatches} images, PGD warm-up ${s.pgdWarmupSteps} step(s), GAP scoring over ${s.gapInputs} inputs (one timed run), PyTorch threads ${s.threads}` +
         (o ? `, ${o.parameters.toLocaleString("en-US")} parameters` : ""),
       "",
     );
@@ -425,12 +434,12 @@ function markdown(report: Report): string {
     lines.push(`| GAP scoring, ${s.gapInputs} inputs (s) | ${fmt(o?.gapScoring.seconds, 2)} | ${fmt(t?.gapScoring.seconds, 2)} | ${ratioCells("gapScoring")} | ${gflopCells("gapScoring")} |`);
     lines.push(`| reference: one 3×3 convolution, 64 → 64 channels over 8×8, batch 128 (GFLOP/s) | | | | | | | ${fmt(o?.referenceGflops)} | ${fmt(t?.referenceGflops)} |`);
     lines.push(`| peak RSS (MiB) | ${fmt(mib(o?.peakRssBytes), 0)} | ${fmt(mib(t?.peakRssBytes), 0)} | ${ratioCells("peakRss")} | | |`);
-    lines.push(`| CPU time / wall time of the run | ${o ? fmt(o.cpuSeconds / a.ours.wallSeconds, 2) : "–"} | ${t && a.pytorch ? fmt(t.cpuSeconds / a.pytorch.wallSeconds, 2) : "–"} | |`);
-    const noise = (r: RunRecord | null) => (r ? `${fmt(r.otherCoresBusy, 2)}${r.noisy ? " ⚠ noisy" : ""} (${r.attempts} run${r.attempts > 1 ? "s" : ""})` : "–");
-    lines.push(`| other work during the run (cores busy) | ${noise(a.ours)} | ${noise(a.pytorch)} | |`);
-    lines.push(`| other work just before the run (cores busy; waited s) | ${fmt(a.ours.quiet.busyCoresBefore, 2)}; ${fmt(a.ours.quiet.waitedSeconds, 0)} | ${a.pytorch ? `${fmt(a.pytorch.quiet.busyCoresBefore, 2)}; ${fmt(a.pytorch.quiet.waitedSeconds, 0)}` : "–"} | |`);
-    lines.push(`| load average at start → end | ${loads(a.ours.loadAverage)} | ${a.pytorch ? loads(a.pytorch.loadAverage) : "–"} | |`);
-    lines.push(`| wall time of the run (s) | ${fmt(a.ours.wallSeconds, 0)} | ${fmt(a.pytorch?.wallSeconds, 0)} | |`);
+    lines.push(`| CPU time of the process (s) | ${fmt(o?.cpuSeconds)} | ${fmt(t?.cpuSeconds)} | |`);
+    // Both sides of a round share these: they ran together.
+    lines.push(`| other work during the rounds (cores busy) | ${fmt(a.ours.otherCoresBusy, 2)}${a.ours.noisy ? " ⚠ noisy" : ""} (${a.ours.attempts} run${a.ours.attempts > 1 ? "s" : ""}) | | |`);
+    lines.push(`| other work just before the rounds (cores busy; waited s) | ${fmt(a.ours.quiet.busyCoresBefore, 2)}; ${fmt(a.ours.quiet.waitedSeconds, 0)} | | |`);
+    lines.push(`| load average at start → end | ${loads(a.ours.loadAverage)} | | |`);
+    lines.push(`| wall time of the round, both processes (s) | ${fmt(a.ours.wallSeconds, 0)} | | |`);
     lines.push("");
     if (o) {
       lines.push(
@@ -455,16 +464,16 @@ function markdown(report: Report): string {
   }
   lines.push("## Method", "");
   lines.push(
-    "- Data: synthetic 32×32×3 images in [0, 1], 10 classes; normalization is inside both models. One process per side and architecture, run one after the other (never two at once), so peak RSS is per run.",
+    "- Data: synthetic 32×32×3 images in [0, 1], 10 classes; normalization is inside both models. One process per side, architecture and round; the two sides' processes live side by side but never compute at once (see *Rounds*), and peak RSS is per process.",
     "- Training step: one SGD step on one batch (train-mode BatchNorm and dropout, mean cross-entropy, lr 0.01, momentum 0.9 Nesterov, weight decay 1e-4, no augmentation), loss and accuracy read back.",
     "- Evaluation: eval-mode forward, argmax and summed loss read back, over `evalBatches` batches.",
     "- PGD-10: generateAdversarialSet on one batch: clean forward, random start, 10 signed-gradient steps of the summed loss w.r.t. the input (eps 8/255, step 2/255, eval-mode BatchNorm, clipped to [0, 1]), forward on the result. Warm-up is `warmups` PGD runs with `pgdWarmupSteps` steps on the same batch: the same kernels on the same shapes, much cheaper than a full PGD-10 warm-up.",
     "- GAP scoring: prune(strategy gap, variant paper, global scope, compression 4) over an adversarial set made untimed by 1-step PGD: the gradient of the summed loss (eval-mode BatchNorm) w.r.t. the prunable parameters, batch by batch (batch size as above), summed, negated, then one global top-k threshold. Timed once, after the other workloads have warmed the same kernels up.",
-    "- Rounds: per architecture, `rounds` pairs of runs (ResNet20 3, the others 1; `--rounds` overrides), ours first in even rounds and PyTorch first in odd ones, each run a fresh process. This VM's speed drifts by 20-30% over minutes; alternating puts both sides through the same slow and fast spells. Each side's figures are its best over its rounds; each round's own ratios are listed under the table to show the spread.",
+    "- Rounds: per architecture, `rounds` rounds (ResNet20 3, the others 1; `--rounds` overrides), each a fresh pair of processes, ours and PyTorch, started together. After loading, each process announces its next unit of work (the reference convolution, a workload's warm-up calls, each timed repeat, making GAP's set, GAP scoring) and waits; the comparison lets one side run that unit, then the other side the same unit, the order swapping after every pair (ABBA; ours first in even rounds, PyTorch in odd ones), so only one process computes at a time and each of our timed repeats runs right next to the same repeat of PyTorch's. This VM's speed swings by 20-30% within seconds, and a whole training measurement (5 steps) takes under a second: with the sides run one after the other, a round's ratio caught whichever side met a slow spell. Each side's figures are its best over its rounds; each round's own ratios are listed under the table to show the spread.",
     `- Ratios: *best vs best* divides each side's best over its rounds; *median round* and *worst round* are the median and the lowest of the rounds' own ratios (for peak RSS the highest), so a lead that holds in every round shows in the worst one; *median repeat* divides PyTorch's median timed repeat by ours, all rounds' repeats pooled (GAP scoring: its one timing per round): the typical step rather than the best, which favours the side whose timings spread more. GFLOP/s count 2 FLOPs per multiply-add of the model's convolutions and matrix products in one image's forward pass (counted from the kernels' shapes by forwardMultiplyAdds in ml-core), times forward passes' worth per image: training ${FORWARDS_PER_IMAGE.trainStep}, evaluation ${FORWARDS_PER_IMAGE.evaluation}, PGD-10 ${FORWARDS_PER_IMAGE.pgd10}, GAP scoring ${FORWARDS_PER_IMAGE.gapScoring}; PyTorch's use the same count. The reference row is each side's own rate on one convolution alone: 3×3, 64 channels into 64 over 8×8 pixels at batch 128 (ResNet20's last stage, its fastest shape; PyTorch runs it by oneDNN's direct algorithm, ours by Winograd, which needs fewer multiplications than the count: its figure, like every workload's with 3×3 convs over 64 or more channels, is an effective rate), measured first in the same process, best of 10, best over its rounds. It stands for what this machine's cores give a convolution when nothing else runs: the workloads' distance from it is the layers' less favourable shapes, batch norm, activations and the rest of the step. (Large matrix products are no better a limit here: Debian's PyTorch runs torch.mm at about 7 GFLOP/s, outside oneDNN.)`,
     "- Throughputs are the best of `repeats` timed runs after `warmups` warm-up calls (3). Peak RSS is the process's maxRSS (getrusage). Live tensor counts come from tf.memory().numTensors (PyTorch frees tensors by reference counting and has no such count).",
     `- Sizes: ResNet20 runs the full settings (5 repeats, GAP over 1000 inputs); vgg_bn_drop, googlenet and mobilenet_v2 run 2 repeats and GAP over 256 inputs, so that all four finish in about 15 minutes (their PGD-10 batches take tens of seconds on our side). Command-line flags override these for every architecture.`,
-    "- Noise: the machine is shared. *Other work on the CPU* is the machine's busy CPU time (/proc/stat) during the run minus the run's own CPU time, per second of wall time: near 0 means the run had the machine to itself; on 2 cores, 1 means half of it was taken by something else. Before each run the comparison waits (up to `--wait-quiet` seconds, default 60) for other work to drop below half a core; the table shows how busy the machine was just before the run and how long it waited. A run during which other work averaged more than half a core is marked noisy and repeated (up to `--retry-noisy` times, default 1); each workload then reports its best timing over the attempts (best of all their timed repeats, as within one run), peak RSS the largest, and the noise rows the quietest attempt. PyTorch's OpenMP threads slow down far more than proportionally when a core is taken away, so noisy PyTorch numbers understate it (and inflate the ratios). The load average includes our own runs (about 1 for a single-threaded process, about 2 for PyTorch with 2 threads).",
+    "- Noise: the machine is shared. *Other work on the CPU* is the machine's busy CPU time (/proc/stat) during the round minus both processes' own CPU time, per second of wall time: near 0 means the round had the machine to itself; on 2 cores, 1 means half of it was taken by something else. Before each round the comparison waits (up to `--wait-quiet` seconds, default 60) for other work to drop below half a core; the table shows how busy the machine was just before the round and how long it waited. A round during which other work averaged more than half a core is marked noisy and repeated (up to `--retry-noisy` times, default 1); each workload then reports its best timing over the attempts (best of all their timed repeats, as within one run), peak RSS the largest, and the noise rows the quietest attempt. PyTorch's OpenMP threads slow down far more than proportionally when a core is taken away, so noisy PyTorch numbers understate it (and inflate the ratios). The load average includes our own processes.",
     "- PyTorch's memory: the reference re-executes itself with glibc's malloc tunables set to keep freed memory (shown on the PyTorch line above). With glibc's defaults every large tensor is unmapped when freed and page-faulted in again on the next step, which made its training step vary between 0.21 and 0.69 s on this machine; kept memory makes it both faster and steady (the effect PyTorch's CPU tuning guide gets from jemalloc or tcmalloc). Our wasm heap keeps its memory anyway. `bench_reference.py --system-malloc` measures the defaults.",
     "- Reference: the issue's one-off PyTorch 1.13 (2 threads) figures for ResNet20 at batch 128 were 217 img/s training, 39 img/s PGD-10, 2,600 img/s evaluation.",
   );
@@ -501,25 +510,19 @@ for (const arch of archs) {
   const rounds = roundsOverride ?? DEFAULT_ROUNDS[arch as (typeof ARCHS)[number]];
   const oursRuns: RunRecord[] = [];
   const torchRuns: RunRecord[] = [];
-  const runOurs = async (round: number) => {
-    const file = join(runDir, `ours-${arch}-${round}.json`);
-    oursRuns.push(await measure(tsx, ["src/ml.ts", `--arch=${arch}`, ...sideArgs(settings), `--out=${file}`], benchDir, file, false));
-  };
-  const runTorch = async (round: number) => {
-    if (!python.executable) return;
-    const file = join(runDir, `pytorch-${arch}-${round}.json`);
-    const argv = [referenceScript, `--arch=${arch}`, ...sideArgs(settings), `--threads=${threads}`, `--out=${file}`];
-    torchRuns.push(await measure(python.executable, argv, benchDir, file, true));
-  };
   for (let round = 0; round < rounds; round++) {
-    if (round % 2 === 0) {
-      await runOurs(round);
-      await runTorch(round);
-    } else {
-      await runTorch(round);
-      await runOurs(round);
-    }
-    if ([...oursRuns, ...torchRuns].some((r) => r.error)) break;
+    const oursFile = join(runDir, `ours-${arch}-${round}.json`);
+    const ours: Side = { executable: process.execPath, argv: ["--import", "tsx", "src/ml.ts", `--arch=${arch}`, ...sideArgs(settings), "--turns", `--out=${oursFile}`], outFile: oursFile, quietStdout: false };
+    const torchFile = join(runDir, `pytorch-${arch}-${round}.json`);
+    const torch: Side | null = python.executable
+      ? { executable: python.executable, argv: [referenceScript, `--arch=${arch}`, ...sideArgs(settings), `--threads=${threads}`, "--turns", `--out=${torchFile}`], outFile: torchFile, quietStdout: true }
+      : null;
+    // Ours goes first in even rounds, PyTorch in odd ones.
+    const sides = torch ? (round % 2 === 0 ? [ours, torch] : [torch, ours]) : [ours];
+    const records = await measure(sides, benchDir);
+    oursRuns.push(records[sides.indexOf(ours)]!);
+    if (torch) torchRuns.push(records[sides.indexOf(torch)]!);
+    if (records.some((r) => r.error)) break;
   }
   const ours = oursRuns.find((r) => r.error) ?? combine(oursRuns);
   const pytorch = torchRuns.length === 0 ? null : (torchRuns.find((r) => r.error) ?? combine(torchRuns));

@@ -1,5 +1,5 @@
 // nx run bench:ml -- [--arch resnet20] [--batch 128] [--repeats 3] [--gap-inputs 1000]
-//                    [--eval-batches 4] [--pgd-warmup-steps 1] [--warmups 1] [--out FILE]
+//                    [--eval-batches 4] [--pgd-warmup-steps 1] [--warmups 1] [--out FILE] [--turns]
 // Times a training step, an evaluation pass, PGD-10 and GAP scoring on the chosen
 // backend (GAP_BACKEND) and writes img/s to bench-results/ml-<arch>-<backend>.json
 // (or --out). tools/pytorch/bench_reference.py does the same work in PyTorch;
@@ -11,7 +11,12 @@
 // best of --repeats. GAP scoring: one timed prune() over --gap-inputs adversarial
 // inputs (made untimed by 1-step PGD). Live tensor counts are recorded before and
 // after every workload: equal counts mean the workload leaked no tensors.
-import { mkdirSync, writeFileSync } from "node:fs";
+//
+// --turns (bench:compare runs us beside the PyTorch reference this way): before each unit
+// of work (the reference convolution, each workload's warm-up calls, each timed repeat,
+// making GAP's set, GAP scoring) the process writes "wait <unit>" to file descriptor 3 and
+// waits for a line on stdin, so that the two sides' units can alternate one at a time.
+import { mkdirSync, readSync, writeFileSync, writeSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -29,6 +34,7 @@ const { values: args } = parseArgs({
     "pgd-warmup-steps": { type: "string", default: "1" },
     warmups: { type: "string", default: "1" },
     out: { type: "string" },
+    turns: { type: "boolean", default: false },
   },
 });
 const architecture = args.arch!;
@@ -44,6 +50,26 @@ const gapInputs = positive("gap-inputs");
 const evalBatches = positive("eval-batches");
 const pgdWarmupSteps = positive("pgd-warmup-steps");
 const warmups = positive("warmups");
+
+/** With --turns: announces the next unit of work on fd 3 and blocks until stdin says go. */
+function turn(unit: string): void {
+  if (!args.turns) return;
+  writeSync(3, `wait ${unit}\n`);
+  const byte = Buffer.alloc(1);
+  for (;;) {
+    let read: number;
+    try {
+      read = readSync(0, byte, 0, 1, null);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+      continue;
+    }
+    if (read === 0) throw new Error("--turns: stdin closed while waiting for a turn");
+    if (byte[0] === 0x0a) return;
+  }
+}
+
 const loadAverageStart = loadavg();
 const backend = await initBackend();
 const config = { architecture, numClasses: 10, inputShape: { height: 32, width: 32, channels: 3 } };
@@ -62,10 +88,12 @@ async function counted<T>(work: () => Promise<T>): Promise<T & { tensors: Tensor
 }
 
 /** Best of `repeats` timed runs after `warmups` warm-up calls, as images per second. */
-async function throughput(images: number, run: () => Promise<unknown>, warmup: () => Promise<unknown> = run) {
+async function throughput(workload: string, images: number, run: () => Promise<unknown>, warmup: () => Promise<unknown> = run) {
+  turn(`${workload} warm-up`);
   for (let i = 0; i < warmups; i++) await warmup();
   const seconds: number[] = [];
   for (let i = 0; i < repeats; i++) {
+    turn(`${workload} ${i + 1}`);
     const start = performance.now();
     await run();
     seconds.push((performance.now() - start) / 1000);
@@ -92,11 +120,12 @@ function referenceGflops(): number {
   tf.dispose([x, w]);
   return (2 * 128 * 8 * 8 * 64 * 64 * 9) / best / 1e9;
 }
+turn("reference");
 const reference = referenceGflops();
 
 const trainBatch = data(batch, 1);
 const trainStep = await counted(() =>
-  throughput(batch, () =>
+  throughput("training", batch, () =>
     train(model, trainBatch, {
       epochs: 1,
       batchSize: batch,
@@ -110,20 +139,23 @@ const trainStep = await counted(() =>
   ),
 );
 const evalSet = data(batch * evalBatches, 2);
-const evaluation = await counted(() => throughput(evalSet.count, () => evaluate(model, evalSet, { batchSize: batch })));
+const evaluation = await counted(() => throughput("evaluation", evalSet.count, () => evaluate(model, evalSet, { batchSize: batch })));
 const attackSet = data(batch, 3);
 const pgdParams = { method: "pgd" as const, eps: 8 / 255, stepSize: 2 / 255, steps: 10, randomStart: true, labelMode: "true" as const, inputSpace: "pixel" as const, seed: 0, batchSize: batch };
 const pgd = await counted(() =>
   throughput(
+    "PGD-10",
     batch,
     () => generateAdversarialSet(model, attackSet, pgdParams),
     () => generateAdversarialSet(model, attackSet, { ...pgdParams, steps: pgdWarmupSteps }),
   ),
 );
+turn("GAP set");
 const gapSetStart = performance.now();
 const gapSet = await generateAdversarialSet(model, data(gapInputs, 4), { ...pgdParams, steps: 1 });
 const gapSetSeconds = (performance.now() - gapSetStart) / 1000;
 const gapScoring = await counted(async () => {
+  turn("GAP scoring");
   const start = performance.now();
   const { report } = await prune(model, { strategy: "gap", scope: "global", compression: 4, variant: "paper", data: gapSet, batchSize: batch, seed: 0 });
   return { inputs: gapInputs, seconds: (performance.now() - start) / 1000, kept: report.layers.reduce((sum, layer) => sum + layer.kept, 0) };

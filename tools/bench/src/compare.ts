@@ -464,7 +464,7 @@ function markdown(report: Report): string {
   }
   lines.push("## Method", "");
   lines.push(
-    "- Data: synthetic 32×32×3 images in [0, 1], 10 classes; normalization is inside both models. One process per side, architecture and round; the two sides' processes live side by side but never compute at once (see *Rounds*), and peak RSS is per process.",
+    "- Data: synthetic 32×32×3 images in [0, 1], 10 classes; normalization is inside both models. One process per side, architecture and round; the two sides' processes live side by side and load at the same time, but never run units of work at once (see *Rounds*); peak RSS is per process.",
     "- Training step: one SGD step on one batch (train-mode BatchNorm and dropout, mean cross-entropy, lr 0.01, momentum 0.9 Nesterov, weight decay 1e-4, no augmentation), loss and accuracy read back.",
     "- Evaluation: eval-mode forward, argmax and summed loss read back, over `evalBatches` batches.",
     "- PGD-10: generateAdversarialSet on one batch: clean forward, random start, 10 signed-gradient steps of the summed loss w.r.t. the input (eps 8/255, step 2/255, eval-mode BatchNorm, clipped to [0, 1]), forward on the result. Warm-up is `warmups` PGD runs with `pgdWarmupSteps` steps on the same batch: the same kernels on the same shapes, much cheaper than a full PGD-10 warm-up.",

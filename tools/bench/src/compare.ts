@@ -256,19 +256,20 @@ async function runTogether(sides: readonly Side[], cwd: string): Promise<RunReco
   const start = performance.now();
   for (const side of sides) console.error(`\n$ ${[side.executable, ...side.argv].join(" ")}`);
   const takers = sides.map((side) => new TurnTaker(side, cwd));
-  let outOfStep: string | undefined;
+  let errors: (string | undefined)[];
   try {
     await alternate(takers);
+    errors = takers.map((t) => t.ended?.error);
   } catch (error) {
-    outOfStep = (error as Error).message;
+    // A side that failed by itself says why; the others were stopped because the runs fell out of step.
     const failures = takers.map((t) => t.ended?.error);
     for (const t of takers) t.child.kill();
     await Promise.all(takers.map(async (t) => { while (await t.next() !== null); }));
-    takers.forEach((t, i) => (t.ended = { exitCode: t.ended?.exitCode ?? null, error: failures[i] ?? outOfStep }));
+    errors = failures.map((failure) => failure ?? (error as Error).message);
   }
   const wallSeconds = (performance.now() - start) / 1000;
   const cpuEnd = machineCpu();
-  const results = takers.map((t, i) => (t.ended?.exitCode === 0 && !t.ended.error && existsSync(sides[i]!.outFile) ? (JSON.parse(readFileSync(sides[i]!.outFile, "utf8")) as SideResult) : null));
+  const results = sides.map((side, i) => (!errors[i] && existsSync(side.outFile) ? (JSON.parse(readFileSync(side.outFile, "utf8")) as SideResult) : null));
   const ownCpu = results.every((r) => r) ? results.reduce((sum, r) => sum + r!.cpuSeconds, 0) : null;
   const otherCoresBusy = ownCpu !== null && cpuStart && cpuEnd ? Math.max(0, (cpuEnd.busy - cpuStart.busy - ownCpu) / wallSeconds) : null;
   return takers.map((t, i) => ({
@@ -281,7 +282,7 @@ async function runTogether(sides: readonly Side[], cwd: string): Promise<RunReco
     noisy: otherCoresBusy === null || otherCoresBusy > NOISY_CORES,
     attempts: 1,
     result: results[i]!,
-    ...(t.ended?.error ? { error: t.ended.error } : {}),
+    ...(errors[i] ? { error: errors[i] } : {}),
   }));
 }
 

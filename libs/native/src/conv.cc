@@ -338,6 +338,14 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
       matmul(a.at(a.integer(2), n[0]), a.at(a.integer(3), n[1]), a.at(a.integer(4), n[2]), pointwiseProduct(kind, z.p));
       return;
     }
+    if (conv3x3Fits(kind, z.p)) {
+      namespace cp = conv_param;
+      const int64_t N = z.p[cp::N], H = z.p[cp::H], W = z.p[cp::W], Ci = z.p[cp::Ci], Co = z.p[cp::Co];
+      const float* w = a.at(a.integer(3), wCount);
+      if (kind == kForward) conv3x3(a.at(a.integer(2), xCount), w, nullptr, nullptr, a.at(a.integer(4), yCount), N, H, W, Ci, Co, kNoActivation);
+      else conv3x3InputGradient(a.at(a.integer(2), yCount), w, a.at(a.integer(4), xCount), N, H, W, Ci, Co);
+      return;
+    }
     ConvEntry& e = convEntry(kind, z.p);
     auto& s = strm();
     if (kind == kForward) {
@@ -425,7 +433,7 @@ napi_value FoldFilter(napi_env env, napi_callback_info info) {
 // channel (hwio: the innermost index), w * a folded into a buffer of this addon (no
 // second output: tfjs would build a zero gradient for it in JS on every backward pass);
 // then y = activation(conv(x, w * a) + offset - mean * a (+ residual)) as one oneDNN
-// inference primitive with the sum and the activation as post-ops.
+// inference primitive with the sum and the activation as post-ops (or conv3x3.cc's kernel).
 napi_value Conv2dFused(napi_env env, napi_callback_info info) {
   return exported(env, info, 12, 0, [&](Args& a) {
     const ConvSizes z = convSizes(a, 10);
@@ -450,6 +458,12 @@ napi_value Conv2dFused(napi_env env, napi_callback_info info) {
     foldWeights(w, k.data(), wFolded, wCount / Co, Co);
 
     float* y = a.at(a.integer(9), yCount);
+    if (conv3x3Fits(kFusedForward, p)) {
+      const float* residual = residualOff >= 0 ? a.at(residualOff, yCount) : nullptr;
+      namespace cp = conv_param;
+      conv3x3(a.at(a.integer(1), xCount), wFolded, bias.data(), residual, y, p[cp::N], p[cp::H], p[cp::W], p[cp::Ci], Co, static_cast<int>(activation));
+      return;
+    }
     if (residualOff >= 0) {
       const float* residual = a.at(residualOff, yCount);
 #pragma omp parallel for simd schedule(static)

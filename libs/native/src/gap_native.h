@@ -165,6 +165,16 @@ void matmul(const float* a, const float* b, float* c, const std::vector<int64_t>
 // double (batch_norm.cc; the Sum kernel in reductions.cc too).
 void channelMoments(const float* x, double* sum, double* sumSq, int64_t rows, int64_t C);
 
+// conv3x3.cc: our own kernel for 3x3, stride-1, padding-1 convs onto 16 or 32 channels.
+// Whether conv direction `kind` (ConvKind) with conv_param p runs on it.
+bool conv3x3Fits(int kind, const std::vector<int64_t>& p);
+// y = activation(conv(x, w) + bias + residual), nhwc and hwio; bias and residual may be null.
+void conv3x3(const float* x, const float* w, const float* bias, const float* residual, float* y, int64_t N, int64_t H, int64_t W,
+             int64_t Ci, int64_t Co, int activation);
+// The input gradient of conv(x, w), x [N, H, W, Ci], w [3, 3, Ci, Co].
+void conv3x3InputGradient(const float* dy, const float* w, float* dx, int64_t N, int64_t H, int64_t W, int64_t Ci, int64_t Co);
+uint64_t conv3x3Calls();  // calls so far (info()'s `conv3x3Calls`)
+
 // The exports (module.cc), by kernel family.
 // conv.cc
 napi_value Conv2d(napi_env env, napi_callback_info info);

@@ -80,6 +80,8 @@ napi_value Info(napi_env env, napi_callback_info) {
     napi_set_named_property(env, obj, "cached", v);
     napi_create_uint32(env, static_cast<uint32_t>(convWinogradCount()), &v);
     napi_set_named_property(env, obj, "winograd", v);
+    napi_create_uint32(env, static_cast<uint32_t>(conv3x3Calls()), &v);
+    napi_set_named_property(env, obj, "conv3x3Calls", v);
     napi_set_named_property(env, obj, "contract", contract(env));
     return obj;
   });

@@ -142,6 +142,12 @@ const CASES: ConvCase[] = [
   { n: 2, h: 6, w: 10, ci: 64, co: 32, k: [3, 3], s: 1, pad: "valid" },
   // Padding of 2: oneDNN refuses Winograd, and the conv falls back to direct.
   { n: 2, h: 8, w: 7, ci: 64, co: 32, k: [3, 3], s: 1, pad: [[0, 0], [2, 0], [0, 2], [0, 0]] },
+  // 3x3, stride 1, padding 1 onto 16 or 32 channels, images 16 (or 8) columns wide: our own kernel (src/conv3x3.cc).
+  // Three tiles a row (edges and middle); the input gradient too (from 16 channels onto 16 or 32).
+  { n: 2, h: 4, w: 48, ci: 16, co: 16, k: [3, 3], s: 1, pad: "same" },
+  { n: 2, h: 6, w: 8, ci: 32, co: 32, k: [3, 3], s: 1, pad: 1 },
+  { n: 1, h: 3, w: 16, ci: 48, co: 16, k: [3, 3], s: 1, pad: "same" },
+  { n: 2, h: 1, w: 8, ci: 16, co: 32, k: [3, 3], s: 1, pad: 1 },
   // 1x1, stride 1, no padding: a matrix product over the pixels (pointwise in src/conv.cc), channels off the 16-blocks too.
   { n: 3, h: 1, w: 1, ci: 83, co: 38, k: [1, 1], s: 1, pad: "same" },
   { n: 2, h: 2, w: 3, ci: 1, co: 7, k: [1, 1], s: 1, pad: 0 },
@@ -201,6 +207,32 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
     await y.data();
     tf.dispose([x, w, y]);
     expect([primitives().cached - cached, primitives().winograd - winograd]).toEqual([1, 0]);
+  });
+
+  it("runs 3x3 stride-1 padding-1 convs onto 16 or 32 channels on the addon's own kernel, forward and input gradient", async () => {
+    await tf.setBackend("wasm");
+    const calls = () => convPrimitives()!.conv3x3Calls;
+    // [image width, input channels, output channels, padding]: how many of forward and input gradient run on it.
+    const expected: Array<[number, number, number, number, number]> = [
+      [32, 16, 16, 1, 2],
+      [16, 32, 32, 1, 2],
+      [8, 16, 32, 1, 1], // input gradient onto 16 channels wants a width of 16s
+      [16, 16, 48, 1, 1], // forward onto 48 channels: oneDNN
+      [20, 16, 16, 1, 0], // a width off the tiles
+      [16, 16, 16, 0, 0],
+    ];
+    for (const [width, ci, co, pad, count] of expected) {
+      const before = calls();
+      const x = tf.ones([2, 3, width, ci]);
+      const w = tf.ones([3, 3, ci, co]);
+      const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, pad);
+      const dy = tf.onesLike(y);
+      const dx = tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: w }, { strides: 1, pad, dataFormat: "NHWC", inputShape: x.shape } as never) as tf.Tensor;
+      // y at row 1, column 1: every tap inside the image (for padding 1).
+      expect((await y.data())[(width + 1) * co]).toBe(9 * ci);
+      tf.dispose([x, w, y, dy, dx]);
+      expect(calls() - before, `${width} wide, ${ci} -> ${co}, padding ${pad}`).toBe(count);
+    }
   });
 
   it("Slice (strided, rank 1-4, float32 and int32) matches cpu exactly", async () => {

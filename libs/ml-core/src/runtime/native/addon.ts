@@ -71,7 +71,7 @@ interface RawAddon {
   sign(heap: ArrayBuffer, x: number, y: number, n: number): void;
   sgd(heap: ArrayBuffer, w: number, grad: number, buf: number, wOut: number, bufOut: number, n: number, lr: number, momentum: number, weightDecay: number, nesterov: 0 | 1): void;
   batchNormUpdate(heap: ArrayBuffer, runMean: number, runVar: number, mean: number, variance: number, runMeanOut: number, runVarOut: number, c: number, momentum: number): void;
-  info(): { version: string; isa: string; threads: number; cached: number; winograd: number; contract: AddonContract };
+  info(): { version: string; isa: string; threads: number; cached: number; winograd: number; conv3x3Calls: number; contract: AddonContract };
 }
 
 /** [N, H, W, C] of the tensor a batch-norm kernel reads (NHWC, or [N, C] as [N, 1, 1, C]). */
@@ -255,11 +255,14 @@ export function addonContract(): AddonContract | null {
   return loadAddon() ? addon!.info().contract : null;
 }
 
-/** The conv primitives the addon has cached, and how many of them run Winograd; null when it is not loaded. */
-export function convPrimitives(): { cached: number; winograd: number } | null {
+/**
+ * The conv primitives the addon has cached, how many of them run Winograd, and how many
+ * convs ran on its own 3x3 kernel so far (src/conv3x3.cc); null when it is not loaded.
+ */
+export function convPrimitives(): { cached: number; winograd: number; conv3x3Calls: number } | null {
   if (!loadAddon()) return null;
-  const { cached, winograd } = addon!.info();
-  return { cached, winograd };
+  const { cached, winograd, conv3x3Calls } = addon!.info();
+  return { cached, winograd, conv3x3Calls };
 }
 
 /** Marks the kernels registered (registerNativeKernels). */

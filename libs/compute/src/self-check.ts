@@ -175,7 +175,10 @@ const CHECKS: readonly Check[] = [
       const [x, w] = [uniform(rng, [2, 9, 9, 8]), uniform(rng, [3, 3, 8, 16])];
       const same = withGradients(rng, "conv2d", [x, w], (a, b) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, "same"));
       const strided = withGradients(rng, "strided conv2d", [x, w], (a, b) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 1));
-      return as("max", GRAD)([...same, ...strided]);
+      // 16 -> 16 channels, 16 columns wide: the addon's own 3x3 kernel (libs/native/src/conv3x3.cc), forward and input gradient.
+      const [x16, w16] = [uniform(rng, [2, 3, 16, 16]), uniform(rng, [3, 3, 16, 16])];
+      const own = withGradients(rng, "conv2d onto 16 channels", [x16, w16], (a, b) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, "same"));
+      return as("max", GRAD)([...same, ...strided, ...own]);
     },
   },
   {
@@ -223,9 +226,10 @@ const CHECKS: readonly Check[] = [
     name: "conv + folded batch norm (+residual, ReLU, ReLU6) and gradients",
     run: (own) => {
       const rng = new Rng(5);
-      const conv = new Conv2d(param(rng, own, [3, 3, 8, 8], "conv"), null, 1, 1, false);
-      const bn = batchNorm(rng, own, 8);
-      const [x, shortcut] = [uniform(rng, [2, 6, 6, 8]), uniform(rng, [2, 6, 6, 8])];
+      // 16 channels, 16 columns wide: the addon's own 3x3 kernel; the tiny ResNet below runs oneDNN's fused conv.
+      const conv = new Conv2d(param(rng, own, [3, 3, 16, 16], "conv"), null, 1, 1, false);
+      const bn = batchNorm(rng, own, 16);
+      const [x, shortcut] = [uniform(rng, [2, 3, 16, 16]), uniform(rng, [2, 3, 16, 16])];
       return as("max", GRAD)([
         ...withGradients(rng, "conv + batch norm + ReLU6", [x], (xi) => convBn(conv, bn, xi as tf.Tensor4D, context(false), "c", "relu6")),
         ...withGradients(rng, "conv + batch norm + residual + ReLU", [x, shortcut], (xi, si) =>

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { getKernel, registerKernel, unregisterKernel } from "@tensorflow/tfjs-core";
 import {
+  convPrimitives,
   initBackend,
   nativeStatus,
   NATIVE_ADD_RELU,
@@ -49,6 +50,7 @@ describe("backend self-check", () => {
   it("passes on wasm within a few seconds, every custom kernel run, and leaves no tensor behind", async () => {
     await runSelfCheck(); // warm-up: oneDNN primitives, wasm compilation
     const before = tf.memory().numTensors;
+    const ownConvCalls = convPrimitives()?.conv3x3Calls ?? 0;
     const report = await runSelfCheck();
     expect(tf.memory().numTensors).toBe(before);
     expect(tf.getBackend()).toBe("wasm");
@@ -59,6 +61,8 @@ describe("backend self-check", () => {
     expect(report.seconds).toBeLessThan(10);
     if (nativeStatus().enabled) {
       for (const kernel of [...CUSTOM_KERNELS, ...REPLACED_KERNELS]) expect(report.nativeKernels[kernel] ?? 0, kernel).toBeGreaterThan(0);
+      // Inside Conv2D, Conv2DBackpropInput and GapFusedConv2D: the addon's own 3x3 kernel.
+      expect(convPrimitives()!.conv3x3Calls - ownConvCalls, "the addon's own 3x3 conv kernel").toBeGreaterThan(0);
     } else console.warn(`native kernels off (${nativeStatus().reason}): the custom kernels were not exercised`);
     const info = selfCheckInfo(report);
     expect(info).toMatchObject({ passed: true, checks: SELF_CHECKS.length });

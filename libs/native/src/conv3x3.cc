@@ -92,13 +92,14 @@ __attribute__((target("avx512f"))) void rows(const float* x, const float* w, con
 bool conv3x3Fits(int kind, const std::vector<int64_t>& p) {
   namespace cp = conv_param;
   // GAP_CONV3X3=0 leaves these convs to oneDNN, for measuring one against the other.
-  static const bool on = __builtin_cpu_supports("avx512f") && std::string(std::getenv("GAP_CONV3X3") ? std::getenv("GAP_CONV3X3") : "") != "0";
-  if (!on || p[cp::KH] != 3 || p[cp::KW] != 3 || p[cp::groups] != 1) return false;
+  static const char* setting = std::getenv("GAP_CONV3X3");
+  static const bool on = __builtin_cpu_supports("avx512f") && !(setting && std::string(setting) == "0");
+  if (!on || (kind != kForward && kind != kInputGradient && kind != kFusedForward)) return false;
+  if (p[cp::KH] != 3 || p[cp::KW] != 3 || p[cp::groups] != 1) return false;
   if (p[cp::strideH] != 1 || p[cp::strideW] != 1 || p[cp::dilationH] != 1 || p[cp::dilationW] != 1) return false;
   if (p[cp::padTop] != 1 || p[cp::padLeft] != 1 || p[cp::padBottom] != 1 || p[cp::padRight] != 1) return false;
   // The input gradient is the same conv from Co channels onto Ci.
   const int64_t from = kind == kInputGradient ? p[cp::Co] : p[cp::Ci], onto = kind == kInputGradient ? p[cp::Ci] : p[cp::Co];
-  if (kind != kForward && kind != kInputGradient && kind != kFusedForward) return false;
   return from % 16 == 0 && (onto == 16 || onto == 32) && p[cp::W] % (16 / (onto / 16)) == 0;
 }
 

@@ -7,6 +7,7 @@ import {
   evaluate,
   findRepoRoot,
   initBackend,
+  nativeKernelCalls,
   readCifar10Dir,
   stratifiedSubset,
   train,
@@ -24,14 +25,31 @@ import {
   simulatedQuantizedModel,
 } from "../src/index.js";
 
+let nativeOn = false;
 beforeAll(async () => {
-  await initBackend("wasm");
+  nativeOn = (await initBackend("wasm")).native?.enabled === true;
 });
 
 const config = (architecture: ArchitectureName): ModelConfig => ({ architecture, numClasses: 10, inputShape: { height: 32, width: 32, channels: 3 } });
 const sampleDir = join(findRepoRoot()!, "libs/ml-core/data/cifar10-sample");
 const trainSplit = readCifar10Dir(sampleDir, "train");
 const testSplit = readCifar10Dir(sampleDir, "test");
+
+/**
+ * An untrained model whose BatchNorm statistics fit its activations: with the running
+ * statistics (0, 1) activations vanish or explode with depth, so a few training-mode
+ * forwards give them a trained net's scale.
+ */
+function warmedUp(arch: ArchitectureName) {
+  const model = createModel(config(arch), 4);
+  const warm = tf.tensor4d(stratifiedSubset(trainSplit, 16, 6).images, [16, 32, 32, 3]);
+  for (let i = 0; i < 10; i++) {
+    tf.dispose(model.forward(warm, { training: true, dropoutSeed: i }));
+    model.commitBatchStats();
+  }
+  warm.dispose();
+  return model;
+}
 
 /** Quantizes through the artifact, as the quantization and evaluation services do. */
 async function quantizedTwin(model: ReturnType<typeof createModel>, calibrationCount: number) {
@@ -111,15 +129,7 @@ describe("int8 on wasm", () => {
   });
 
   it.each(["vgg_bn_drop", "googlenet", "mobilenet_v2"] as const)("quantizes %s end to end, close to the float model", async (arch) => {
-    const model = createModel(config(arch), 4);
-    // Untrained, BatchNorm's running statistics (0, 1) do not fit the activations, which then
-    // vanish or explode with depth. A few training-mode forwards give them a trained net's scale.
-    const warm = tf.tensor4d(stratifiedSubset(trainSplit, 16, 6).images, [16, 32, 32, 3]);
-    for (let i = 0; i < 10; i++) {
-      tf.dispose(model.forward(warm, { training: true, dropoutSeed: i }));
-      model.commitBatchStats();
-    }
-    warm.dispose();
+    const model = warmedUp(arch);
     const { q, sim } = await quantizedTwin(model, 16);
     const x = tf.tensor4d(stratifiedSubset(testSplit, 10, 5).images, [10, 32, 32, 3]);
     const [a, b] = [model.forward(x, { training: false }), sim.forward(x, { training: false })].map((t) => {
@@ -134,6 +144,44 @@ describe("int8 on wasm", () => {
     console.log(`${arch}: ${q.layers.length} int8 layers, ${q.activations.size} points, relative logit error ${(err / spread).toFixed(4)}, size ${JSON.stringify(quantizedSize(q))}`);
     expect(err).toBeGreaterThan(0);
     expect(err).toBeLessThan(0.05 * spread);
+    tf.dispose(x);
+    sim.dispose();
+    model.dispose();
+  });
+
+  it.each(["resnet20", "mobilenet_v2"] as const)("runs %s's simulated int8 convs folded with their BatchNorm, as the composed layers compute them on cpu", async (arch) => {
+    const model = warmedUp(arch);
+    const { sim } = await quantizedTwin(model, 16);
+    const x = tf.tensor4d(stratifiedSubset(testSplit, 32, 8).images, [32, 32, 32, 3]);
+    const logits = () => {
+      const y = sim.forward(x, { training: false });
+      const values = Array.from(y.dataSync());
+      y.dispose();
+      return values;
+    };
+    nativeKernelCalls(true);
+    const folded = logits();
+    const foldedConvs = nativeKernelCalls(true)["GapFusedConv2D"] ?? 0;
+    await tf.setBackend("cpu");
+    let composed: number[];
+    try {
+      composed = logits();
+    } finally {
+      await tf.setBackend("wasm");
+    }
+    const convs = model.params.filter((p) => p.kind === "conv" || p.kind === "depthwise_conv").length;
+    if (nativeOn) expect(foldedConvs).toBe(convs);
+    // Float32 rounding (another summation order) moves a few values across a step of the int8
+    // grid, and the step travels on: wasm's own kernels against cpu, 0.025 and 30 of 32 here.
+    const mean = composed.reduce((a, v) => a + v, 0) / composed.length;
+    const spread = Math.sqrt(composed.reduce((a, v) => a + (v - mean) ** 2, 0) / composed.length);
+    const err = Math.sqrt(composed.reduce((a, v, i) => a + (v - folded[i]!) ** 2, 0) / composed.length);
+    const top1 = (v: number[]) => Array.from({ length: v.length / 10 }, (_, n) => v.slice(10 * n, 10 * n + 10).reduce((b, u, k, r) => (u > r[b]! ? k : b), 0));
+    const [a, b] = [top1(folded), top1(composed)];
+    const agree = a.filter((k, n) => k === b[n]).length;
+    console.log(`${arch}: ${foldedConvs} of ${convs} convs folded; logits off by ${(err / spread).toFixed(4)} of their spread (rms); top-1 agrees on ${agree} of ${a.length}`);
+    expect(err).toBeLessThan(0.05 * spread);
+    expect(agree).toBeGreaterThanOrEqual(0.9 * a.length);
     tf.dispose(x);
     sim.dispose();
     model.dispose();

@@ -143,9 +143,9 @@ export class BatchNorm {
   }
 }
 
-/** act(bn(conv(x)) [+ residual]) as one folded conv where the native kernels run it (inference, no quantization hooks). */
+/** act(bn(conv(x)) [+ residual]) as one folded conv where the native kernels run it (inference). */
 function foldedConvBn(conv: Conv2d, bn: BatchNorm, x: tf.Tensor4D, ctx: ForwardContext, activation: Activation, residual?: tf.Tensor4D): tf.Tensor4D | null {
-  if (ctx.training || ctx.options.quantization) return null;
+  if (ctx.training) return null;
   const folded = {
     filterShape: conv.weight.variable.shape,
     filter: () => ctx.effective(conv.weight) as tf.Tensor4D,
@@ -162,7 +162,7 @@ export type { Activation };
 /** act(bn(conv(x))); `point` names the result's quantization point. */
 export function convBn(conv: Conv2d, bn: BatchNorm, x: tf.Tensor4D, ctx: ForwardContext, point: string, activation: Activation = "none"): tf.Tensor4D {
   const folded = foldedConvBn(conv, bn, x, ctx, activation);
-  if (folded) return folded;
+  if (folded) return ctx.quant(point, folded);
   const y = bn.apply(conv.apply(x, ctx), ctx, activation === "relu");
   return ctx.quant(point, activation === "relu6" ? relu6(y) : y);
 }
@@ -172,9 +172,11 @@ export function convBn(conv: Conv2d, bn: BatchNorm, x: tf.Tensor4D, ctx: Forward
  * quantization point of bn(conv(x)), points.add that of the result.
  */
 export function convBnAddRelu(conv: Conv2d, bn: BatchNorm, x: tf.Tensor4D, shortcut: tf.Tensor4D, ctx: ForwardContext, points: { conv: string; add: string }): tf.Tensor4D {
-  const folded = foldedConvBn(conv, bn, x, ctx, "relu", shortcut);
-  if (folded) return folded;
-  const out = ctx.quant(points.conv, bn.apply(conv.apply(x, ctx), ctx));
+  // With quantization hooks bn(conv(x)) is a point of its own, so the residual and ReLU stay outside the fold.
+  const quantized = ctx.options.quantization !== undefined;
+  const folded = foldedConvBn(conv, bn, x, ctx, quantized ? "none" : "relu", quantized ? undefined : shortcut);
+  if (folded && !quantized) return folded;
+  const out = ctx.quant(points.conv, folded ?? bn.apply(conv.apply(x, ctx), ctx));
   return ctx.quant(points.add, addRelu(out, shortcut));
 }
 

@@ -12,6 +12,7 @@ import {
   stratifiedSubset,
   train,
   type ArchitectureName,
+  type Model,
   type ModelConfig,
 } from "@gap/ml-core";
 import {
@@ -49,6 +50,22 @@ function warmedUp(arch: ArchitectureName) {
   }
   warm.dispose();
   return model;
+}
+
+/** The model's eval-mode logits on x, as plain numbers. */
+function logitsOf(model: Model, x: tf.Tensor4D): number[] {
+  const y = model.forward(x, { training: false });
+  const values = Array.from(y.dataSync());
+  y.dispose();
+  return values;
+}
+
+/** The RMS of b - a, and the spread (standard deviation) of a's values it is judged against. */
+function rmsError(a: number[], b: number[]): { err: number; spread: number } {
+  const mean = a.reduce((s, v) => s + v, 0) / a.length;
+  const spread = Math.sqrt(a.reduce((s, v) => s + (v - mean) ** 2, 0) / a.length);
+  const err = Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]!) ** 2, 0) / a.length);
+  return { err, spread };
 }
 
 /** Quantizes through the artifact, as the quantization and evaluation services do. */
@@ -92,15 +109,9 @@ describe("int8 on wasm", () => {
     // int8 logits are checked against the float ones directly, and the
     // predictions where the float model's top-two margin is clear of that error.
     const xs = tf.tensor4d(test.images, [test.count, 32, 32, 3]);
-    const [a, b] = [model.forward(xs, { training: false }), sim.forward(xs, { training: false })].map((t) => {
-      const values = Array.from(t.dataSync());
-      t.dispose();
-      return values;
-    }) as [number[], number[]];
+    const a = logitsOf(model, xs);
+    const { err, spread } = rmsError(a, logitsOf(sim, xs));
     xs.dispose();
-    const mean = a.reduce((s, v) => s + v, 0) / a.length;
-    const spread = Math.sqrt(a.reduce((s, v) => s + (v - mean) ** 2, 0) / a.length);
-    const err = Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]!) ** 2, 0) / a.length);
     const margins = Array.from(float.predictions, (_, i) => {
       const row = a.slice(i * 10, i * 10 + 10).sort((x, y) => y - x);
       return row[0]! - row[1]!;
@@ -132,15 +143,8 @@ describe("int8 on wasm", () => {
     const model = warmedUp(arch);
     const { q, sim } = await quantizedTwin(model, 16);
     const x = tf.tensor4d(stratifiedSubset(testSplit, 10, 5).images, [10, 32, 32, 3]);
-    const [a, b] = [model.forward(x, { training: false }), sim.forward(x, { training: false })].map((t) => {
-      const values = Array.from(t.dataSync());
-      t.dispose();
-      return values;
-    }) as [number[], number[]];
     // Error relative to how much the float logits vary across inputs and classes.
-    const mean = a.reduce((s, v) => s + v, 0) / a.length;
-    const spread = Math.sqrt(a.reduce((s, v) => s + (v - mean) ** 2, 0) / a.length);
-    const err = Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]!) ** 2, 0) / a.length);
+    const { err, spread } = rmsError(logitsOf(model, x), logitsOf(sim, x));
     console.log(`${arch}: ${q.layers.length} int8 layers, ${q.activations.size} points, relative logit error ${(err / spread).toFixed(4)}, size ${JSON.stringify(quantizedSize(q))}`);
     expect(err).toBeGreaterThan(0);
     expect(err).toBeLessThan(0.05 * spread);
@@ -153,19 +157,13 @@ describe("int8 on wasm", () => {
     const model = warmedUp(arch);
     const { sim } = await quantizedTwin(model, 16);
     const x = tf.tensor4d(stratifiedSubset(testSplit, 32, 8).images, [32, 32, 32, 3]);
-    const logits = () => {
-      const y = sim.forward(x, { training: false });
-      const values = Array.from(y.dataSync());
-      y.dispose();
-      return values;
-    };
     nativeKernelCalls(true);
-    const folded = logits();
+    const folded = logitsOf(sim, x);
     const foldedConvs = nativeKernelCalls(true)["GapFusedConv2D"] ?? 0;
     await tf.setBackend("cpu");
     let composed: number[];
     try {
-      composed = logits();
+      composed = logitsOf(sim, x);
     } finally {
       await tf.setBackend("wasm");
     }
@@ -173,9 +171,7 @@ describe("int8 on wasm", () => {
     if (nativeOn) expect(foldedConvs).toBe(convs);
     // Float32 rounding (another summation order) moves a few values across a step of the int8
     // grid, and the step travels on: wasm's own kernels against cpu, 0.025 and 30 of 32 here.
-    const mean = composed.reduce((a, v) => a + v, 0) / composed.length;
-    const spread = Math.sqrt(composed.reduce((a, v) => a + (v - mean) ** 2, 0) / composed.length);
-    const err = Math.sqrt(composed.reduce((a, v, i) => a + (v - folded[i]!) ** 2, 0) / composed.length);
+    const { err, spread } = rmsError(composed, folded);
     const top1 = (v: number[]) => Array.from({ length: v.length / 10 }, (_, n) => v.slice(10 * n, 10 * n + 10).reduce((b, u, k, r) => (u > r[b]! ? k : b), 0));
     const [a, b] = [top1(folded), top1(composed)];
     const agree = a.filter((k, n) => k === b[n]).length;

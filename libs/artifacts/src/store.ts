@@ -102,19 +102,19 @@ export function verifiedStream(source: Readable, expected: ArtifactRefLike): Rea
       callback(null, chunk);
     },
     flush(callback) {
-      const actual = hash.digest("hex");
-      if (size !== expected.sizeBytes) {
-        callback(new ArtifactIntegrityError(expected.bucket, expected.key, `read ${size} bytes, expected ${expected.sizeBytes}`));
-      } else if (actual !== expected.sha256) {
-        callback(new ArtifactIntegrityError(expected.bucket, expected.key, `content hashes to ${actual}, expected ${expected.sha256}`));
-      } else {
-        callback();
-      }
+      callback(integrityError(expected, size, hash.digest("hex")));
     },
   });
   // pipeline forwards source errors to the verifier and destroys the source when the reader gives up.
   pipeline(source, verifier, () => {});
   return verifier;
+}
+
+/** The error for bytes read whole (size and sha256) that are not the expected object, or undefined when they are. */
+export function integrityError(expected: ArtifactRefLike, size: bigint, sha256: string): ArtifactIntegrityError | undefined {
+  if (size !== expected.sizeBytes) return new ArtifactIntegrityError(expected.bucket, expected.key, `read ${size} bytes, expected ${expected.sizeBytes}`);
+  if (sha256 !== expected.sha256) return new ArtifactIntegrityError(expected.bucket, expected.key, `content hashes to ${sha256}, expected ${expected.sha256}`);
+  return undefined;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdtemp, readdir, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -42,5 +42,25 @@ describe("LocalArtifactStore specifics", () => {
     const dataFile = (await readdir(join(root, "gap-lab", "bad"))).find((name) => name.startsWith("data.bin~") && name.endsWith(".data"))!;
     await rm(join(root, "gap-lab", "bad", dataFile));
     await expect(store.get("bad/data.bin")).rejects.toThrow("data file that does not exist");
+  });
+
+  it("refuses a data file that grew or shrank since its put, on get and on getStream", async () => {
+    const bytes = new Uint8Array(70_000).map((_, i) => i % 251);
+    const dataPath = async (key: string) => {
+      await store.put(key, bytes);
+      const name = key.split("/").pop()!;
+      return join(root, "gap-lab", "size", (await readdir(join(root, "gap-lab", "size"))).find((f) => f.startsWith(name + "~") && f.endsWith(".data"))!);
+    };
+    await appendFile(await dataPath("size/grew.bin"), new Uint8Array([0]));
+    await truncate(await dataPath("size/shrank.bin"), bytes.length - 1);
+    for (const key of ["size/grew.bin", "size/shrank.bin"]) {
+      await expect(store.get(key)).rejects.toThrow(/read (69999|70001) bytes, expected 70000/);
+      const chunks: Buffer[] = [];
+      const reading = (async () => {
+        for await (const chunk of await store.getStream(key)) chunks.push(chunk as Buffer);
+      })();
+      await expect(reading).rejects.toBeInstanceOf(ArtifactIntegrityError);
+    }
+    expect(Array.from(await store.get(await store.put("size/same.bin", bytes)))).toEqual(Array.from(bytes));
   });
 });

@@ -14,7 +14,7 @@ import { DockerfileParser, type Env, type From, type Instruction, type JSONInstr
 import { validate } from "dockerfile-utils";
 import { credentials, makeGenericClientConstructor, type Client } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
-import { addressesEnvVar, COMPUTE_SERVICES, ENV, SERVICES, type ServiceName } from "@gap/service-kit";
+import { addressesEnvVar, COMPUTE_SERVICES, ENV, SERVICE_NODE_FLAGS, SERVICES, type ServiceName } from "@gap/service-kit";
 import { DEPLOY_DIR, DOCKERFILE, REPO_ROOT } from "./support.js";
 
 const content = readFileSync(DOCKERFILE, "utf8");
@@ -68,7 +68,7 @@ describe("deploy/docker/Dockerfile", () => {
     const s = stage(target);
     const user = all(s, "USER").at(-1)?.getArgumentsContent();
     expect(user, "USER").toMatch(/^[1-9]\d*(:\d+)?$/);
-    expect(jsonArgs(all(s, "ENTRYPOINT").at(-1))).toEqual(["node", "--import", "tsx"]);
+    expect(jsonArgs(all(s, "ENTRYPOINT").at(-1))).toEqual(["node", ...SERVICE_NODE_FLAGS, "--import", "tsx"]);
     const [main] = jsonArgs(all(s, "CMD").at(-1)) ?? [];
     expect(existsSync(join(REPO_ROOT, main!)), main).toBe(true);
     // tsx runs the services, so the production install must have it.

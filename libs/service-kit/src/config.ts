@@ -17,6 +17,15 @@ export type ServiceName = keyof typeof SERVICES;
 export const COMPUTE_SERVICES = ["training", "attack", "pruning", "quantization", "evaluation"] as const;
 export type ComputeServiceName = (typeof COMPUTE_SERVICES)[number];
 
+/**
+ * Node's flags for every service process (the local cluster's and the images' entry point).
+ * A ~60 MB live heap (modules, backend, cached data) started V8's old-generation limit a
+ * couple of MB above it, so the few MB of weights, masks and batches a job decodes ran a
+ * full mark-compact (about 16 ms with its marking steps) in most evaluation jobs and a dozen
+ * times per training job; a 128 MB start leaves room for a job's garbage.
+ */
+export const SERVICE_NODE_FLAGS = ["--initial-old-space-size=128"] as const;
+
 /** Environment variables every service reads, with their defaults. */
 export const ENV = {
   host: "GAP_HOST",

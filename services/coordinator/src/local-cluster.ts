@@ -5,7 +5,7 @@ import { pathToFileURL } from "node:url";
 import { createInterface } from "node:readline";
 import { availableParallelism } from "node:os";
 import { build } from "esbuild";
-import { addressesEnvVar, COMPUTE_SERVICES, coordinatorConfigFromEnv, type ComputeServiceName, type ServiceName } from "@gap/service-kit";
+import { addressesEnvVar, COMPUTE_SERVICES, coordinatorConfigFromEnv, SERVICE_NODE_FLAGS, type ComputeServiceName, type ServiceName } from "@gap/service-kit";
 
 const REPO_ROOT = resolve(import.meta.dirname, "../../..");
 
@@ -112,7 +112,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   const launch = (name: string, service: ServiceName, extraEnv: Record<string, string> = {}) =>
     new Promise<string>((resolveAddress, reject) => {
       const port = boundAddress.get(name)?.split(":").pop() ?? "0";
-      const child = spawn(process.execPath, [bundles.get(service)!], {
+      const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, bundles.get(service)!], {
         env: { ...baseEnv, OMP_NUM_THREADS: threads, GAP_HOST: "127.0.0.1", GAP_PORT: port, GAP_METRICS_PORT: "0", ...options.envOf?.[name], ...extraEnv },
         stdio: ["ignore", "ignore", "pipe"],
       });

@@ -46,13 +46,13 @@ describe("LocalArtifactStore specifics", () => {
 
   it("refuses a data file that grew or shrank since its put, on get and on getStream", async () => {
     const bytes = new Uint8Array(70_000).map((_, i) => i % 251);
-    const dataPath = async (key: string) => {
+    const putAndFindDataFile = async (key: string) => {
       await store.put(key, bytes);
       const name = key.split("/").pop()!;
       return join(root, "gap-lab", "size", (await readdir(join(root, "gap-lab", "size"))).find((f) => f.startsWith(name + "~") && f.endsWith(".data"))!);
     };
-    await appendFile(await dataPath("size/grew.bin"), new Uint8Array([0]));
-    await truncate(await dataPath("size/shrank.bin"), bytes.length - 1);
+    await appendFile(await putAndFindDataFile("size/grew.bin"), new Uint8Array([0]));
+    await truncate(await putAndFindDataFile("size/shrank.bin"), bytes.length - 1);
     for (const key of ["size/grew.bin", "size/shrank.bin"]) {
       await expect(store.get(key)).rejects.toThrow(/read (69999|70001) bytes, expected 70000/);
       const chunks: Buffer[] = [];

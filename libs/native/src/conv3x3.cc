@@ -3,6 +3,8 @@
 // the 16 -> 16 forward over 32x32 at about 220 GFLOP/s inside the network (two
 // threads); a tile of output columns kept in registers, each input value
 // broadcast once for all three filter columns it meets, ran it about 1.4x faster.
+// From fewer than 16 input channels (an image stem) it takes any count: oneDNN ran
+// the 3 -> 16 stem over 32x32 at about 110 GFLOP/s, this kernel at about 200.
 #include "gap_native.h"
 
 #include <immintrin.h>
@@ -100,7 +102,7 @@ bool conv3x3Fits(int kind, const std::vector<int64_t>& p) {
   if (p[cp::padTop] != 1 || p[cp::padLeft] != 1 || p[cp::padBottom] != 1 || p[cp::padRight] != 1) return false;
   // The input gradient is the same conv from Co channels onto Ci.
   const int64_t from = kind == kInputGradient ? p[cp::Co] : p[cp::Ci], onto = kind == kInputGradient ? p[cp::Ci] : p[cp::Co];
-  return from % 16 == 0 && (onto == 16 || onto == 32) && p[cp::W] % (16 / (onto / 16)) == 0;
+  return (from % 16 == 0 || from < 16) && (onto == 16 || onto == 32) && p[cp::W] % (16 / (onto / 16)) == 0;
 }
 
 void conv3x3(const float* x, const float* w, const float* bias, const float* residual, float* y, int64_t N, int64_t H, int64_t W,

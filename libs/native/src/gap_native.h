@@ -165,7 +165,8 @@ void matmul(const float* a, const float* b, float* c, const std::vector<int64_t>
 // double (batch_norm.cc; the Sum kernel in reductions.cc too).
 void channelMoments(const float* x, double* sum, double* sumSq, int64_t rows, int64_t C);
 
-// conv3x3.cc: our own kernel for 3x3, stride-1, padding-1 convs onto 16 or 32 channels.
+// conv3x3.cc: our own kernel for 3x3, stride-1, padding-1 convs onto 16 or 32 channels
+// (from a multiple of 16 channels, or fewer than 16).
 // Whether conv direction `kind` (ConvKind) with conv_param p runs on it.
 bool conv3x3Fits(int kind, const std::vector<int64_t>& p);
 // y = activation(conv(x, w) + bias + residual), nhwc and hwio; bias and residual may be null.

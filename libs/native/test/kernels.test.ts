@@ -148,6 +148,9 @@ const CASES: ConvCase[] = [
   { n: 2, h: 6, w: 8, ci: 32, co: 32, k: [3, 3], s: 1, pad: 1 },
   { n: 1, h: 3, w: 16, ci: 48, co: 16, k: [3, 3], s: 1, pad: "same" },
   { n: 2, h: 1, w: 8, ci: 16, co: 32, k: [3, 3], s: 1, pad: 1 },
+  // Image stems: any input count below 16 (the forward; the input gradient onto 3 or 5 channels stays on oneDNN).
+  { n: 2, h: 5, w: 32, ci: 3, co: 16, k: [3, 3], s: 1, pad: "same" },
+  { n: 2, h: 3, w: 8, ci: 5, co: 32, k: [3, 3], s: 1, pad: 1 },
   // 1x1, stride 1, no padding: a matrix product over the pixels (pointwise in src/conv.cc), channels off the 16-blocks too.
   { n: 3, h: 1, w: 1, ci: 83, co: 38, k: [1, 1], s: 1, pad: "same" },
   { n: 2, h: 2, w: 3, ci: 1, co: 7, k: [1, 1], s: 1, pad: 0 },
@@ -209,7 +212,7 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
     expect([primitives().cached - cached, primitives().winograd - winograd]).toEqual([1, 0]);
   });
 
-  it("runs 3x3 stride-1 padding-1 convs onto 16 or 32 channels on the addon's own kernel, forward and input gradient", async () => {
+  it("runs 3x3 stride-1 padding-1 convs onto 16 or 32 channels from 16s (or fewer than 16) on the addon's own kernel, forward and input gradient", async () => {
     await tf.setBackend("wasm");
     const calls = () => convPrimitives()!.conv3x3Calls;
     // [image width, input channels, output channels, padding]: how many of forward and input gradient run on it.
@@ -218,6 +221,8 @@ describe.skipIf(skip)("native oneDNN kernels vs cpu", () => {
       [16, 32, 32, 1, 2],
       [8, 16, 32, 1, 1], // input gradient onto 16 channels wants a width of 16s
       [16, 16, 48, 1, 1], // forward onto 48 channels: oneDNN
+      [16, 3, 16, 1, 1], // an image stem: the forward (the input gradient onto 3 channels: oneDNN)
+      [8, 24, 32, 1, 0], // from 24 channels: oneDNN
       [20, 16, 16, 1, 0], // a width off the tiles
       [16, 16, 16, 0, 0],
     ];

@@ -230,6 +230,51 @@ describe("GatherV2 and UnsortedSegmentSum on wasm", () => {
   });
 });
 
+describe("Sum and Mean gradients", () => {
+  // [shape, axes, keepDims]: runs of axes (spread by concatenation), the last axis, scattered axes (tfjs's ones multiply).
+  const cases: Array<[number[], number | number[], boolean]> = [
+    [[3, 4, 5, 6], [1, 2], false],
+    [[3, 4, 5, 6], [1, 2], true],
+    [[2, 3, 4], -1, false],
+    [[2, 3, 4], [0, 1], false],
+    [[2, 3, 4, 5], [0, 2], true],
+    [[6, 7], [0, 1], false],
+    [[2, 0, 3], [2], false], // an empty x
+    [[2, 0, 3], [1], true], // nothing to spread
+  ];
+  it.each(cases)("dx[i] is dy at i's reduced position (/ the reduced size for Mean), exactly: x %j axes %j keepDims %j", async (shape, axis, keepDims) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const axes = (Array.isArray(axis) ? axis : [axis]).map((a) => (a + shape.length) % shape.length);
+    const copies = axes.reduce((n, a) => n * shape[a]!, 1);
+    const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    const dy = randomValues(outShape.reduce((a, b) => a * b, 1), 66);
+    // Row-major index of x's element i with the reduced axes' coordinates set to 0.
+    const reducedIndex = (i: number) => {
+      let rest = i;
+      let out = 0;
+      let stride = 1;
+      for (let d = shape.length - 1; d >= 0; d--) {
+        const coord = rest % shape[d]!;
+        rest = Math.floor(rest / shape[d]!);
+        if (!axes.includes(d)) out += coord * stride;
+        stride *= outShape[d]!;
+      }
+      return out;
+    };
+    for (const kind of ["sum", "mean"] as const) {
+      const expected = Float32Array.from({ length: size }, (_, i) => (kind === "mean" ? Math.fround(dy[reducedIndex(i)]! / copies) : dy[reducedIndex(i)]!));
+      for (const backend of ["wasm", "cpu"]) {
+        const { values } = await runOn(backend, () => {
+          const x = tf.tensor(randomValues(size, 67), shape);
+          const w = tf.tensor(dy, keepDims ? outShape : outShape.filter((_, i) => !axes.includes(i)));
+          return tf.grad((xt: tf.Tensor) => tf.sum(tf.mul(tf[kind](xt, axis, keepDims), w)))(x);
+        });
+        expect(Array.from(values), `${kind} on ${backend}`).toEqual(Array.from(expected));
+      }
+    }
+  });
+});
+
 describe("Sign on wasm", () => {
   it("matches cpu exactly, subnormals (+-1), +-0, NaN and +-inf included", async () => {
     const specials = [1e-45, -1e-45, 1e-39, -1e-39, 0, -0, NaN, Infinity, -Infinity];

@@ -264,7 +264,7 @@ const MAX_SPREAD_COPIES = 4096;
 /**
  * Sum's (Mean's) gradient: dy copied to every position of the reduced axes (and divided
  * by their size), as tfjs's dy * ones(x.shape) (/ size), the same values. Reduced axes in
- * one run: x as [outer, copies, inner], dy as [outer, 1, inner] concatenated copies times.
+ * one run: x as [outer, copies, inner], dy as [outer, 1, inner] concatenated `copies` times.
  */
 function reductionGrad(kernelName: "Sum" | "Mean"): GradConfig {
   return {

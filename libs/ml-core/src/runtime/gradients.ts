@@ -60,7 +60,6 @@ import {
   rsqrt,
   slice,
   slice_util,
-  util,
   sub,
   sum,
   tidy,
@@ -86,7 +85,7 @@ import {
   NATIVE_RELU_GRAD,
   nativeApplies,
 } from "./native/index.js";
-import { pair, sameShape, windowGeometry, type PadSpec } from "./padding.js";
+import { pair, reductionAxes, sameShape, windowGeometry, type PadSpec } from "./padding.js";
 
 /** Scatters dy (the strided slice's output gradient) into zeros shaped like x. */
 export function stridedSliceGrad(dy: Tensor, xShape: number[], attrs: StridedSliceAttrs): Tensor {
@@ -273,16 +272,13 @@ function reductionGrad(kernelName: "Sum" | "Mean"): GradConfig {
     gradFunc: (dy, saved, attrs) => {
       const [x] = saved as [Tensor];
       const shape = x.shape;
-      const axes = [...new Set(util.parseAxisParam((attrs as unknown as SumAttrs).axis, shape))].sort((a, b) => a - b);
+      const { axes, run } = reductionAxes(shape, (attrs as unknown as SumAttrs).axis);
       const copies = axes.reduce((n, axis) => n * shape[axis]!, 1);
       const spread = () =>
         tidy(() => {
           const g = kernelName === "Mean" ? div(dy as Tensor, copies) : (dy as Tensor);
-          const [first, last] = [axes[0] ?? 0, axes[axes.length - 1] ?? -1];
-          if (axes.length > 0 && axes.every((a, i) => a === first + i) && copies >= 1 && copies <= MAX_SPREAD_COPIES) {
-            const outer = util.sizeFromShape(shape.slice(0, first));
-            const inner = util.sizeFromShape(shape.slice(last + 1));
-            const one = reshape(g, [outer, 1, inner]);
+          if (run != null && copies >= 1 && copies <= MAX_SPREAD_COPIES) {
+            const one = reshape(g, [run.outer, 1, run.inner]);
             return reshape(concat(new Array<Tensor>(copies).fill(one), 1), shape);
           }
           return mul(reshape(g, shape.map((d, i) => (axes.includes(i) ? 1 : d))), ones(shape, "float32"));

@@ -1,10 +1,23 @@
-import { backend_util } from "@tensorflow/tfjs-core";
+import { backend_util, util } from "@tensorflow/tfjs-core";
 
 /** A value per spatial axis (height, width), as tfjs's attrs give them. */
 export type Pair = [number, number];
 /** A number or a pair as a pair (tfjs attrs accept both). */
 export const pair = (v: number | Pair | undefined, d = 1): Pair => (v == null ? [d, d] : typeof v === "number" ? [v, v] : v);
 export const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+/**
+ * A reduction's axes (sorted, without repeats) and, when they form one run, x viewed as
+ * [outer, reduced, inner] around it (`last`: the run's last axis): the layout the native
+ * Sum and Mean read and their gradient writes.
+ */
+export function reductionAxes(shape: readonly number[], axis: number | number[]) {
+  const axes = [...new Set(util.parseAxisParam(axis, [...shape]))].sort((a, b) => a - b);
+  const first = axes[0];
+  const last = axes[axes.length - 1];
+  if (first === undefined || last === undefined || axes.some((a, i) => a !== first + i)) return { axes, run: null };
+  const size = (dims: readonly number[]) => util.sizeFromShape([...dims]);
+  return { axes, run: { last, outer: size(shape.slice(0, first)), reduced: size(shape.slice(first, last + 1)), inner: size(shape.slice(last + 1)) } };
+}
 export type PadSpec = "valid" | "same" | number | backend_util.ExplicitPadding;
 export type Rounding = "floor" | "round" | "ceil";
 

@@ -3,6 +3,7 @@ import { util, type BatchMatMulAttrs, type KernelFunc, type SumAttrs } from "@te
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { NativeCall, nativeKernelsActive, type KernelArgs } from "./addon.js";
 import { MIN_ELEMENTWISE } from "./elementwise.js";
+import { reductionAxes } from "../padding.js";
 
 /** Matmuls below this many multiply-adds stay on wasm (a classifier's [128, 64] x [64, 10]). */
 const MIN_MATMUL_MACS = 1 << 20;
@@ -21,16 +22,11 @@ export function nativeReduce(kind: "Sum" | "Mean"): (original: KernelFunc) => Ke
     const shape = x!.shape;
     const rank = shape.length;
     if (!nativeKernelsActive() || x!.dtype !== "float32" || rank < 2 || util.sizeFromShape(shape) < MIN_ELEMENTWISE) return original(args);
-    const axes = [...new Set(util.parseAxisParam(axis, shape))].sort((a, b) => a - b);
-    if (axes.length === 0) return original(args);
-    const [first, last] = [axes[0]!, axes[axes.length - 1]!];
-    if (last >= rank - 1 || axes.some((a, i) => a !== first + i)) return original(args);
-    const outer = util.sizeFromShape(shape.slice(0, first));
-    const rows = util.sizeFromShape(shape.slice(first, last + 1));
-    const c = util.sizeFromShape(shape.slice(last + 1));
+    const { axes, run } = reductionAxes(shape, axis);
+    if (run == null || run.last >= rank - 1) return original(args);
     const call = new NativeCall(args.backend as BackendWasm, kind);
     const out = call.output(keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i)));
-    call.channelSum(x!, out, { outer, rows, c, divisor: kind === "Mean" ? rows : 1 });
+    call.channelSum(x!, out, { outer: run.outer, rows: run.reduced, c: run.inner, divisor: kind === "Mean" ? run.reduced : 1 });
     return out;
   };
 }
